@@ -1,0 +1,122 @@
+# masqd — one plain GNU Makefile.
+#   make            build masqd and masqctl
+#   make check      unit tests, then the network-namespace end-to-end tests (root)
+#   make demo       throw-away namespace topology showing masqd at work (root)
+#   make deps       install the Debian packages the build and the tests need
+#   WERROR=1  SANITIZE=address,undefined  V=1  PREFIX=/usr/local  DESTDIR=
+
+VERSION  := 0.1.0
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/sbin
+SANITIZE ?=
+BUILD    ?= build$(if $(SANITIZE),-san)
+
+PKGS     := libnftnl libmnl yaml-0.1 jansson
+TEST_PKGS := cmocka
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wwrite-strings -Wundef -Wno-unused-parameter
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fno-strict-aliasing
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) $(HARDEN) -MMD -MP -I. \
+            -DMASQD_VERSION='"$(VERSION)"' -DMASQD_REVISION='"$(REVISION)"' \
+            $(shell $(PKG_CONFIG) --cflags $(PKGS))
+LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS))
+ifeq ($(WERROR),1)
+CFLAGS   += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/config.c \
+               config/flags.c config/ruleset.c
+NETLINK_SRC := netlink/batch.c netlink/nft.c
+AGENT_SRC   := agent/main.c agent/log.c
+MASQCTL_SRC := tools/masqctl.c
+LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC))
+
+UNIT_TESTS  := cidr duration config flags ruleset batch
+UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
+
+all: $(BUILD)/masqd $(BUILD)/masqctl
+
+$(BUILD)/%.o: %.c
+	$(call say,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libmasq.a: $(LIB_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/masqd: $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRC)) $(BUILD)/libmasq.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/masqctl: $(patsubst %.c,$(BUILD)/%.o,$(MASQCTL_SRC)) $(BUILD)/libmasq.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libmasq.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
+
+$(BUILD)/tests/unit/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
+
+# Fuzz targets need clang's libFuzzer; `make fuzz` builds them, `make check` smoke-runs them.
+FUZZ_TARGETS := config duration cidr
+FUZZ_BINS    := $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+                $(shell $(PKG_CONFIG) --cflags $(PKGS))
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CONFIG_SRC)
+	$(call say,FUZZ,$@)
+	@mkdir -p $(dir $@)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+fuzz: $(FUZZ_BINS)
+
+check: all $(UNIT_BINS) $(FUZZ_BINS)
+	$(Q)BUILD=$(BUILD) bash tests/run.sh
+
+check-unit: all $(UNIT_BINS)
+	$(Q)BUILD=$(BUILD) bash tests/run.sh unit
+
+demo: deps all
+	$(Q)BUILD=$(BUILD) bash tools/demo.sh
+
+deps:
+	$(Q)bash tools/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/masqd $(BUILD)/masqctl $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/masqd $(DESTDIR)$(BINDIR)/masqctl
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format OK"
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all check check-unit demo deps install uninstall format format-check clean fuzz
+.SECONDARY:
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -1,0 +1,65 @@
+#include "agent/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int verbosity;
+
+void log_init(int v)
+{
+	verbosity = v;
+}
+
+int log_debug_enabled(void)
+{
+	return verbosity >= 2;
+}
+
+static void vlog(enum log_level lvl, const char *err, const char *fmt, va_list ap)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	char msg[2048], out[4200], ts[32];
+	struct timespec now;
+	struct tm tm;
+	size_t o = 0;
+
+	if (lvl == LOG_LVL_DEBUG && !log_debug_enabled())
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* logfmt: quote the message, escape quotes, backslashes and newlines */
+	for (const char *p = msg; *p && o < sizeof(out) - 8; p++) {
+		if (*p == '"' || *p == '\\')
+			out[o++] = '\\';
+		if (*p == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+			continue;
+		}
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	fprintf(stderr, "time=%s.%03ldZ level=%s msg=\"%s%s%s\"\n", ts, now.tv_nsec / 1000000,
+		names[lvl], out, err ? ": " : "", err ? err : "");
+}
+
+#define LOGGER(name, lvl, with_errno)                                    \
+	void name(const char *fmt, ...)                                  \
+	{                                                                \
+		const char *err = (with_errno) ? strerror(errno) : NULL; \
+		va_list ap;                                              \
+		va_start(ap, fmt);                                       \
+		vlog(lvl, err, fmt, ap);                                 \
+		va_end(ap);                                              \
+	}
+
+LOGGER(log_error, LOG_LVL_ERROR, 0)
+LOGGER(log_warn, LOG_LVL_WARN, 1)
+LOGGER(log_warnx, LOG_LVL_WARN, 0)
+LOGGER(log_info, LOG_LVL_INFO, 0)
+LOGGER(log_debug, LOG_LVL_DEBUG, 0)

@@ -1,0 +1,202 @@
+#include "config/cidr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+size_t cidr_addr_len(int family)
+{
+	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+}
+
+/* Clear every bit after the first plen bits. */
+static void mask_host_bits(uint8_t *a, size_t len, unsigned plen)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned bits = plen > i * 8 ? plen - i * 8 : 0;
+		if (bits < 8)
+			a[i] &= (uint8_t)(0xff00 >> bits);
+	}
+}
+
+static int parse_plen(const char *s, unsigned max, unsigned *ret)
+{
+	unsigned v = 0;
+
+	/* Go's net.ParseCIDR takes decimal digits only: no sign, no spaces. */
+	if (!*s || strlen(s) > 3)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	if (v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int cidr_parse(const char *s, struct cidr *ret, char ret_aligned[CIDR_STRLEN])
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	struct cidr c = { 0 };
+	unsigned plen;
+	size_t hlen;
+
+	if (!slash)
+		return -EINVAL;
+	hlen = (size_t)(slash - s);
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, c.addr) == 1)
+		c.family = AF_INET;
+	else if (strchr(host, ':') && !strchr(host, '%') && inet_pton(AF_INET6, host, c.addr) == 1)
+		c.family = AF_INET6;
+	else
+		return -EINVAL;
+	if (parse_plen(slash + 1, (unsigned)cidr_addr_len(c.family) * 8, &plen) < 0)
+		return -EINVAL;
+	c.plen = (uint8_t)plen;
+
+	struct cidr aligned = c;
+	mask_host_bits(aligned.addr, cidr_addr_len(c.family), plen);
+	if (memcmp(aligned.addr, c.addr, sizeof(c.addr)) != 0) {
+		if (ret_aligned)
+			cidr_format(&aligned, ret_aligned);
+		return -EDOM;
+	}
+	*ret = c;
+	return 0;
+}
+
+void cidr_format(const struct cidr *c, char buf[CIDR_STRLEN])
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(c->family, c->addr, a, sizeof(a));
+	snprintf(buf, CIDR_STRLEN, "%s/%u", a, c->plen);
+}
+
+bool cidr_equal(const struct cidr *a, const struct cidr *b)
+{
+	return a->family == b->family && a->plen == b->plen &&
+	       memcmp(a->addr, b->addr, cidr_addr_len(a->family)) == 0;
+}
+
+void cidr_to_range(const struct cidr *c, struct addr_range *ret)
+{
+	size_t len = cidr_addr_len(c->family);
+
+	memset(ret, 0, sizeof(*ret));
+	memcpy(ret->lo, c->addr, len);
+	memcpy(ret->hi, c->addr, len);
+	for (size_t i = 0; i < len; i++) {
+		unsigned bits = c->plen > i * 8 ? c->plen - i * 8 : 0;
+		if (bits < 8)
+			ret->hi[i] |= (uint8_t)(0xff >> bits);
+	}
+}
+
+bool addr_increment(uint8_t *a, size_t len)
+{
+	for (size_t i = len; i-- > 0;) {
+		if (++a[i] != 0)
+			return false;
+	}
+	return true;
+}
+
+static size_t sort_len; /* qsort has no context argument; merges are single-threaded */
+
+static int range_cmp(const void *x, const void *y)
+{
+	const struct addr_range *a = x, *b = y;
+	int r = memcmp(a->lo, b->lo, sort_len);
+
+	return r ? r : memcmp(a->hi, b->hi, sort_len);
+}
+
+int cidr_merge(const struct cidr *in, size_t n, int family, struct addr_range **ret)
+{
+	size_t len = cidr_addr_len(family), cnt = 0, out = 0;
+	struct addr_range *r;
+
+	*ret = NULL;
+	for (size_t i = 0; i < n; i++)
+		cnt += in[i].family == family;
+	if (cnt == 0)
+		return 0;
+	r = calloc(cnt, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (in[i].family == family)
+			cidr_to_range(&in[i], &r[out++]);
+	}
+	sort_len = len;
+	qsort(r, cnt, sizeof(*r), range_cmp);
+
+	out = 0;
+	for (size_t i = 1; i < cnt; i++) {
+		uint8_t next[16];
+		bool wrapped;
+
+		/* Merge when r[i] starts at or before r[out].hi + 1 (overlap or
+		 * adjacency); hi + 1 wrapping means r[out] already reaches the top. */
+		memcpy(next, r[out].hi, len);
+		wrapped = addr_increment(next, len);
+		if (wrapped || memcmp(r[i].lo, next, len) <= 0) {
+			if (memcmp(r[i].hi, r[out].hi, len) > 0)
+				memcpy(r[out].hi, r[i].hi, len);
+		} else {
+			r[++out] = r[i];
+		}
+	}
+	*ret = r;
+	return (int)(out + 1);
+}
+
+/* Length of the prefix that exactly covers [lo, hi], or -1 if none does. */
+static int range_prefix_len(const struct addr_range *r, size_t len)
+{
+	for (unsigned plen = 0; plen <= len * 8; plen++) {
+		struct cidr c = { .family = len == 4 ? AF_INET : AF_INET6, .plen = (uint8_t)plen };
+		struct addr_range cr;
+
+		memcpy(c.addr, r->lo, len);
+		mask_host_bits(c.addr, len, plen);
+		if (memcmp(c.addr, r->lo, len) != 0)
+			continue;
+		cidr_to_range(&c, &cr);
+		if (memcmp(cr.hi, r->hi, len) == 0)
+			return (int)plen;
+	}
+	return -1;
+}
+
+void range_format(const struct addr_range *r, int family, char buf[CIDR_STRLEN])
+{
+	size_t len = cidr_addr_len(family);
+	char lo[INET6_ADDRSTRLEN] = "?", hi[INET6_ADDRSTRLEN] = "?";
+	int plen;
+
+	inet_ntop(family, r->lo, lo, sizeof(lo));
+	if (memcmp(r->lo, r->hi, len) == 0) {
+		snprintf(buf, CIDR_STRLEN, "%s", lo);
+		return;
+	}
+	plen = range_prefix_len(r, len);
+	if (plen >= 0) {
+		snprintf(buf, CIDR_STRLEN, "%s/%d", lo, plen);
+		return;
+	}
+	inet_ntop(family, r->hi, hi, sizeof(hi));
+	snprintf(buf, CIDR_STRLEN, "%s-%s", lo, hi);
+}

@@ -1,0 +1,56 @@
+/* CIDR parsing, canonical text, and the sort/merge that turns a list of
+ * prefixes into the non-overlapping intervals an nftables interval set needs. */
+#ifndef MASQ_CIDR_H
+#define MASQ_CIDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CIDR_STRLEN 96 /* "a:...:h-a:...:h" is two 45-byte addresses */
+
+/* A parsed prefix. family is AF_INET or AF_INET6; addr is big endian and
+ * only its first cidr_addr_len() bytes are meaningful. */
+struct cidr {
+	int family;
+	uint8_t addr[16];
+	uint8_t plen;
+};
+
+/* An inclusive address interval [lo, hi] of one family. */
+struct addr_range {
+	uint8_t lo[16];
+	uint8_t hi[16];
+};
+
+/* Address length in bytes for AF_INET/AF_INET6, 0 otherwise. */
+size_t cidr_addr_len(int family);
+
+/* Parse "a.b.c.d/n" or "x::y/n". Returns 0, -EINVAL if it is not a CIDR, or
+ * -EDOM if host bits are set; then ret_aligned holds the aligned form. */
+int cidr_parse(const char *s, struct cidr *ret, char ret_aligned[CIDR_STRLEN])
+	__attribute__((warn_unused_result));
+
+/* Canonical text ("10.0.0.0/8", "fd00::/8"). */
+void cidr_format(const struct cidr *c, char buf[CIDR_STRLEN]);
+
+/* True when a and b are the same family, prefix length and address. */
+bool cidr_equal(const struct cidr *a, const struct cidr *b);
+
+/* The inclusive range a prefix covers. */
+void cidr_to_range(const struct cidr *c, struct addr_range *ret);
+
+/* Add one to a big-endian number of len bytes; returns true on wrap-around. */
+bool addr_increment(uint8_t *a, size_t len);
+
+/* Sort the prefixes of one family and merge overlapping or adjacent ones
+ * into non-overlapping intervals, ascending. Prefixes of the other family are
+ * skipped. *ret is malloc'ed (NULL when none). Returns the count or -ENOMEM. */
+int cidr_merge(const struct cidr *in, size_t n, int family, struct addr_range **ret)
+	__attribute__((warn_unused_result));
+
+/* Text of a range as nft prints it: "a" for one address, "a/n" when the range
+ * is exactly a prefix, "a-b" otherwise. */
+void range_format(const struct addr_range *r, int family, char buf[CIDR_STRLEN]);
+
+#endif

@@ -1,0 +1,634 @@
+#include "config/config.h"
+#include "config/duration.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+static const char *const rfc1918[] = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16" };
+
+/* upstream's --nomasq-all-reserved-ranges list, in upstream's order */
+static const char *const reserved[] = {
+	"10.0.0.0/8",	   "172.16.0.0/12",  "192.168.0.0/16", "100.64.0.0/10",
+	"192.0.0.0/24",	   "192.0.2.0/24",   "192.88.99.0/24", "198.18.0.0/15",
+	"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
+};
+
+/* A scalar as written, with where it was written. */
+struct item {
+	char *text;
+	unsigned line, col;
+};
+
+enum key_id { KEY_CIDRS, KEY_LIMIT, KEY_LL, KEY_LL6, KEY_RESYNC, KEY_COUNT };
+
+struct parser {
+	yaml_parser_t yp;
+	yaml_event_t ev;
+	bool have_ev;
+	unsigned depth;
+	const char *name;
+	struct diags *d;
+	const struct masq_opts *opts;
+
+	unsigned seen_line[KEY_COUNT]; /* 0: key absent */
+	unsigned key_col[KEY_COUNT];
+	struct item *cidrs;
+	size_t ncidrs;
+	bool ll, ll6;
+	long long limit;
+	int64_t resync_ns;
+};
+
+#define LINE(m) ((unsigned)(m).line + 1)
+#define COL(m) ((unsigned)(m).column + 1)
+
+static void __attribute__((format(printf, 3, 4)))
+perr(struct parser *p, const yaml_mark_t *m, const char *fmt, ...)
+{
+	char msg[DIAG_MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_add(p->d, DIAG_ERROR, p->name, m ? LINE(*m) : 0, m ? COL(*m) : 0, "%s", msg);
+}
+
+/* Advance to the next event. Aliases and deep nesting stop the parse:
+ * aliases could stand for huge copies, and libyaml slows quadratically
+ * with flow depth, so the cap is checked as events arrive. */
+static int next_event(struct parser *p)
+{
+	if (p->have_ev)
+		yaml_event_delete(&p->ev);
+	p->have_ev = false;
+	if (!yaml_parser_parse(&p->yp, &p->ev)) {
+		yaml_mark_t m = p->yp.problem_mark;
+		perr(p, &m, "YAML syntax error: %s%s%s", p->yp.problem ? p->yp.problem : "unknown",
+		     p->yp.context ? " " : "", p->yp.context ? p->yp.context : "");
+		return -EINVAL;
+	}
+	p->have_ev = true;
+	switch (p->ev.type) {
+	case YAML_ALIAS_EVENT:
+		perr(p, &p->ev.start_mark, "YAML aliases are not supported in this config");
+		return -EINVAL;
+	case YAML_MAPPING_START_EVENT:
+	case YAML_SEQUENCE_START_EVENT:
+		if (++p->depth > MASQ_DEPTH_MAX) {
+			perr(p, &p->ev.start_mark, "nesting deeper than %d levels", MASQ_DEPTH_MAX);
+			return -EINVAL;
+		}
+		break;
+	case YAML_MAPPING_END_EVENT:
+	case YAML_SEQUENCE_END_EVENT:
+		p->depth--;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* Consume the rest of the node whose first event is current. */
+static int skip_node(struct parser *p)
+{
+	unsigned depth = p->depth;
+	int r;
+
+	if (p->ev.type != YAML_MAPPING_START_EVENT && p->ev.type != YAML_SEQUENCE_START_EVENT)
+		return 0;
+	while (p->depth >= depth) {
+		r = next_event(p);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool scalar_is_plain(const yaml_event_t *ev)
+{
+	const char *tag = (const char *)ev->data.scalar.tag;
+
+	if (tag && strcmp(tag, YAML_STR_TAG) == 0)
+		return false;
+	return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static const char *scalar_text(const yaml_event_t *ev)
+{
+	return (const char *)ev->data.scalar.value;
+}
+
+static bool word_in(const char *s, const char *const *list)
+{
+	for (; *list; list++) {
+		if (strcmp(s, *list) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool plain_is_null(const char *s)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
+	return word_in(s, nulls);
+}
+
+/* YAML 1.1 booleans as go-yaml resolves them (upstream reads YAML that way). */
+static int plain_bool(const char *s)
+{
+	static const char *const yes[] = { "y",	   "Y",	   "yes", "Yes", "YES", "true",
+					   "True", "TRUE", "on",  "On",	 "ON",	NULL };
+	static const char *const no[] = { "n",	   "N",	    "no",  "No",  "NO",	 "false",
+					  "False", "FALSE", "off", "Off", "OFF", NULL };
+	return word_in(s, yes) ? 1 : word_in(s, no) ? 0 : -1;
+}
+
+static bool plain_is_number(const char *s)
+{
+	char *end;
+
+	if (!*s)
+		return false;
+	errno = 0;
+	(void)strtod(s, &end);
+	return *end == '\0' || strcmp(s, ".inf") == 0 || strcmp(s, ".nan") == 0;
+}
+
+static int parse_bool_value(struct parser *p, const char *key, bool *ret)
+{
+	const yaml_event_t *ev = &p->ev;
+	int b;
+
+	if (ev->type != YAML_SCALAR_EVENT) {
+		perr(p, &ev->start_mark, "%s must be true or false", key);
+		return skip_node(p);
+	}
+	b = scalar_is_plain(ev) ? plain_bool(scalar_text(ev)) : -1;
+	if (b < 0 && scalar_is_plain(ev) && plain_is_null(scalar_text(ev)))
+		return 0; /* null keeps the default, as encoding/json does upstream */
+	if (b < 0) {
+		perr(p, &ev->start_mark, "%s must be true or false (unquoted), got \"%s\"", key,
+		     scalar_text(ev));
+		return 0;
+	}
+	*ret = b;
+	return 0;
+}
+
+static int parse_limit(struct parser *p)
+{
+	const yaml_event_t *ev = &p->ev;
+	const char *s;
+	char *end;
+	long long v;
+
+	if (ev->type != YAML_SCALAR_EVENT || !scalar_is_plain(ev)) {
+		perr(p, &ev->start_mark, "cidrLimit must be an unquoted integer");
+		return skip_node(p);
+	}
+	s = scalar_text(ev);
+	if (plain_is_null(s))
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end || errno) {
+		perr(p, &ev->start_mark, "cidrLimit must be an integer, got \"%s\"", s);
+		return 0;
+	}
+	if (v < 0 || v > MASQ_CIDR_LIMIT_MAX) {
+		perr(p, &ev->start_mark, "cidrLimit %lld is out of range 0..%d", v,
+		     MASQ_CIDR_LIMIT_MAX);
+		return 0;
+	}
+	p->limit = v;
+	return 0;
+}
+
+static int parse_resync(struct parser *p)
+{
+	const yaml_event_t *ev = &p->ev;
+	const char *s;
+	int64_t ns;
+	int r;
+
+	if (ev->type != YAML_SCALAR_EVENT) {
+		perr(p, &ev->start_mark,
+		     "resyncInterval must be a duration string such as \"60s\"");
+		return skip_node(p);
+	}
+	s = scalar_text(ev);
+	/* Upstream converts YAML to JSON and wants a JSON string: 60 is a number. */
+	if (scalar_is_plain(ev) && (plain_is_null(s) || plain_is_number(s) || plain_bool(s) >= 0)) {
+		perr(p, &ev->start_mark,
+		     "resyncInterval must be a duration string such as \"60s\", got %s", s);
+		return 0;
+	}
+	r = duration_parse(s, &ns);
+	if (r < 0) {
+		perr(p, &ev->start_mark, "resyncInterval \"%s\" is not a Go duration%s", s,
+		     r == -ERANGE ? " (out of range)" : " (units: ns, us, ms, s, m, h)");
+		return 0;
+	}
+	if (ns < MASQ_MIN_RESYNC_NS) {
+		perr(p, &ev->start_mark, "resyncInterval \"%s\" is under the 1s minimum", s);
+		return 0;
+	}
+	p->resync_ns = ns;
+	return 0;
+}
+
+static int add_item(struct parser *p, const yaml_event_t *ev)
+{
+	struct item *n;
+
+	if ((p->ncidrs & (p->ncidrs - 1)) == 0) { /* grow at powers of two */
+		n = realloc(p->cidrs, (p->ncidrs ? p->ncidrs * 2 : 8) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->cidrs = n;
+	}
+	n = &p->cidrs[p->ncidrs];
+	n->text = strdup(scalar_text(ev));
+	if (!n->text)
+		return -ENOMEM;
+	n->line = LINE(ev->start_mark);
+	n->col = COL(ev->start_mark);
+	p->ncidrs++;
+	return 0;
+}
+
+static int parse_cidrs(struct parser *p)
+{
+	int r;
+
+	if (p->ev.type == YAML_SCALAR_EVENT && scalar_is_plain(&p->ev) &&
+	    plain_is_null(scalar_text(&p->ev)))
+		return 0; /* null is an empty list, as encoding/json sets a nil slice */
+	if (p->ev.type != YAML_SEQUENCE_START_EVENT) {
+		perr(p, &p->ev.start_mark, "nonMasqueradeCIDRs must be a list of CIDR strings");
+		return skip_node(p);
+	}
+	for (;;) {
+		r = next_event(p);
+		if (r < 0)
+			return r;
+		if (p->ev.type == YAML_SEQUENCE_END_EVENT)
+			return 0;
+		if (p->ev.type != YAML_SCALAR_EVENT) {
+			perr(p, &p->ev.start_mark,
+			     "each nonMasqueradeCIDRs entry must be a string");
+			r = skip_node(p);
+		} else {
+			r = add_item(p, &p->ev);
+		}
+		if (r < 0)
+			return r;
+	}
+}
+
+static const char *const key_names[KEY_COUNT] = {
+	[KEY_CIDRS] = "nonMasqueradeCIDRs", [KEY_LIMIT] = "cidrLimit",
+	[KEY_LL] = "masqLinkLocal",	    [KEY_LL6] = "masqLinkLocalIPv6",
+	[KEY_RESYNC] = "resyncInterval",
+};
+
+static int parse_value(struct parser *p, enum key_id k)
+{
+	switch (k) {
+	case KEY_CIDRS:
+		return parse_cidrs(p);
+	case KEY_LIMIT:
+		return parse_limit(p);
+	case KEY_LL:
+		return parse_bool_value(p, key_names[k], &p->ll);
+	case KEY_LL6:
+		return parse_bool_value(p, key_names[k], &p->ll6);
+	default:
+		return parse_resync(p);
+	}
+}
+
+static int lookup_key(const char *s)
+{
+	for (int k = 0; k < KEY_COUNT; k++) {
+		if (strcmp(s, key_names[k]) == 0)
+			return k;
+	}
+	return -1;
+}
+
+/* One "key: value" pair; the key event is current. */
+static int parse_pair(struct parser *p)
+{
+	yaml_mark_t km = p->ev.start_mark;
+	char key[64];
+	int k, r;
+
+	if (p->ev.type != YAML_SCALAR_EVENT) {
+		perr(p, &km, "keys must be plain strings");
+		r = skip_node(p);
+		return r < 0 ? r : next_event(p) < 0 ? -EINVAL : skip_node(p);
+	}
+	snprintf(key, sizeof(key), "%s", scalar_text(&p->ev));
+	k = lookup_key(key);
+	r = next_event(p);
+	if (r < 0)
+		return r;
+	if (k < 0) {
+		diag_add(p->d, DIAG_WARNING, p->name, LINE(km), COL(km),
+			 "unknown key \"%s\" ignored", key);
+		return skip_node(p);
+	}
+	if (p->seen_line[k]) {
+		perr(p, &km, "duplicate key \"%s\" (first on line %u)", key, p->seen_line[k]);
+		return skip_node(p);
+	}
+	p->seen_line[k] = LINE(km);
+	p->key_col[k] = COL(km);
+	return parse_value(p, (enum key_id)k);
+}
+
+static int parse_document(struct parser *p)
+{
+	int r;
+
+	if (p->ev.type == YAML_SCALAR_EVENT && scalar_is_plain(&p->ev) &&
+	    plain_is_null(scalar_text(&p->ev)))
+		return 0; /* an empty document: every key keeps its default */
+	if (p->ev.type != YAML_MAPPING_START_EVENT) {
+		perr(p, &p->ev.start_mark, "the config must be a mapping of keys to values");
+		return skip_node(p);
+	}
+	for (;;) {
+		r = next_event(p);
+		if (r < 0)
+			return r;
+		if (p->ev.type == YAML_MAPPING_END_EVENT)
+			return 0;
+		r = parse_pair(p);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* Walk the stream: nothing, or exactly one document. */
+static int parse_stream(struct parser *p)
+{
+	int r;
+
+	if ((r = next_event(p)) < 0 || (r = next_event(p)) < 0) /* STREAM_START, then next */
+		return r;
+	if (p->ev.type == YAML_STREAM_END_EVENT)
+		return 0; /* empty file or only comments */
+	if ((r = next_event(p)) < 0 || (r = parse_document(p)) < 0)
+		return r;
+	if ((r = next_event(p)) < 0 || (r = next_event(p)) < 0) /* DOCUMENT_END, then next */
+		return r;
+	if (p->ev.type != YAML_STREAM_END_EVENT) {
+		perr(p, &p->ev.start_mark, "only one YAML document is allowed");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cidrs_from_strings(const char *const *list, size_t n, struct masq_config *cfg)
+{
+	cfg->cidrs = calloc(n, sizeof(*cfg->cidrs));
+	if (!cfg->cidrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (cidr_parse(list[i], &cfg->cidrs[i], NULL) < 0)
+			return -EINVAL;
+	}
+	cfg->ncidrs = n;
+	return 0;
+}
+
+static struct masq_config *cfg_alloc_defaults(void)
+{
+	struct masq_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	cfg->resync_ns = MASQ_DEFAULT_RESYNC_NS;
+	cfg->cidr_limit = MASQ_DEFAULT_CIDR_LIMIT;
+	return cfg;
+}
+
+static int default_cidrs(const struct masq_opts *opts, struct masq_config *cfg)
+{
+	if (opts->all_reserved)
+		return cidrs_from_strings(reserved, sizeof(reserved) / sizeof(reserved[0]), cfg);
+	return cidrs_from_strings(rfc1918, sizeof(rfc1918) / sizeof(rfc1918[0]), cfg);
+}
+
+int cfg_new_defaults(const struct masq_opts *opts, struct masq_config **ret)
+{
+	struct masq_config *cfg = cfg_alloc_defaults();
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	r = default_cidrs(opts, cfg);
+	if (r < 0) {
+		cfg_free(cfg);
+		return r;
+	}
+	*ret = cfg;
+	return 0;
+}
+
+/* Turn one written CIDR into cfg->cidrs, or report why not. */
+static void check_cidr(struct parser *p, const struct item *it, struct masq_config *cfg)
+{
+	char aligned[CIDR_STRLEN], canon[CIDR_STRLEN];
+	struct cidr c;
+	int r = cidr_parse(it->text, &c, aligned);
+
+	if (r == -EDOM) {
+		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col,
+			 "CIDR \"%s\" has host bits set; the aligned form is %s", it->text,
+			 aligned);
+		return;
+	}
+	if (r < 0) {
+		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col, "invalid CIDR \"%s\"",
+			 it->text);
+		return;
+	}
+	cidr_format(&c, canon);
+	if (c.family == AF_INET6 && !p->opts->enable_ipv6) {
+		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col,
+			 "IPv6 CIDR %s needs the --enable-ipv6 flag", canon);
+		return;
+	}
+	for (size_t i = 0; i < cfg->ncidrs; i++) {
+		if (cidr_equal(&cfg->cidrs[i], &c)) {
+			diag_add(p->d, DIAG_WARNING, p->name, it->line, it->col,
+				 "duplicate CIDR %s ignored", canon);
+			return;
+		}
+	}
+	cfg->cidrs[cfg->ncidrs++] = c;
+}
+
+static int build_config(struct parser *p, struct masq_config *cfg)
+{
+	cfg->cidr_limit = (unsigned)p->limit;
+	cfg->resync_ns = p->resync_ns;
+	cfg->masq_link_local = p->ll;
+	cfg->masq_link_local6 = p->ll6;
+	if (!p->seen_line[KEY_CIDRS])
+		return default_cidrs(p->opts, cfg);
+
+	if (p->ncidrs > cfg->cidr_limit)
+		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_CIDRS], p->key_col[KEY_CIDRS],
+			 "nonMasqueradeCIDRs has %zu entries, over the cidrLimit of %u", p->ncidrs,
+			 cfg->cidr_limit);
+	cfg->cidrs = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*cfg->cidrs));
+	if (!cfg->cidrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->ncidrs; i++)
+		check_cidr(p, &p->cidrs[i], cfg);
+	return 0;
+}
+
+static void parser_done(struct parser *p)
+{
+	if (p->have_ev)
+		yaml_event_delete(&p->ev);
+	yaml_parser_delete(&p->yp);
+	for (size_t i = 0; i < p->ncidrs; i++)
+		free(p->cidrs[i].text);
+	free(p->cidrs);
+}
+
+int cfg_parse_buf(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
+		  struct masq_config **ret, struct diags *d)
+{
+	struct parser p = { .name = name,
+			    .d = d,
+			    .opts = opts,
+			    .limit = MASQ_DEFAULT_CIDR_LIMIT,
+			    .resync_ns = MASQ_DEFAULT_RESYNC_NS };
+	struct masq_config *cfg;
+	size_t errors = d->errors;
+	int r;
+
+	if (!yaml_parser_initialize(&p.yp))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&p.yp, (const unsigned char *)buf, len);
+	cfg = cfg_alloc_defaults();
+	r = cfg ? parse_stream(&p) : -ENOMEM;
+	if (r >= 0)
+		r = build_config(&p, cfg);
+	parser_done(&p);
+	if (r >= 0 && d->errors > errors)
+		r = -EINVAL;
+	if (r < 0) {
+		cfg_free(cfg);
+		return r;
+	}
+	cfg->file_present = true;
+	*ret = cfg;
+	return 0;
+}
+
+/* Read at most MASQ_FILE_MAX bytes; one more means the file is too big. */
+static int read_bounded(int fd, const char *path, char **ret_buf, size_t *ret_len, struct diags *d)
+{
+	size_t cap = MASQ_FILE_MAX + 1, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	while (len < cap && (n = read(fd, buf + len, cap - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			diag_add(d, DIAG_ERROR, path, 0, 0, "read failed: %s", strerror(e));
+			free(buf);
+			return -e;
+		}
+		len += (size_t)n;
+	}
+	if (len > MASQ_FILE_MAX) {
+		diag_add(d, DIAG_ERROR, path, 0, 0, "file is larger than the %u-byte limit",
+			 MASQ_FILE_MAX);
+		free(buf);
+		return -EFBIG;
+	}
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static int open_config(const char *path, struct diags *d)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int e;
+
+	if (fd < 0) {
+		e = errno;
+		if (e != ENOENT)
+			diag_add(d, DIAG_ERROR, path, 0, 0, "cannot open: %s", strerror(e));
+		return -e;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		diag_add(d, DIAG_ERROR, path, 0, 0, "%s",
+			 S_ISDIR(st.st_mode) ? "is a directory; --config must name a file"
+					     : "is not a regular file");
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size > (off_t)MASQ_FILE_MAX) {
+		diag_add(d, DIAG_ERROR, path, 0, 0,
+			 "file is %lld bytes, larger than the %u-byte limit", (long long)st.st_size,
+			 MASQ_FILE_MAX);
+		close(fd);
+		return -EFBIG;
+	}
+	return fd;
+}
+
+int cfg_load_file(const char *path, const struct masq_opts *opts, struct masq_config **ret,
+		  struct diags *d)
+{
+	size_t len = 0;
+	char *buf = NULL;
+	int fd, r;
+
+	fd = open_config(path, d);
+	if (fd == -ENOENT)
+		return cfg_new_defaults(opts, ret); /* upstream: no file means defaults */
+	if (fd < 0)
+		return fd;
+	r = read_bounded(fd, path, &buf, &len, d);
+	close(fd);
+	if (r < 0)
+		return r;
+	r = cfg_parse_buf(path, buf, len, opts, ret, d);
+	free(buf);
+	return r;
+}
+
+void cfg_free(struct masq_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->cidrs);
+	free(cfg);
+}

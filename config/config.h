@@ -1,0 +1,57 @@
+/* The ip-masq-agent config model: upstream's file format (YAML or JSON),
+ * parsed with libyaml, validated, with upstream's defaults. */
+#ifndef MASQ_CONFIG_H
+#define MASQ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/cidr.h"
+#include "config/diag.h"
+
+#define MASQ_DEFAULT_CONFIG "/etc/config/ip-masq-agent"
+#define MASQ_FILE_MAX (1u << 20) /* bytes read from one config file */
+#define MASQ_DEPTH_MAX 32 /* YAML nesting accepted, anywhere */
+#define MASQ_DEFAULT_CIDR_LIMIT 64 /* upstream's cidrLimit default */
+#define MASQ_CIDR_LIMIT_MAX 1000000 /* largest cidrLimit accepted */
+#define MASQ_DEFAULT_RESYNC_NS 60000000000LL /* upstream's 60s */
+#define MASQ_MIN_RESYNC_NS 1000000000LL /* under 1s would busy-loop */
+
+/* Flags that change the outcome; shared by masqd and masqctl. */
+struct masq_opts {
+	bool all_reserved; /* --nomasq-all-reserved-ranges */
+	bool enable_ipv6; /* --enable-ipv6 */
+	bool random_fully; /* --random-fully, default true */
+};
+
+/* A validated config. cidrs are canonical, deduplicated, in input order, and
+ * exclude the implicit link-local ranges (those follow masq_link_local*). */
+struct masq_config {
+	struct cidr *cidrs;
+	size_t ncidrs;
+	bool masq_link_local;
+	bool masq_link_local6;
+	int64_t resync_ns;
+	unsigned cidr_limit;
+	bool file_present; /* false: no file, built-in defaults */
+};
+
+/* Upstream's defaults for opts: RFC 1918, or the 11 reserved ranges. */
+int cfg_new_defaults(const struct masq_opts *opts, struct masq_config **ret)
+	__attribute__((warn_unused_result));
+
+/* Parse and validate one document named name. Returns 0 and *ret, or
+ * -EINVAL with every problem in d (warnings are added on success too). */
+int cfg_parse_buf(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
+		  struct masq_config **ret, struct diags *d) __attribute__((warn_unused_result));
+
+/* Read and parse path. A missing file gives the defaults; a file over
+ * MASQ_FILE_MAX is rejected before it is parsed. */
+int cfg_load_file(const char *path, const struct masq_opts *opts, struct masq_config **ret,
+		  struct diags *d) __attribute__((warn_unused_result));
+
+/* Free a config; NULL is fine. */
+void cfg_free(struct masq_config *cfg);
+
+#endif

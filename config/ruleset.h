@@ -1,0 +1,58 @@
+/* The desired ruleset: a pure function of the config and the flags. netlink/
+ * programs exactly this, and masqctl render prints it in nft syntax, so what
+ * an admin reads is what gets programmed. */
+#ifndef MASQ_RULESET_H
+#define MASQ_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config/cidr.h"
+#include "config/config.h"
+
+#define MASQ_TABLE "ip-masq-agent"
+#define MASQ_CHAIN "postrouting"
+#define MASQ_SET4 "nomasq4"
+#define MASQ_SET6 "nomasq6"
+#define MASQ_TABLE_COMMENT "managed by masqd"
+#define MASQ_CHAIN_PRIORITY 100 /* NF_IP_PRI_NAT_SRC, nft's "srcnat" */
+
+enum masq_rule_kind {
+	MASQ_RULE_LOCAL_RETURN, /* fib daddr type local return */
+	MASQ_RULE_NOMASQ_RETURN, /* ip[6] daddr @nomasq[46] counter return */
+	MASQ_RULE_MASQUERADE, /* meta nfproto ipv[46] counter masquerade */
+};
+
+struct masq_rule {
+	enum masq_rule_kind kind;
+	int family; /* AF_INET or AF_INET6; unused for the local rule */
+	const char *comment;
+};
+
+#define MASQ_RULES_MAX 5
+
+struct masq_ruleset {
+	bool ipv6; /* nomasq6 and the IPv6 rules exist */
+	bool random_fully; /* masquerade fully-random */
+	struct addr_range *v4, *v6; /* sorted, merged, non-overlapping */
+	size_t n4, n6;
+	struct masq_rule rules[MASQ_RULES_MAX];
+	size_t nrules;
+};
+
+/* Build the desired ruleset for cfg under opts. */
+int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *opts,
+		       struct masq_ruleset **ret) __attribute__((warn_unused_result));
+
+/* Free a ruleset; NULL is fine. */
+void masq_ruleset_free(struct masq_ruleset *rs);
+
+/* Name of the set holding family's non-masquerade intervals. */
+const char *masq_ruleset_set_name(int family);
+
+/* Print the ruleset as `nft -f` input, laid out as `nft -s list table` prints it
+ * (table flags and the owner comment aside). Returns 0 or -EIO. */
+int masq_ruleset_render(const struct masq_ruleset *rs, FILE *f) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,488 @@
+#include "netlink/batch.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config/ruleset.h"
+
+/* Room reserved for one message. nftnl writes without knowing the buffer
+ * size; element messages stay far below this by NFT_ELEMS_PER_MSG. */
+#define MSG_RESERVE (UINT16_MAX + 4096)
+#define DESC_LEN 64
+
+/* nft's datatype numbers, so `nft list` prints the keys as addresses */
+#define NFT_TYPE_IPADDR 7
+#define NFT_TYPE_IP6ADDR 8
+
+struct nft_batch {
+	char *buf;
+	size_t len, cap;
+	uint32_t first_seq, seq;
+	char (*desc)[DESC_LEN]; /* desc[seq - first_seq] */
+	size_t ndesc;
+	uint32_t set_id;
+};
+
+struct nft_batch *nft_batch_new(uint32_t first_seq)
+{
+	struct nft_batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->first_seq = b->seq = first_seq;
+	return b;
+}
+
+void nft_batch_free(struct nft_batch *b)
+{
+	if (!b)
+		return;
+	free(b->buf);
+	free(b->desc);
+	free(b);
+}
+
+const void *nft_batch_data(const struct nft_batch *b)
+{
+	return b->buf;
+}
+
+size_t nft_batch_len(const struct nft_batch *b)
+{
+	return b->len;
+}
+
+uint32_t nft_batch_next_seq(const struct nft_batch *b)
+{
+	return b->seq;
+}
+
+const char *nft_batch_describe(const struct nft_batch *b, uint32_t seq)
+{
+	uint32_t i = seq - b->first_seq;
+
+	return i < b->ndesc ? b->desc[i] : NULL;
+}
+
+/* Make room for one more message and its description. */
+static int reserve(struct nft_batch *b)
+{
+	size_t i = b->seq - b->first_seq;
+
+	if (b->len + MSG_RESERVE > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4 * MSG_RESERVE;
+		char *n = realloc(b->buf, cap);
+		if (!n)
+			return -ENOMEM;
+		memset(n + b->cap, 0, cap - b->cap);
+		b->buf = n;
+		b->cap = cap;
+	}
+	if (i >= b->ndesc) {
+		size_t nd = b->ndesc ? b->ndesc * 2 : 64;
+		void *n = realloc(b->desc, nd * DESC_LEN);
+		if (!n)
+			return -ENOMEM;
+		b->desc = n;
+		b->ndesc = nd;
+	}
+	return 0;
+}
+
+/* Start a message; finish it with push(). */
+static struct nlmsghdr *__attribute__((format(printf, 4, 5)))
+start(struct nft_batch *b, uint16_t type, uint16_t flags, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (reserve(b) < 0)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(b->desc[b->seq - b->first_seq], DESC_LEN, fmt, ap);
+	va_end(ap);
+	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags, b->seq);
+}
+
+static void push(struct nft_batch *b, struct nlmsghdr *nlh)
+{
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+	b->seq++;
+}
+
+static int batch_marker(struct nft_batch *b, bool begin)
+{
+	struct nlmsghdr *nlh;
+
+	if (reserve(b) < 0)
+		return -ENOMEM;
+	snprintf(b->desc[b->seq - b->first_seq], DESC_LEN, "batch %s", begin ? "begin" : "end");
+	nlh = begin ? nftnl_batch_begin(b->buf + b->len, b->seq)
+		    : nftnl_batch_end(b->buf + b->len, b->seq);
+	push(b, nlh);
+	return 0;
+}
+
+int nft_batch_begin(struct nft_batch *b)
+{
+	return batch_marker(b, true);
+}
+
+int nft_batch_end(struct nft_batch *b)
+{
+	return batch_marker(b, false);
+}
+
+/* Userdata holding one comment TLV, as nft writes it. */
+static int set_comment(void *obj, void (*set)(void *, uint16_t, const void *, uint32_t),
+		       uint16_t attr, uint8_t tlv, const char *comment)
+{
+	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(256);
+
+	if (!u)
+		return -ENOMEM;
+	if (!nftnl_udata_put_strz(u, tlv, comment)) {
+		nftnl_udata_buf_free(u);
+		return -EINVAL;
+	}
+	set(obj, attr, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+	nftnl_udata_buf_free(u);
+	return 0;
+}
+
+static void table_set_data(void *t, uint16_t a, const void *d, uint32_t l)
+{
+	nftnl_table_set_data(t, a, d, l);
+}
+
+static void rule_set_data(void *r, uint16_t a, const void *d, uint32_t l)
+{
+	nftnl_rule_set_data(r, a, d, l);
+}
+
+static struct nftnl_table *table_new(const char *name, uint32_t flags)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t)
+		return NULL;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+	return t;
+}
+
+int nft_batch_add_table(struct nft_batch *b, const char *name, uint32_t flags)
+{
+	struct nftnl_table *t;
+	struct nlmsghdr *nlh;
+	int r = -ENOMEM;
+
+	name = name ? name : MASQ_TABLE;
+	t = table_new(name, flags);
+	if (!t)
+		return -ENOMEM;
+	if (set_comment(t, table_set_data, NFTNL_TABLE_USERDATA, NFTNL_UDATA_TABLE_COMMENT,
+			MASQ_TABLE_COMMENT) < 0)
+		goto out;
+	nlh = start(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, "table inet %s", name);
+	if (!nlh)
+		goto out;
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	push(b, nlh);
+	r = 0;
+out:
+	nftnl_table_free(t);
+	return r;
+}
+
+int nft_batch_del_table(struct nft_batch *b)
+{
+	struct nftnl_table *t = table_new(MASQ_TABLE, 0);
+	struct nlmsghdr *nlh;
+
+	if (!t)
+		return -ENOMEM;
+	nftnl_table_unset(t, NFTNL_TABLE_FLAGS);
+	nlh = start(b, NFT_MSG_DELTABLE, 0, "delete table inet %s", MASQ_TABLE);
+	if (nlh) {
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		push(b, nlh);
+	}
+	nftnl_table_free(t);
+	return nlh ? 0 : -ENOMEM;
+}
+
+static int add_chain(struct nft_batch *b)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!c)
+		return -ENOMEM;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, MASQ_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, MASQ_CHAIN);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_POST_ROUTING);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, MASQ_CHAIN_PRIORITY);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nlh = start(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain %s", MASQ_CHAIN);
+	if (nlh) {
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		push(b, nlh);
+	}
+	nftnl_chain_free(c);
+	return nlh ? 0 : -ENOMEM;
+}
+
+static struct nftnl_set *set_new(int family)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, MASQ_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, masq_ruleset_set_name(family));
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	return s;
+}
+
+static int add_set(struct nft_batch *b, int family)
+{
+	struct nftnl_set *s = set_new(family);
+	struct nlmsghdr *nlh;
+
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+			  family == AF_INET ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, (uint32_t)cidr_addr_len(family));
+	nftnl_set_set_u32(s, NFTNL_SET_ID, family == AF_INET ? 1 : 2);
+	nlh = start(b, NFT_MSG_NEWSET, NLM_F_CREATE, "set %s", masq_ruleset_set_name(family));
+	if (nlh) {
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		push(b, nlh);
+	}
+	nftnl_set_free(s);
+	return nlh ? 0 : -ENOMEM;
+}
+
+static int add_elem(struct nftnl_set *s, const uint8_t *key, size_t len, bool end)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)len);
+	if (end)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	nftnl_set_elem_add(s, e);
+	return 0;
+}
+
+/* Elements for ranges [from, to): each range is a start element and an
+ * end element at hi + 1, except a range reaching the top of the space. */
+static int add_elems_msg(struct nft_batch *b, int family, const struct addr_range *r, size_t from,
+			 size_t to)
+{
+	size_t len = cidr_addr_len(family);
+	struct nftnl_set *s = set_new(family);
+	struct nlmsghdr *nlh;
+	int ret = -ENOMEM;
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = from; i < to; i++) {
+		uint8_t end[16];
+
+		memcpy(end, r[i].hi, len);
+		if (add_elem(s, r[i].lo, len, false) < 0)
+			goto out;
+		if (!addr_increment(end, len) && add_elem(s, end, len, true) < 0)
+			goto out;
+	}
+	nlh = start(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, "set %s elements %zu-%zu",
+		    masq_ruleset_set_name(family), from + 1, to);
+	if (!nlh)
+		goto out;
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	push(b, nlh);
+	ret = 0;
+out:
+	nftnl_set_free(s);
+	return ret;
+}
+
+static int add_set_with_elems(struct nft_batch *b, int family, const struct addr_range *r, size_t n)
+{
+	/* Two elements per range, so half as many ranges per message. */
+	size_t step = NFT_ELEMS_PER_MSG / 2;
+	int ret = add_set(b, family);
+
+	for (size_t i = 0; ret == 0 && i < n; i += step)
+		ret = add_elems_msg(b, family, r, i, i + step < n ? i + step : n);
+	return ret;
+}
+
+static struct nftnl_expr *expr_new(struct nftnl_rule *r, const char *name)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
+
+	if (e)
+		nftnl_rule_add_expr(r, e);
+	return e;
+}
+
+static int expr_meta_nfproto_eq(struct nftnl_rule *r, int family)
+{
+	struct nftnl_expr *m = expr_new(r, "meta"), *c;
+	uint8_t proto = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+
+	if (!m)
+		return -ENOMEM;
+	nftnl_expr_set_u32(m, NFTNL_EXPR_META_KEY, NFT_META_NFPROTO);
+	nftnl_expr_set_u32(m, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	c = expr_new(r, "cmp");
+	if (!c)
+		return -ENOMEM;
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto));
+	return 0;
+}
+
+static int expr_verdict(struct nftnl_rule *r, int verdict)
+{
+	struct nftnl_expr *e = expr_new(r, "immediate");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	return 0;
+}
+
+static int expr_simple(struct nftnl_rule *r, const char *name)
+{
+	return expr_new(r, name) ? 0 : -ENOMEM;
+}
+
+/* fib daddr type local: the kernel's RTN_LOCAL check, as -m addrtype --dst-type LOCAL */
+static int exprs_local(struct nftnl_rule *r)
+{
+	struct nftnl_expr *f = expr_new(r, "fib"), *c;
+	uint32_t local = RTN_LOCAL;
+
+	if (!f)
+		return -ENOMEM;
+	nftnl_expr_set_u32(f, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+	nftnl_expr_set_u32(f, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(f, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	c = expr_new(r, "cmp");
+	if (!c)
+		return -ENOMEM;
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &local, sizeof(local));
+	return expr_verdict(r, NFT_RETURN);
+}
+
+/* meta nfproto X; payload daddr; lookup @set; counter; return */
+static int exprs_nomasq(struct nftnl_rule *r, int family)
+{
+	bool v6 = family == AF_INET6;
+	struct nftnl_expr *p, *l;
+
+	if (expr_meta_nfproto_eq(r, family) < 0 || !(p = expr_new(r, "payload")))
+		return -ENOMEM;
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, v6 ? 24 : 16); /* daddr */
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, v6 ? 16 : 4);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	l = expr_new(r, "lookup");
+	if (!l)
+		return -ENOMEM;
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(l, NFTNL_EXPR_LOOKUP_SET, masq_ruleset_set_name(family));
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID, v6 ? 2 : 1);
+	if (expr_simple(r, "counter") < 0)
+		return -ENOMEM;
+	return expr_verdict(r, NFT_RETURN);
+}
+
+static int exprs_masq(struct nftnl_rule *r, int family, bool random_fully)
+{
+	struct nftnl_expr *m;
+
+	if (expr_meta_nfproto_eq(r, family) < 0 || expr_simple(r, "counter") < 0)
+		return -ENOMEM;
+	m = expr_new(r, "masq");
+	if (!m)
+		return -ENOMEM;
+	/* upstream's --random-fully is nft's fully-random alone (0x10), not 0x14 */
+	if (random_fully)
+		nftnl_expr_set_u32(m, NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+	return 0;
+}
+
+static int add_rule(struct nft_batch *b, const struct masq_ruleset *rs, const struct masq_rule *mr,
+		    size_t idx)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, MASQ_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, MASQ_CHAIN);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	ret = mr->kind == MASQ_RULE_LOCAL_RETURN    ? exprs_local(r)
+	      : mr->kind == MASQ_RULE_NOMASQ_RETURN ? exprs_nomasq(r, mr->family)
+						    : exprs_masq(r, mr->family, rs->random_fully);
+	if (ret == 0)
+		ret = set_comment(r, rule_set_data, NFTNL_RULE_USERDATA, NFTNL_UDATA_RULE_COMMENT,
+				  mr->comment);
+	if (ret == 0) {
+		nlh = start(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "rule %zu", idx + 1);
+		if (nlh) {
+			nftnl_rule_nlmsg_build_payload(nlh, r);
+			push(b, nlh);
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	nftnl_rule_free(r);
+	return ret;
+}
+
+int nft_batch_add_ruleset(struct nft_batch *b, const struct masq_ruleset *rs)
+{
+	int r = add_chain(b);
+
+	if (r == 0)
+		r = add_set_with_elems(b, AF_INET, rs->v4, rs->n4);
+	if (r == 0 && rs->ipv6)
+		r = add_set_with_elems(b, AF_INET6, rs->v6, rs->n6);
+	for (size_t i = 0; r == 0 && i < rs->nrules; i++)
+		r = add_rule(b, rs, &rs->rules[i], i);
+	return r;
+}

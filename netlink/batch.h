@@ -1,0 +1,47 @@
+/* One nftables transaction as a buffer of netlink messages, built with
+ * libnftnl. Pure: it never touches a socket, so tests parse it back. */
+#ifndef MASQ_BATCH_H
+#define MASQ_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct masq_ruleset;
+struct nft_batch;
+
+#define NFT_ELEMS_PER_MSG 1024 /* keeps each element list well under the 64 KiB attribute limit */
+
+/* An empty batch whose messages are numbered from first_seq; NULL on ENOMEM. */
+struct nft_batch *nft_batch_new(uint32_t first_seq);
+
+/* Free a batch; NULL is fine. */
+void nft_batch_free(struct nft_batch *b);
+
+/* Append BATCH_BEGIN / BATCH_END. */
+int nft_batch_begin(struct nft_batch *b) __attribute__((warn_unused_result));
+int nft_batch_end(struct nft_batch *b) __attribute__((warn_unused_result));
+
+/* Append NEWTABLE for inet table name (NULL: ip-masq-agent) with flags and masqd's comment. */
+int nft_batch_add_table(struct nft_batch *b, const char *name, uint32_t flags)
+	__attribute__((warn_unused_result));
+
+/* Append DELTABLE for the same table. */
+int nft_batch_del_table(struct nft_batch *b) __attribute__((warn_unused_result));
+
+/* Append the chain, the sets with their elements and the rules of rs, in the
+ * order the kernel needs them (sets before the rules that look them up). */
+int nft_batch_add_ruleset(struct nft_batch *b, const struct masq_ruleset *rs)
+	__attribute__((warn_unused_result));
+
+/* The bytes to send, and their length. */
+const void *nft_batch_data(const struct nft_batch *b);
+size_t nft_batch_len(const struct nft_batch *b);
+
+/* Sequence numbers used: [first_seq, next_seq). */
+uint32_t nft_batch_next_seq(const struct nft_batch *b);
+
+/* What the message with sequence number seq creates, for error reports
+ * ("set nomasq4 elements 1-2048"); NULL when seq is not in the batch. */
+const char *nft_batch_describe(const struct nft_batch *b, uint32_t seq);
+
+#endif

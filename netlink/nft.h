@@ -1,0 +1,63 @@
+/* The kernel side of nftables: one netlink socket for masqd's whole life
+ * (table ownership belongs to it), feature probes, reading the table back,
+ * and sending a batch with each error mapped to the object that caused it. */
+#ifndef MASQ_NFT_H
+#define MASQ_NFT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct masq_ruleset;
+struct nft_ctx;
+
+/* NFT_TABLE_F_OWNER (5.12) | NFT_TABLE_F_PERSIST (6.9, absent from Debian 12's headers):
+ * nobody else can touch the table, and it outlives masqd for the next one to adopt. */
+#define NFT_TABLE_OWNED_PERSISTENT 0x6u
+
+/* What the kernel says about table inet ip-masq-agent. */
+struct nft_table_info {
+	bool exists;
+	uint32_t flags;
+	bool has_owner; /* a live socket owns it */
+	uint32_t owner; /* that socket's netlink port id */
+};
+
+/* The first error of a failed transaction. */
+struct nft_error {
+	int err; /* negative errno */
+	char what[64]; /* the object: "set nomasq4 elements 1-512", "batch begin" */
+	char msg[128]; /* the kernel's extended ACK message, if any */
+	unsigned count; /* errors reported for the whole batch */
+};
+
+/* Open the socket (O_NONBLOCK|O_CLOEXEC); NULL with errno set. */
+struct nft_ctx *nft_ctx_new(void);
+
+/* Close the socket; NULL is fine. Tables it owns without persist go with it. */
+void nft_ctx_free(struct nft_ctx *ctx);
+
+/* This socket's netlink port id. */
+uint32_t nft_ctx_portid(const struct nft_ctx *ctx);
+
+/* Does the kernel accept these table flags? Sends a batch without BATCH_END,
+ * which the kernel validates and then aborts: no side effects.
+ * Returns 1 (yes), 0 (no) or -errno. */
+int nft_ctx_probe_table_flags(struct nft_ctx *ctx, uint32_t flags)
+	__attribute__((warn_unused_result));
+
+/* Read the table's flags and owner. */
+int nft_table_query(struct nft_ctx *ctx, struct nft_table_info *ret)
+	__attribute__((warn_unused_result));
+
+/* Replace the table with rs in one transaction (delete and recreate when it
+ * exists), with table flags. -EBUSY when another live socket owns it.
+ * On failure nothing changed and ret_err says why. */
+int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+		      struct nft_error *ret_err) __attribute__((warn_unused_result));
+
+/* Delete the table. Returns 1 when deleted, 0 when absent, -EBUSY when a live
+ * socket owns it (ret_err->what names the owner), or -errno. */
+int nft_table_remove(struct nft_ctx *ctx, struct nft_error *ret_err)
+	__attribute__((warn_unused_result));
+
+#endif

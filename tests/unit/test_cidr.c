@@ -1,0 +1,206 @@
+#include "tests/unit/unit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config/cidr.h"
+
+static void parse_ok(const char *in, int family, unsigned plen, const char *canon)
+{
+	char buf[CIDR_STRLEN];
+	struct cidr c;
+
+	assert_int_equal(cidr_parse(in, &c, NULL), 0);
+	assert_int_equal(c.family, family);
+	assert_int_equal(c.plen, plen);
+	cidr_format(&c, buf);
+	assert_string_equal(buf, canon);
+}
+
+static void test_parse_valid(void **state)
+{
+	parse_ok("10.0.0.0/8", AF_INET, 8, "10.0.0.0/8");
+	parse_ok("0.0.0.0/0", AF_INET, 0, "0.0.0.0/0");
+	parse_ok("192.168.1.7/32", AF_INET, 32, "192.168.1.7/32");
+	parse_ok("fd00::/8", AF_INET6, 8, "fd00::/8");
+	parse_ok("FD00:0:0::/16", AF_INET6, 16, "fd00::/16");
+	parse_ok("::/0", AF_INET6, 0, "::/0");
+	parse_ok("2001:db8::1/128", AF_INET6, 128, "2001:db8::1/128");
+}
+
+static void test_parse_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"10.0.0.0",	"10.0.0.0/33",	  "10.0.0.0/",	  "/8",		 "abc/8",
+		"10.0.0/8",	"10.0.0.0/-1",	  "10.0.0.0/ 8",  " 10.0.0.0/8", "010.0.0.0/8",
+		"fe80::/129",	"fe80::%eth0/64", "10.0.0.0/8/8", "10.0.0.0/8x", "",
+		"1.2.3.4/1000",
+	};
+	struct cidr c;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (cidr_parse(bad[i], &c, NULL) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+}
+
+static void test_parse_misaligned_names_aligned_form(void **state)
+{
+	char aligned[CIDR_STRLEN];
+	struct cidr c;
+
+	assert_int_equal(cidr_parse("10.0.0.1/8", &c, aligned), -EDOM);
+	assert_string_equal(aligned, "10.0.0.0/8");
+	assert_int_equal(cidr_parse("172.16.5.0/12", &c, aligned), -EDOM);
+	assert_string_equal(aligned, "172.16.0.0/12");
+	assert_int_equal(cidr_parse("fd00::1/8", &c, aligned), -EDOM);
+	assert_string_equal(aligned, "fd00::/8");
+	assert_int_equal(cidr_parse("2001:db8::ff/121", &c, aligned), -EDOM);
+	assert_string_equal(aligned, "2001:db8::80/121");
+}
+
+static void test_increment_carry(void **state)
+{
+	uint8_t a[4] = { 10, 0, 255, 255 };
+	uint8_t b[16];
+
+	assert_false(addr_increment(a, 4));
+	assert_memory_equal(a, ((uint8_t[]){ 10, 1, 0, 0 }), 4);
+	memset(b, 0xff, sizeof(b));
+	b[0] = 0x20;
+	assert_false(addr_increment(b, 16)); /* the carry crosses 15 bytes */
+	assert_int_equal(b[0], 0x21);
+	for (int i = 1; i < 16; i++)
+		assert_int_equal(b[i], 0);
+	memset(b, 0xff, sizeof(b));
+	assert_true(addr_increment(b, 16)); /* wraps at the top */
+}
+
+/* Merge the given CIDRs of family and compare the ranges nft would print. */
+static void merge_expect(int family, const char *const *in, size_t n, const char *const *want,
+			 size_t nwant)
+{
+	struct cidr *c = calloc(n, sizeof(*c));
+	struct addr_range *r;
+	int cnt;
+
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(cidr_parse(in[i], &c[i], NULL), 0);
+	cnt = cidr_merge(c, n, family, &r);
+	assert_int_equal(cnt, (int)nwant);
+	for (size_t i = 0; i < nwant; i++) {
+		char buf[CIDR_STRLEN];
+		range_format(&r[i], family, buf);
+		assert_string_equal(buf, want[i]);
+	}
+	free(r);
+	free(c);
+}
+
+#define MERGE(fam, in, want) \
+	merge_expect(fam, in, sizeof(in) / sizeof(in[0]), want, sizeof(want) / sizeof(want[0]))
+
+static void test_merge_overlap_containment(void **state)
+{
+	static const char *const in[] = { "10.1.0.0/16", "10.0.0.0/8", "10.200.3.0/24" };
+	static const char *const want[] = { "10.0.0.0/8" };
+	MERGE(AF_INET, in, want);
+}
+
+static void test_merge_adjacent(void **state)
+{
+	/* two halves become one prefix; adjacent non-aligned runs become a range */
+	static const char *const in[] = { "10.128.0.0/9", "10.0.0.0/9", "11.0.0.0/8", "13.0.0.0/8",
+					  "12.0.0.0/8" };
+	static const char *const want[] = { "10.0.0.0-13.255.255.255" };
+	MERGE(AF_INET, in, want);
+	static const char *const in2[] = { "10.0.0.0/8", "11.0.0.0/8" };
+	static const char *const want2[] = { "10.0.0.0/7" };
+	MERGE(AF_INET, in2, want2);
+}
+
+static void test_merge_sorted_disjoint(void **state)
+{
+	static const char *const in[] = { "192.168.0.0/16", "1.2.3.4/32", "172.16.0.0/12",
+					  "10.0.0.0/8", "1.2.3.6/32" };
+	static const char *const want[] = { "1.2.3.4", "1.2.3.6", "10.0.0.0/8", "172.16.0.0/12",
+					    "192.168.0.0/16" };
+	MERGE(AF_INET, in, want);
+}
+
+static void test_merge_zero_prefix(void **state)
+{
+	static const char *const in[] = { "10.0.0.0/8", "0.0.0.0/0", "255.255.255.255/32" };
+	static const char *const want[] = { "0.0.0.0/0" };
+	MERGE(AF_INET, in, want);
+	static const char *const in6[] = { "::/0", "fe80::/10" };
+	static const char *const want6[] = { "::/0" };
+	MERGE(AF_INET6, in6, want6);
+}
+
+static void test_merge_top_of_space(void **state)
+{
+	static const char *const in[] = { "255.255.255.255/32", "255.255.255.254/32" };
+	static const char *const want[] = { "255.255.255.254/31" };
+	MERGE(AF_INET, in, want);
+	static const char *const in6[] = { "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
+					   "ffff::/16" };
+	static const char *const want6[] = { "ffff::/16" };
+	MERGE(AF_INET6, in6, want6);
+}
+
+static void test_merge_ipv6_carry(void **state)
+{
+	/* 2001:db8::/96 ends at 2001:db8::ffff:ffff; the next /96 starts after a
+	 * carry across four bytes, so the two are adjacent and merge. */
+	static const char *const in[] = { "2001:db8::1:0:0/96", "2001:db8::/96", "fe80::/10",
+					  "2001:db8::1:0:0/128" };
+	static const char *const want[] = { "2001:db8::/95", "fe80::/10" };
+	MERGE(AF_INET6, in, want);
+	static const char *const in2[] = { "2001:db8::/96", "2001:db8::2:0:0/96" };
+	static const char *const want2[] = { "2001:db8::/96", "2001:db8::2:0:0/96" };
+	MERGE(AF_INET6, in2, want2);
+}
+
+static void test_merge_family_filter(void **state)
+{
+	static const char *const in[] = { "10.0.0.0/8", "fd00::/8" };
+	static const char *const want4[] = { "10.0.0.0/8" };
+	static const char *const want6[] = { "fd00::/8" };
+	MERGE(AF_INET, in, want4);
+	MERGE(AF_INET6, in, want6);
+	struct addr_range *r;
+	assert_int_equal(cidr_merge(NULL, 0, AF_INET, &r), 0);
+	assert_null(r);
+}
+
+static void test_merge_single_hosts(void **state)
+{
+	static const char *const in[] = { "10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32" };
+	static const char *const want[] = { "10.0.0.1-10.0.0.3" };
+	MERGE(AF_INET, in, want);
+	static const char *const in6[] = { "2001:db8::1/128" };
+	static const char *const want6[] = { "2001:db8::1" };
+	MERGE(AF_INET6, in6, want6);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_valid),
+		cmocka_unit_test(test_parse_invalid),
+		cmocka_unit_test(test_parse_misaligned_names_aligned_form),
+		cmocka_unit_test(test_increment_carry),
+		cmocka_unit_test(test_merge_overlap_containment),
+		cmocka_unit_test(test_merge_adjacent),
+		cmocka_unit_test(test_merge_sorted_disjoint),
+		cmocka_unit_test(test_merge_zero_prefix),
+		cmocka_unit_test(test_merge_top_of_space),
+		cmocka_unit_test(test_merge_ipv6_carry),
+		cmocka_unit_test(test_merge_family_filter),
+		cmocka_unit_test(test_merge_single_hosts),
+	};
+	return cmocka_run_group_tests_name("cidr", tests, NULL, NULL);
+}
