@@ -78,7 +78,7 @@ const char *nft_batch_describe(const struct nft_batch *b, uint32_t seq)
 {
 	uint32_t i = seq - b->first_seq;
 
-	return i < b->ndesc ? b->desc[i] : NULL;
+	return i < b->seq - b->first_seq ? b->desc[i] : NULL;
 }
 
 /* Make room for one more message and its description. */

@@ -1,0 +1,141 @@
+# Shared by the namespace suites and the demo: a throw-away topology of
+# network namespaces, command wrappers that print what they run, polling
+# helpers and TAP-like assertions. Source it; call topo_up; cleanup runs on exit.
+#
+#   pod ─────────────── node (masqd) ──────────────── vpc   (VPC peer)
+#   10.244.1.2/24       10.244.1.1/24   10.10.0.1/24        10.10.0.2/24
+#   fd00:244:1::2/64    fd00:244:1::1   169.254.0.1/16      169.254.169.254/16
+#                                       fd10:10::1/64       fd10:10::2/64
+#                                        │
+#                                        └─────────────── net   (outside host)
+#                                       203.0.113.1/24      203.0.113.2/24
+#                                       2001:db8::1/64      2001:db8::2/64
+#
+# Every namespace is created here and deleted on exit, also on failure. The
+# host's own namespace, rules and routes are never touched, and no packet is
+# sent anywhere but between these namespaces.
+
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+MASQD=$ROOT/$BUILD/masqd
+MASQCTL=$ROOT/$BUILD/masqctl
+PEER=$ROOT/tests/netns/peer.py
+PORT=7777
+TAG=masqd-$$
+POD=$TAG-pod NODE=$TAG-node VPC=$TAG-vpc NET=$TAG-net
+WORK=$(mktemp -d /tmp/$TAG.XXXX)
+BG_PIDS=()
+npass=0 nfail=0 nskip=0
+
+pretty() { printf '\e[1m# [%s] %s\e[0m\n' "${1#"$TAG"-}" "${*:2}"; }
+n() { pretty "$@"; ip netns exec "$@"; }
+pod() { n "$POD" "$@"; }
+node() { n "$NODE" "$@"; }
+vpc() { n "$VPC" "$@"; }
+net() { n "$NET" "$@"; }
+q() { ip netns exec "$@"; } # quiet: for polling
+
+cleanup() {
+	local p ns
+	set +e
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	for ns in "$POD" "$NODE" "$VPC" "$NET"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Start a command in namespace $1 in the background; its PID is killed on exit.
+bg() {
+	pretty "$@" "&"
+	ip netns exec "$@" &
+	BG_PIDS+=($!)
+	LAST_PID=$!
+}
+
+# Poll a command until it succeeds: up to $1 tries, 50 ms apart.
+wait_until() {
+	local tries=$1
+	shift
+	while ((tries-- > 0)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+listening() { [[ -n $(q "$1" ss -Htln "sport = :$PORT") ]]; }
+
+link() { # link NS_A IF_A NS_B IF_B
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+	q "$1" ip link set "$2" up
+	q "$3" ip link set "$4" up
+}
+
+topo_up() {
+	local ns
+	for ns in "$POD" "$NODE" "$VPC" "$NET"; do
+		ip netns add "$ns" || exit 1
+		q "$ns" ip link set lo up
+	done
+	link "$POD" eth0 "$NODE" pod0
+	link "$NODE" vpc0 "$VPC" eth0
+	link "$NODE" net0 "$NET" eth0
+	pod ip addr add 10.244.1.2/24 dev eth0
+	pod ip addr add fd00:244:1::2/64 dev eth0 nodad
+	pod ip route add default via 10.244.1.1
+	pod ip -6 route add default via fd00:244:1::1
+	node ip addr add 10.244.1.1/24 dev pod0
+	node ip addr add fd00:244:1::1/64 dev pod0 nodad
+	node ip addr add 10.10.0.1/24 dev vpc0
+	node ip addr add 169.254.0.1/16 dev vpc0
+	node ip addr add fd10:10::1/64 dev vpc0 nodad
+	node ip addr add 203.0.113.1/24 dev net0
+	node ip addr add 2001:db8::1/64 dev net0 nodad
+	node sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	vpc ip addr add 10.10.0.2/24 dev eth0
+	vpc ip addr add 169.254.169.254/16 dev eth0
+	vpc ip addr add fd10:10::2/64 dev eth0 nodad
+	vpc ip route add 10.244.0.0/16 via 10.10.0.1
+	vpc ip -6 route add fd00:244::/32 via fd10:10::1
+	net ip addr add 203.0.113.2/24 dev eth0
+	net ip addr add 2001:db8::2/64 dev eth0 nodad
+	net ip route add 10.244.0.0/16 via 203.0.113.1
+	net ip -6 route add fd00:244::/32 via 2001:db8::1
+	for ns in "$NODE" "$VPC" "$NET"; do
+		bg "$ns" python3 "$PEER" serve "$PORT"
+		wait_until 100 listening "$ns" || { echo "peer in $ns did not start"; exit 1; }
+	done
+}
+
+# The source address a receiver saw for a new connection from namespace $1.
+seen_from() { q "$1" python3 "$PEER" ask "${@:2:1}" "$PORT" "${@:3}"; }
+
+# TAP-like assertions; the summary line is printed on exit by finish.
+ok() {
+	npass=$((npass + 1))
+	echo "ok - $1"
+}
+not_ok() {
+	nfail=$((nfail + 1))
+	echo "FAIL - $1"
+}
+skip() {
+	nskip=$((nskip + 1))
+	echo "SKIP - $1"
+}
+expect_eq() { # expect_eq DESCRIPTION WANT GOT
+	if [[ $3 == "$2" ]]; then ok "$1"; else not_ok "$1: want '$2', got '$3'"; fi
+}
+expect_true() { # expect_true DESCRIPTION CMD...
+	if "${@:2}"; then ok "$1"; else not_ok "$1"; fi
+}
+finish() {
+	echo "$npass passed, $nfail failed$( ((nskip)) && echo ", $nskip skipped")"
+	((nfail == 0))
+}
