@@ -533,6 +533,7 @@ int cfg_parse_buf(const char *name, const char *buf, size_t len, const struct ma
 	if (r >= 0)
 		r = build_config(&p, cfg);
 	parser_done(&p);
+	diags_sort(d);
 	if (r >= 0 && d->errors > errors)
 		r = -EINVAL;
 	if (r < 0) {

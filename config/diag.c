@@ -33,6 +33,23 @@ void diag_add(struct diags *d, enum diag_level level, const char *file, unsigned
 	va_end(ap);
 }
 
+void diags_sort(struct diags *d)
+{
+	/* insertion sort: at most DIAG_MAX items, and it keeps equal ones in order */
+	for (size_t i = 1; i < d->n; i++) {
+		struct diag tmp = d->items[i];
+		size_t j = i;
+
+		while (j > 0 &&
+		       (d->items[j - 1].line > tmp.line ||
+			(d->items[j - 1].line == tmp.line && d->items[j - 1].col > tmp.col))) {
+			d->items[j] = d->items[j - 1];
+			j--;
+		}
+		d->items[j] = tmp;
+	}
+}
+
 void diag_format(const struct diag *g, char *buf, size_t len)
 {
 	const char *lvl = g->level == DIAG_WARNING ? "warning: " : "";

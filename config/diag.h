@@ -31,6 +31,9 @@ void diags_init(struct diags *d);
 void diag_add(struct diags *d, enum diag_level level, const char *file, unsigned line, unsigned col,
 	      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Order the problems of one file by line and column (stable), as a reader meets them. */
+void diags_sort(struct diags *d);
+
 /* "FILE:LINE:COL: message", "FILE: message", warnings with "warning: ". */
 void diag_format(const struct diag *g, char *buf, size_t len);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the unit tests, the network-namespace end-to-end suites and a fuzz
 # smoke run, and ends with one line: "N passed, M failed".
-#   tests/run.sh [all|unit|netns|fuzz]
+#   tests/run.sh [all|unit|netns|fuzz]     (unit includes the masqctl CLI suite)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -29,19 +29,20 @@ run_unit() {
 	done
 }
 
-run_netns() {
-	local s log last
-	for s in tests/netns/test_*.sh; do
+# Shell suites in $1 (tests/cli, tests/netns), each ending "N passed, M failed".
+run_scripts() {
+	local s log last kind=${1##*/}
+	for s in "$1"/test_*.sh; do
 		log=$logdir/$(basename "$s").log
 		BUILD=$BUILD bash "$s" 2>&1 | tee "$log" | grep -E '^(FAIL|not ok|SKIP)' | sed 's/^/      /'
 		last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 		if [[ -z $last ]]; then
-			echo "netns $(basename "$s"): no summary line; counted as one failure"
+			echo "$kind $(basename "$s"): no summary line; counted as one failure"
 			tail -20 "$log" | sed 's/^/      /'
 			count 0 1
 			continue
 		fi
-		printf 'netns %-22s %s\n' "$(basename "$s")" "$last"
+		printf '%-5s %-22s %s\n' "$kind" "$(basename "$s")" "$last"
 		count "$(cut -d' ' -f1 <<<"$last")" "$(cut -d' ' -f3 <<<"$last")"
 	done
 }
@@ -68,9 +69,9 @@ run_fuzz() {
 }
 
 case $what in
-all) run_unit; run_netns; run_fuzz ;;
-unit) run_unit ;;
-netns) run_netns ;;
+all) run_unit; run_scripts tests/cli; run_scripts tests/netns; run_fuzz ;;
+unit) run_unit; run_scripts tests/cli ;;
+netns) run_scripts tests/netns ;;
 fuzz) run_fuzz ;;
 *) echo "usage: $0 [all|unit|netns|fuzz]" >&2; exit 2 ;;
 esac

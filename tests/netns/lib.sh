@@ -26,7 +26,6 @@ TAG=masqd-$$
 POD=$TAG-pod NODE=$TAG-node VPC=$TAG-vpc NET=$TAG-net
 WORK=$(mktemp -d /tmp/$TAG.XXXX)
 BG_PIDS=()
-npass=0 nfail=0 nskip=0
 
 pretty() { printf '\e[1m# [%s] %s\e[0m\n' "${1#"$TAG"-}" "${*:2}"; }
 n() { pretty "$@"; ip netns exec "$@"; }
@@ -116,26 +115,4 @@ topo_up() {
 # The source address a receiver saw for a new connection from namespace $1.
 seen_from() { q "$1" python3 "$PEER" ask "${@:2:1}" "$PORT" "${@:3}"; }
 
-# TAP-like assertions; the summary line is printed on exit by finish.
-ok() {
-	npass=$((npass + 1))
-	echo "ok - $1"
-}
-not_ok() {
-	nfail=$((nfail + 1))
-	echo "FAIL - $1"
-}
-skip() {
-	nskip=$((nskip + 1))
-	echo "SKIP - $1"
-}
-expect_eq() { # expect_eq DESCRIPTION WANT GOT
-	if [[ $3 == "$2" ]]; then ok "$1"; else not_ok "$1: want '$2', got '$3'"; fi
-}
-expect_true() { # expect_true DESCRIPTION CMD...
-	if "${@:2}"; then ok "$1"; else not_ok "$1"; fi
-}
-finish() {
-	echo "$npass passed, $nfail failed$( ((nskip)) && echo ", $nskip skipped")"
-	((nfail == 0))
-}
+source "$ROOT/tests/assert.sh"

@@ -107,6 +107,14 @@ topo_up
 suite auto
 suite plain
 
+echo "== upstream's manifest flags, klog's included"
+out=$(q "$NODE" "$MASQD" --once --config /nonexistent --logtostderr --alsologtostderr=true \
+	--v=2 --log_file=/tmp/unused --stderrthreshold INFO --masq-chain=IP-MASQ 2>&1)
+expect_eq "masqd --once with klog flags exits 0" 0 $?
+expect_true "klog flags are named once in a warning" \
+	grep -q 'klog flags accepted for compatibility and ignored: --logtostderr, --alsologtostderr, --log_file, --stderrthreshold' <<<"$out"
+expect_true "--v=2 logs the rendered ruleset at debug level" grep -q 'level=debug msg="ruleset:' <<<"$out"
+
 echo "== lifecycle (owner|persist)"
 if ! q "$NODE" "$MASQD" --once --config /nonexistent -v 2 2>&1 | grep -q 'table flags: 0x6'; then
 	skip "this kernel has no persistent owned tables (6.9+): lifecycle tests"

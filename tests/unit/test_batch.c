@@ -136,8 +136,7 @@ static const struct nlattr *raw_attr(const struct nlmsghdr *nlh, uint16_t type)
 {
 	const struct nlattr *attr;
 
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
-	{
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
 		if (mnl_attr_get_type(attr) == type)
 			return attr;
 	}
@@ -151,14 +150,12 @@ static void format_elem(const struct nlattr *elem, int family, char out[64])
 	char addr[INET6_ADDRSTRLEN] = "?";
 	uint32_t flags = 0;
 
-	mnl_attr_for_each_nested(a, elem)
-	{
+	mnl_attr_for_each_nested(a, elem) {
 		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_FLAGS)
 			flags = ntohl(mnl_attr_get_u32(a));
 		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_KEY)
 			continue;
-		mnl_attr_for_each_nested(k, a)
-		{
+		mnl_attr_for_each_nested(k, a) {
 			assert_int_equal(mnl_attr_get_type(k), NFTA_DATA_VALUE);
 			assert_int_equal(mnl_attr_get_payload_len(k), family == AF_INET ? 4 : 16);
 			inet_ntop(family, mnl_attr_get_payload(k), addr, sizeof(addr));
@@ -179,8 +176,7 @@ static size_t parse_elems(const struct nlmsghdr *nlh, int family, char out[][64]
 			    "ip-masq-agent");
 	list = raw_attr(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 	assert_non_null(list);
-	mnl_attr_for_each_nested(elem, list)
-	{
+	mnl_attr_for_each_nested(elem, list) {
 		assert_true(n < max);
 		format_elem(elem, family, out[n++]);
 	}
@@ -272,12 +268,13 @@ static void test_rules_expressions(void **state)
 	split(b, &m);
 	parse_rule(m.m[5], names, sizeof(names), &r);
 	assert_string_equal(names, "fib cmp immediate");
-	assert_int_equal(nftnl_expr_get_u32(nth_expr(r, 0), NFTNL_EXPR_FIB_FLAGS), NFTA_FIB_F_DADDR);
+	assert_int_equal(nftnl_expr_get_u32(nth_expr(r, 0), NFTNL_EXPR_FIB_FLAGS),
+			 NFTA_FIB_F_DADDR);
 	assert_int_equal(nftnl_expr_get_u32(nth_expr(r, 0), NFTNL_EXPR_FIB_RESULT),
 			 NFT_FIB_RESULT_ADDRTYPE);
-	assert_int_equal(*(const uint32_t *)nftnl_expr_get(nth_expr(r, 1), NFTNL_EXPR_CMP_DATA,
-							   &len),
-			 2 /* RTN_LOCAL */);
+	assert_int_equal(
+		*(const uint32_t *)nftnl_expr_get(nth_expr(r, 1), NFTNL_EXPR_CMP_DATA, &len),
+		2 /* RTN_LOCAL */);
 	assert_int_equal((int32_t)nftnl_expr_get_u32(nth_expr(r, 2), NFTNL_EXPR_IMM_VERDICT),
 			 NFT_RETURN);
 	check_comment(mnl_attr_get_payload(raw_attr(m.m[5], NFTA_RULE_USERDATA)),
@@ -288,9 +285,9 @@ static void test_rules_expressions(void **state)
 	parse_rule(m.m[6], names, sizeof(names), &r);
 	assert_string_equal(names, "meta cmp payload lookup counter immediate");
 	assert_int_equal(nftnl_expr_get_u32(nth_expr(r, 0), NFTNL_EXPR_META_KEY), NFT_META_NFPROTO);
-	assert_int_equal(*(const uint8_t *)nftnl_expr_get(nth_expr(r, 1), NFTNL_EXPR_CMP_DATA,
-							  &len),
-			 NFPROTO_IPV4);
+	assert_int_equal(
+		*(const uint8_t *)nftnl_expr_get(nth_expr(r, 1), NFTNL_EXPR_CMP_DATA, &len),
+		NFPROTO_IPV4);
 	assert_int_equal(len, 1);
 	assert_int_equal(nftnl_expr_get_u32(nth_expr(r, 2), NFTNL_EXPR_PAYLOAD_OFFSET), 16);
 	assert_int_equal(nftnl_expr_get_u32(nth_expr(r, 2), NFTNL_EXPR_PAYLOAD_LEN), 4);

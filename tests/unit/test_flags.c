@@ -30,7 +30,11 @@ static int run(struct flag_ctx *ctx, int argc, const char **argv)
 	return flags_parse(defs, argc, (char **)argv, 1, ctx);
 }
 
-#define ARGV(...) (const char *[]){ "prog", __VA_ARGS__ }
+#define ARGV(...)                   \
+	(const char *[])            \
+	{                           \
+		"prog", __VA_ARGS__ \
+	}
 #define RUN(ctx, ...) run(ctx, sizeof(ARGV(__VA_ARGS__)) / sizeof(char *), ARGV(__VA_ARGS__))
 
 static void test_forms(void **state)

@@ -98,7 +98,8 @@ static void test_link_local_follows_config(void **state)
 	assert_null(strstr(out, "fe80"));
 	assert_non_null(strstr(out, "elements = { 10.0.0.0/8 }"));
 	/* an empty IPv6 set has no elements line */
-	assert_non_null(strstr(out, "\tset nomasq6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t}\n"));
+	assert_non_null(
+		strstr(out, "\tset nomasq6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t}\n"));
 	free(out);
 }
 

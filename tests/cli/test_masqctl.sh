@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# masqctl's interface (DESIGN.md §5), which admins and acceptance tests script
+# against: output, exit codes and the FILE:LINE:COL error lines. No root.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+MASQCTL=$ROOT/$BUILD/masqctl
+source "$ROOT/tests/assert.sh"
+WORK=$(mktemp -d /tmp/masqctl-test.XXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+run() { # run ARGS...: sets out, err, rc
+	out=$("$MASQCTL" "$@" 2>"$WORK/err")
+	rc=$?
+	err=$(cat "$WORK/err")
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" <<<"$out"; }
+
+good=$WORK/good.yaml
+printf 'nonMasqueradeCIDRs:\n  - 10.0.0.0/8\n  - 100.64.0.0/10\n  - 10.0.0.0/8\nresyncInterval: 1500ms\n' >"$good"
+
+run validate "$good"
+expect_eq "validate: exit 0 on a good file" 0 $rc
+expect_eq "validate: prints PATH: OK" "$good: OK" "$out"
+expect_eq "validate: warnings go to stderr with their position" \
+	"$good:4:5: warning: duplicate CIDR 10.0.0.0/8 ignored" "$err"
+
+bad=$WORK/bad.yaml
+printf 'nonMasqueradeCIDRs:\n  - 10.0.0.1/8\n  - "fd00::/8"\nmasqLinkLocal: "yes"\nmasqLinkLocal: true\n' >"$bad"
+run validate "$bad"
+expect_eq "validate: exit 1 on a bad file" 1 $rc
+expect_eq "validate: nothing on stdout for a bad file" "" "$out"
+expect_eq "validate: one FILE:LINE:COL line per problem, in file order" \
+	"$bad:2:5: CIDR \"10.0.0.1/8\" has host bits set; the aligned form is 10.0.0.0/8
+$bad:3:5: IPv6 CIDR fd00::/8 needs the --enable-ipv6 flag
+$bad:4:16: masqLinkLocal must be true or false (unquoted), got \"yes\"
+$bad:5:1: duplicate key \"masqLinkLocal\" (first on line 4)" "$err"
+run validate --enable-ipv6 "$WORK/none"
+expect_eq "validate: a missing file is an error" "1 $WORK/none: no such file" "$rc $err"
+
+run effective --json "$good"
+expect_eq "effective: exit 0" 0 $rc
+expect_eq "effective: CIDRs deduplicated in input order" "['10.0.0.0/8', '100.64.0.0/10']" \
+	"$(json 'd["nonMasqueradeCIDRs"]')"
+expect_eq "effective: resyncIntervalSeconds is a number of seconds" 1.5 \
+	"$(json 'd["resyncIntervalSeconds"]')"
+expect_eq "effective: keys" \
+	"['nonMasqueradeCIDRs', 'masqLinkLocal', 'masqLinkLocalIPv6', 'resyncIntervalSeconds', 'cidrLimit']" \
+	"$(json 'list(d)')"
+run effective --json "$WORK/none"
+expect_eq "effective: no file gives the defaults" \
+	"['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] False False 60 64" \
+	"$(json '" ".join(map(str, d.values()))')"
+run effective --json --nomasq-all-reserved-ranges "$WORK/none"
+expect_eq "effective: --nomasq-all-reserved-ranges gives 11 ranges" 11 \
+	"$(json 'len(d["nonMasqueradeCIDRs"])')"
+run effective "$good"
+expect_eq "effective: needs --json" 2 $rc
+
+run render "$good"
+expect_eq "render: exit 0" 0 $rc
+expect_true "render: the set holds the merged CIDRs and link-local" \
+	grep -qF 'elements = { 10.0.0.0/8, 100.64.0.0/10,' <<<"$out"
+run render --random-fully=false "$WORK/none"
+expect_true "render: --random-fully=false gives a bare masquerade" \
+	grep -qF 'counter masquerade comment' <<<"$out"
+run render --enable-ipv6 "$WORK/none"
+expect_true "render: --enable-ipv6 adds the IPv6 rules" grep -qF 'ip6 daddr @nomasq6' <<<"$out"
+run render "$bad"
+expect_eq "render: a bad file exits 1 with nothing on stdout" "1 " "$rc $out"
+
+run frobnicate "$good"
+expect_eq "unknown command: exit 2" 2 $rc
+run validate
+expect_eq "missing PATH: exit 2" 2 $rc
+run validate --to-ports 1000-2000 "$good"
+expect_eq "--to-ports is refused, not ignored" 2 $rc
+run --help
+expect_true "--help describes the three commands" grep -q 'masqctl effective --json' <<<"$out"
+
+finish

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# masqd's command line: Go-style flags, usage errors exit 2 before anything
+# touches the kernel. No root (nothing here opens a netlink socket).
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+MASQD=$ROOT/${BUILD:-build}/masqd
+source "$ROOT/tests/assert.sh"
+
+run() { out=$("$MASQD" "$@" 2>&1); rc=$?; }
+
+run --help
+expect_eq "--help exits 0" 0 $rc
+expect_true "--help lists upstream's flags" grep -q -- '--nomasq-all-reserved-ranges' <<<"$out"
+run -h
+expect_eq "-h is --help" 0 $rc
+run --version
+expect_true "--version names masqd" grep -q '^masqd [0-9]' <<<"$out"
+run --no-such-flag
+expect_eq "unknown flag: exit 2" 2 $rc
+expect_true "unknown flag: Go's message" grep -q 'flag provided but not defined: -no-such-flag' <<<"$out"
+run --table-flags=sometimes
+expect_eq "bad --table-flags: exit 2" 2 $rc
+run --to-ports 1024-2047
+expect_eq "--to-ports is refused, not ignored: exit 2" 2 $rc
+expect_true "--to-ports says why" grep -q 'not supported yet' <<<"$out"
+run --once --cleanup
+expect_eq "--once with --cleanup: exit 2" 2 $rc
+run --random-fully=maybe
+expect_eq "a bad boolean: exit 2" 2 $rc
+run --config
+expect_eq "--config without a value: exit 2" 2 $rc
+run stray-argument
+expect_eq "a positional argument: exit 2" 2 $rc
+
+finish

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages masqd's build, tests and demo need.
+# Idempotent: asks apt only for what is missing. Needs root.
+set -eu
+pkgs=(
+	gcc make pkg-config                           # build
+	libnftnl-dev libmnl-dev libyaml-dev libjansson-dev  # libraries linked
+	libcmocka-dev                                  # unit tests
+	clang libclang-rt-14-dev                       # fuzz targets (libFuzzer)
+	iproute2 nftables procps python3               # namespace tests and demo
+	clang-format                                   # make format-check
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+	echo "deps: all ${#pkgs[@]} packages present"
+	exit 0
+fi
+if [[ $(id -u) != 0 ]]; then
+	echo "deps: missing ${missing[*]}; run as root (sudo make deps)" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
