@@ -52,6 +52,7 @@ LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC))
 
 UNIT_TESTS  := cidr duration config flags ruleset batch
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
+NETNS_BINS  := $(BUILD)/tests/netns/batch_errors
 
 all: $(BUILD)/masqd $(BUILD)/masqctl
 
@@ -76,6 +77,10 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libmasq.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
+$(BUILD)/tests/netns/%: $(BUILD)/tests/netns/%.o $(BUILD)/libmasq.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/unit/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 
 # Fuzz targets need clang's libFuzzer; `make fuzz` builds them, `make check` smoke-runs them.
@@ -89,7 +94,7 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CONFIG_SRC)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 fuzz: $(FUZZ_BINS)
 
-check: all $(UNIT_BINS) $(FUZZ_BINS)
+check: all $(UNIT_BINS) $(NETNS_BINS) $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) bash tests/run.sh
 
 check-unit: all $(UNIT_BINS)

@@ -144,7 +144,7 @@ static int drain_replies(struct nft_ctx *ctx, const struct nft_batch *b, struct 
 	return e->count ? e->err : 0;
 }
 
-static int send_batch(struct nft_ctx *ctx, const struct nft_batch *b, struct nft_error *e)
+int nft_ctx_send_batch(struct nft_ctx *ctx, const struct nft_batch *b, struct nft_error *e)
 {
 	size_t len = nft_batch_len(b);
 	int fd = mnl_socket_get_fd(ctx->nl);
@@ -178,7 +178,7 @@ static int batch_send_free(struct nft_ctx *ctx, struct nft_batch *b, bool commit
 	int r = commit ? nft_batch_end(b) : 0;
 
 	if (r == 0)
-		r = send_batch(ctx, b, e);
+		r = nft_ctx_send_batch(ctx, b, e);
 	else
 		e->err = r;
 	ctx->seq = nft_batch_next_seq(b);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct masq_ruleset;
+struct nft_batch;
 struct nft_ctx;
 
 /* NFT_TABLE_F_OWNER (5.12) | NFT_TABLE_F_PERSIST (6.9, absent from Debian 12's headers):
@@ -54,6 +55,11 @@ int nft_table_query(struct nft_ctx *ctx, struct nft_table_info *ret)
  * On failure nothing changed and ret_err says why. */
 int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
 		      struct nft_error *ret_err) __attribute__((warn_unused_result));
+
+/* Send a complete batch as it is. Every error reply is mapped to its object
+ * through the batch's sequence numbers; the first one fills ret_err. */
+int nft_ctx_send_batch(struct nft_ctx *ctx, const struct nft_batch *b, struct nft_error *ret_err)
+	__attribute__((warn_unused_result));
 
 /* Delete the table. Returns 1 when deleted, 0 when absent, -EBUSY when a live
  * socket owns it (ret_err->what names the owner), or -errno. */
