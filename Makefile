@@ -22,7 +22,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wwrite-strings -Wundef -Wno-unused-parameter
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fno-strict-aliasing
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) $(HARDEN) -MMD -MP -I. \
+CFLAGS   += -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP -I. \
             -DMASQD_VERSION='"$(VERSION)"' -DMASQD_REVISION='"$(REVISION)"' \
             $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed
@@ -86,7 +86,7 @@ $(BUILD)/tests/unit/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 # Fuzz targets need clang's libFuzzer; `make fuzz` builds them, `make check` smoke-runs them.
 FUZZ_TARGETS := config duration cidr
 FUZZ_BINS    := $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
-FUZZ_CFLAGS  := -std=gnu11 -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
                 $(shell $(PKG_CONFIG) --cflags $(PKGS))
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CONFIG_SRC)
 	$(call say,FUZZ,$@)

@@ -113,14 +113,12 @@ bool addr_increment(uint8_t *a, size_t len)
 	return true;
 }
 
-static size_t sort_len; /* qsort has no context argument; merges are single-threaded */
-
-static int range_cmp(const void *x, const void *y)
+static int range_cmp(const void *x, const void *y, void *len)
 {
 	const struct addr_range *a = x, *b = y;
-	int r = memcmp(a->lo, b->lo, sort_len);
+	int r = memcmp(a->lo, b->lo, *(size_t *)len);
 
-	return r ? r : memcmp(a->hi, b->hi, sort_len);
+	return r ? r : memcmp(a->hi, b->hi, *(size_t *)len);
 }
 
 int cidr_merge(const struct cidr *in, size_t n, int family, struct addr_range **ret)
@@ -140,8 +138,7 @@ int cidr_merge(const struct cidr *in, size_t n, int family, struct addr_range **
 		if (in[i].family == family)
 			cidr_to_range(&in[i], &r[out++]);
 	}
-	sort_len = len;
-	qsort(r, cnt, sizeof(*r), range_cmp);
+	qsort_r(r, cnt, sizeof(*r), range_cmp, &len);
 
 	out = 0;
 	for (size_t i = 1; i < cnt; i++) {
