@@ -45,14 +45,14 @@ endif
 
 CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/config.c \
                config/flags.c config/ruleset.c
-NETLINK_SRC := netlink/batch.c netlink/nft.c
-AGENT_SRC   := agent/main.c agent/log.c
+NETLINK_SRC := netlink/batch.c netlink/nft.c netlink/state.c
+AGENT_SRC   := agent/main.c agent/log.c agent/agent.c agent/loop.c agent/watch.c agent/caps.c
 MASQCTL_SRC := tools/masqctl.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC))
 
 UNIT_TESTS  := cidr duration config flags ruleset batch
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
-NETNS_BINS  := $(BUILD)/tests/netns/batch_errors
+NETNS_BINS  := $(BUILD)/tests/netns/nfthelper
 
 all: $(BUILD)/masqd $(BUILD)/masqctl
 

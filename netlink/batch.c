@@ -423,6 +423,8 @@ static int exprs_nomasq(struct nftnl_rule *r, int family)
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
 	nftnl_expr_set_str(l, NFTNL_EXPR_LOOKUP_SET, masq_ruleset_set_name(family));
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID, v6 ? 2 : 1);
+	/* the kernel reports flags 0 in dumps; set it so read-back compares equal */
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_FLAGS, 0);
 	if (expr_simple(r, "counter") < 0)
 		return -ENOMEM;
 	return expr_verdict(r, NFT_RETURN);

@@ -1,5 +1,6 @@
 #include "netlink/nft.h"
 
+#include <arpa/inet.h> /* before the kernel headers, which redefine in.h */
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
@@ -7,6 +8,8 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <libnftnl/set.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +18,12 @@
 
 #include "config/ruleset.h"
 #include "netlink/batch.h"
+#include "netlink/state.h"
 
 #define RCVBUF_BYTES (4u << 20) /* error replies for a large batch must not be dropped */
 #define PROBE_TABLE "masqd-probe"
-#define REPLY_BUF 32768 /* larger than any reply masqd asks for */
+#define REPLY_BUF 65536 /* a dump arrives in parts of at most this */
+#define REPLY_TIMEOUT_MS 2000 /* the kernel answers at once; this only bounds a broken reply */
 
 struct nft_ctx {
 	struct mnl_socket *nl;
@@ -331,4 +336,245 @@ int nft_table_remove(struct nft_ctx *ctx, struct nft_error *ret_err)
 	}
 	r = batch_send_free(ctx, b, true, ret_err);
 	return r < 0 ? r : 1;
+}
+
+/* Wait for the next part of a reply; the kernel queues most replies inside
+ * sendmsg(), but a dump's later parts are made as the reader drains it. */
+static int wait_readable(struct nft_ctx *ctx)
+{
+	struct pollfd p = { .fd = mnl_socket_get_fd(ctx->nl), .events = POLLIN };
+	int r = poll(&p, 1, REPLY_TIMEOUT_MS);
+
+	return r > 0 ? 0 : r == 0 ? -ETIMEDOUT : -errno;
+}
+
+/* Send one request and feed every reply message to cb until DONE or ACK. */
+static int request(struct nft_ctx *ctx, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	static char buf[REPLY_BUF] __attribute__((aligned(8)));
+	uint32_t seq = nlh->nlmsg_seq;
+	ssize_t n;
+	int r;
+
+	if (mnl_socket_sendto(ctx->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		n = mnl_socket_recvfrom(ctx->nl, buf, sizeof(buf));
+		if (n < 0 && errno == EAGAIN) {
+			r = wait_readable(ctx);
+			if (r < 0)
+				return r;
+			r = MNL_CB_OK;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		r = mnl_cb_run(buf, (size_t)n, seq, ctx->portid, cb, data);
+	} while (r > MNL_CB_STOP);
+	return r < 0 ? -errno : 0;
+}
+
+static struct nlmsghdr *request_hdr(struct nft_ctx *ctx, char *buf, uint16_t type, uint16_t flags)
+{
+	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags, ctx->seq++);
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *attr;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(attr) == NFTA_GEN_ID &&
+		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0) {
+			*(uint32_t *)data = ntohl(mnl_attr_get_u32(attr));
+			return MNL_CB_OK;
+		}
+	}
+	errno = EBADMSG;
+	return MNL_CB_ERROR;
+}
+
+int nft_ctx_genid(struct nft_ctx *ctx, uint32_t *ret)
+{
+	char buf[256] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh = request_hdr(ctx, buf, NFT_MSG_GETGEN, NLM_F_ACK);
+
+	return request(ctx, nlh, gen_cb, ret);
+}
+
+struct dump_ctx {
+	struct nft_state *st;
+	struct nft_table_info *info;
+	char sets[8][NFT_SET_MAXNAMELEN]; /* set names seen, to dump their elements */
+	unsigned nsets;
+	int err;
+};
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	int r = nft_state_add_msg(d->st, nlh);
+
+	if (r < 0) {
+		d->err = r;
+		errno = -r;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+static int set_names_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return MNL_CB_ERROR;
+	if (nftnl_set_nlmsg_parse(nlh, s) == 0 && nftnl_set_is_set(s, NFTNL_SET_TABLE) &&
+	    strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), MASQ_TABLE) == 0 && d->nsets < 8)
+		snprintf(d->sets[d->nsets++], NFT_SET_MAXNAMELEN, "%s",
+			 nftnl_set_get_str(s, NFTNL_SET_NAME));
+	nftnl_set_free(s);
+	return dump_cb(nlh, data);
+}
+
+static int table_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+
+	return table_cb(nlh, d->info) == MNL_CB_OK ? dump_cb(nlh, data) : MNL_CB_ERROR;
+}
+
+/* One dump of the table's objects of one type, filtered to our table. */
+static int dump_type(struct nft_ctx *ctx, uint16_t type, uint16_t table_attr, const char *set,
+		     mnl_cb_t cb, struct dump_ctx *d)
+{
+	char buf[512] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh = request_hdr(ctx, buf, type, NLM_F_DUMP);
+	int r;
+
+	mnl_attr_put_strz(nlh, table_attr, MASQ_TABLE);
+	if (set)
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	r = request(ctx, nlh, cb, d);
+	return d->err ? d->err : r;
+}
+
+int nft_table_dump(struct nft_ctx *ctx, struct nft_table_info *ret_info,
+		   struct nft_state **ret_state)
+{
+	char buf[512] __attribute__((aligned(8)));
+	struct nft_table_info info = { 0 };
+	struct dump_ctx d = { .info = &info };
+	struct nlmsghdr *nlh;
+	int r;
+
+	d.st = nft_state_new();
+	if (!d.st)
+		return -ENOMEM;
+	nlh = request_hdr(ctx, buf, NFT_MSG_GETTABLE, NLM_F_ACK);
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, MASQ_TABLE);
+	r = request(ctx, nlh, table_dump_cb, &d);
+	if (r == -ENOENT) {
+		nft_state_free(d.st);
+		*ret_info = info;
+		*ret_state = NULL;
+		return 0;
+	}
+	if (r == 0)
+		r = dump_type(ctx, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, NULL, dump_cb, &d);
+	if (r == 0)
+		r = dump_type(ctx, NFT_MSG_GETSET, NFTA_SET_TABLE, NULL, set_names_cb, &d);
+	for (unsigned i = 0; r == 0 && i < d.nsets; i++)
+		r = dump_type(ctx, NFT_MSG_GETSETELEM, NFTA_SET_ELEM_LIST_TABLE, d.sets[i], dump_cb,
+			      &d);
+	if (r == 0)
+		r = dump_type(ctx, NFT_MSG_GETRULE, NFTA_RULE_TABLE, NULL, dump_cb, &d);
+	if (r < 0) {
+		nft_state_free(d.st);
+		return r;
+	}
+	nft_state_finish(d.st);
+	*ret_info = info;
+	*ret_state = d.st;
+	return 0;
+}
+
+/* An orphan masqd left (persist, no owner) that we may take over as is. */
+static bool adoptable(const struct nft_table_info *info, uint32_t flags)
+{
+	return (flags & NFT_TABLE_OWNED_PERSISTENT) == NFT_TABLE_OWNED_PERSISTENT &&
+	       !info->has_owner && info->flags == (flags & ~(uint32_t)NFT_TABLE_F_OWNER);
+}
+
+/* Compare the live table with rs; 0 when the contents are equal. */
+static int contents_differ(const struct masq_ruleset *rs, const struct nft_state *live,
+			   char *ret_diff, size_t diff_len)
+{
+	struct nft_state *want;
+	const char *diff = NULL;
+	int r = nft_state_from_ruleset(rs, &want);
+
+	if (r < 0)
+		return r;
+	r = nft_state_compare(want, live, &diff);
+	if (r && ret_diff)
+		snprintf(ret_diff, diff_len, "%s", diff);
+	nft_state_free(want);
+	return r;
+}
+
+static int adopt(struct nft_ctx *ctx, uint32_t flags, struct nft_error *e)
+{
+	struct nft_batch *b = batch_open(ctx);
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	r = nft_batch_add_table(b, NULL, flags);
+	if (r < 0) {
+		nft_batch_free(b);
+		return r;
+	}
+	return batch_send_free(ctx, b, true, e);
+}
+
+int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+		  enum nft_outcome *ret_outcome, char *ret_diff, size_t diff_len,
+		  struct nft_error *ret_err)
+{
+	struct nft_table_info info;
+	struct nft_state *live;
+	int r;
+
+	memset(ret_err, 0, sizeof(*ret_err));
+	if (ret_diff && diff_len)
+		ret_diff[0] = '\0';
+	r = nft_table_dump(ctx, &info, &live);
+	if (r < 0) {
+		ret_err->err = r;
+		snprintf(ret_err->what, sizeof(ret_err->what), "reading table inet %s back",
+			 MASQ_TABLE);
+		return r;
+	}
+	if (foreign_owner(ctx, &info, ret_err) < 0) {
+		nft_state_free(live);
+		return -EBUSY;
+	}
+	r = live ? contents_differ(rs, live, ret_diff, diff_len) : 1;
+	nft_state_free(live);
+	if (r < 0)
+		return r;
+	if (r == 0 && info.flags == flags && (!(flags & NFT_TABLE_F_OWNER) || info.has_owner)) {
+		*ret_outcome = NFT_UNCHANGED;
+		return 0;
+	}
+	if (r == 0 && adoptable(&info, flags)) {
+		*ret_outcome = NFT_ADOPTED;
+		return adopt(ctx, flags, ret_err);
+	}
+	if (live == NULL && ret_diff && diff_len)
+		snprintf(ret_diff, diff_len, "table absent");
+	*ret_outcome = NFT_REPLACED;
+	return nft_ruleset_apply(ctx, rs, flags, ret_err);
 }

@@ -5,11 +5,13 @@
 #define MASQ_NFT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct masq_ruleset;
 struct nft_batch;
 struct nft_ctx;
+struct nft_state;
 
 /* NFT_TABLE_F_OWNER (5.12) | NFT_TABLE_F_PERSIST (6.9, absent from Debian 12's headers):
  * nobody else can touch the table, and it outlives masqd for the next one to adopt. */
@@ -60,6 +62,28 @@ int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32
  * through the batch's sequence numbers; the first one fills ret_err. */
 int nft_ctx_send_batch(struct nft_ctx *ctx, const struct nft_batch *b, struct nft_error *ret_err)
 	__attribute__((warn_unused_result));
+
+/* The nftables generation id: it moves with every commit on the host. */
+int nft_ctx_genid(struct nft_ctx *ctx, uint32_t *ret) __attribute__((warn_unused_result));
+
+/* Read the table back: its flags and owner, and its contents in canonical
+ * form (*ret_state is NULL when the table does not exist). */
+int nft_table_dump(struct nft_ctx *ctx, struct nft_table_info *ret_info,
+		   struct nft_state **ret_state) __attribute__((warn_unused_result));
+
+enum nft_outcome {
+	NFT_UNCHANGED, /* the kernel already held exactly this: nothing sent */
+	NFT_ADOPTED, /* same contents, ownership taken with one NEWTABLE */
+	NFT_REPLACED, /* the table was (re)created in one transaction */
+};
+
+/* Make the kernel hold rs with table flags: read the table back, send
+ * nothing when it matches, adopt an orphan whose contents match, and
+ * replace it otherwise. ret_diff (optional) gets the first differing line
+ * of the canonical forms when the table was replaced. */
+int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+		  enum nft_outcome *ret_outcome, char *ret_diff, size_t diff_len,
+		  struct nft_error *ret_err) __attribute__((warn_unused_result));
 
 /* Delete the table. Returns 1 when deleted, 0 when absent, -EBUSY when a live
  * socket owns it (ret_err->what names the owner), or -errno. */

@@ -109,7 +109,7 @@ suite plain
 
 echo "== a transaction the kernel rejects: errors map to objects, nothing is committed"
 masqd --cleanup
-out=$(q "$NODE" "$ROOT/$BUILD/tests/netns/batch_errors")
+out=$(q "$NODE" "$ROOT/$BUILD/tests/netns/nfthelper" reject)
 expect_eq "the duplicate elements are named by their message" \
 	"err=EEXIST what=set nomasq4 elements 1-4 count=1" "$out"
 expect_eq "all or nothing: no table was created" 1 "$(dump | grep -c 'No such file')"
@@ -118,6 +118,7 @@ expect_eq "the feature probe leaves no table behind" "table inet ip-masq-agent" 
 	"$(q "$NODE" nft list tables)"
 
 echo "== upstream's manifest flags, klog's included"
+masqd --cleanup
 out=$(q "$NODE" "$MASQD" --once --config /nonexistent --logtostderr --alsologtostderr=true \
 	--v=2 --log_file=/tmp/unused --stderrthreshold INFO --masq-chain=IP-MASQ 2>&1)
 expect_eq "masqd --once with klog flags exits 0" 0 $?

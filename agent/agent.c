@@ -1,0 +1,381 @@
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "agent/caps.h"
+#include "agent/log.h"
+#include "agent/loop.h"
+#include "agent/watch.h"
+#include "config/ruleset.h"
+#include "netlink/nft.h"
+
+struct agent {
+	struct agent_settings set;
+	struct nft_ctx *nft;
+	uint32_t table_flags;
+	struct masq_config *good; /* last good config; NULL until one loaded */
+	char last_err[DIAG_FILE_LEN + DIAG_MSG_LEN + 32]; /* logged once until it changes */
+	int64_t resync_ns;
+
+	struct loop *loop;
+	struct loop_timer *resync, *debounce, *genpoll;
+	struct cfg_watch *watch;
+	int sigfd;
+	bool reload_pending;
+	int64_t event_ns; /* first event of the pending reload */
+	uint32_t last_gen;
+	bool gen_known;
+	struct agent_stats st;
+};
+
+static const char *const outcome_names[] = { "unchanged", "adopted", "replaced" };
+
+struct agent *agent_new(const struct agent_settings *s)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->set = *s;
+	a->sigfd = -1;
+	a->resync_ns = MASQ_DEFAULT_RESYNC_NS;
+	a->nft = nft_ctx_new();
+	if (!a->nft) {
+		int e = errno;
+		free(a);
+		errno = e;
+		return NULL;
+	}
+	return a;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	cfg_watch_free(a->watch);
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+	loop_free(a->loop);
+	nft_ctx_free(a->nft);
+	cfg_free(a->good);
+	free(a);
+}
+
+const struct agent_stats *agent_stats(const struct agent *a)
+{
+	return &a->st;
+}
+
+int agent_prepare(struct agent *a)
+{
+	uint32_t want = NFT_TABLE_OWNED_PERSISTENT;
+	int r = caps_keep_net_admin();
+
+	if (r < 0) {
+		log_error("cannot keep CAP_NET_ADMIN: %s", strerror(-r));
+		return r;
+	}
+	if (strcmp(a->set.table_flags_mode, "plain") == 0)
+		return 0;
+	r = nft_ctx_probe_table_flags(a->nft, want);
+	if (r < 0) {
+		log_error("probing the kernel's nftables features failed: %s", strerror(-r));
+		return r;
+	}
+	a->table_flags = r ? want : 0;
+	if (!r)
+		log_info("kernel has no persistent owned tables (needs 6.9): using a plain table");
+	log_debug("table flags: 0x%x", a->table_flags);
+	return 0;
+}
+
+/* Log a load's problems; errors only once until they change. */
+static void report_diags(struct agent *a, const struct diags *d, bool failed)
+{
+	char line[sizeof(a->last_err)], key[sizeof(a->last_err)] = "";
+
+	diag_for_each(g, d) {
+		diag_format(g, line, sizeof(line));
+		if (g->level == DIAG_ERROR && !key[0])
+			snprintf(key, sizeof(key), "%s", line);
+	}
+	if (failed && strcmp(key, a->last_err) == 0)
+		return; /* the same bad file again: already said */
+	if (!failed && a->last_err[0])
+		log_info("config: %s is valid again", a->set.config);
+	if (!failed && strcmp(a->last_err, "warned") == 0)
+		return;
+	diag_for_each(g, d) {
+		diag_format(g, line, sizeof(line));
+		if (g->level == DIAG_ERROR)
+			log_error("config: %s", line);
+		else
+			log_warnx("config: %s", line);
+	}
+	if (d->dropped)
+		log_warnx("config: %zu more problems not shown", d->dropped);
+	snprintf(a->last_err, sizeof(a->last_err), "%s", failed ? key : d->n ? "warned" : "");
+}
+
+/* Read the config; a bad one keeps the last good one. Returns 0 or -errno. */
+static int load_config(struct agent *a)
+{
+	struct masq_config *cfg = NULL;
+	struct diags d;
+	int r;
+
+	diags_init(&d);
+	r = cfg_load_file(a->set.config, &a->set.opts, &cfg, &d);
+	report_diags(a, &d, r < 0);
+	a->st.config_ok = r == 0;
+	if (r < 0) {
+		a->st.reloads_failed++;
+		return r;
+	}
+	a->st.reloads_ok++;
+	if (!cfg->file_present)
+		log_debug("%s does not exist: using the built-in defaults", a->set.config);
+	cfg_free(a->good);
+	a->good = cfg;
+	a->resync_ns = cfg->resync_ns;
+	return 0;
+}
+
+static void log_nft_error(const struct nft_error *e)
+{
+	if (e->err == -EBUSY) {
+		log_error("%s is %s: stop masqd first", e->what, e->msg);
+		return;
+	}
+	log_error("programming nftables failed at %s: %s%s%s (%u error%s)", e->what,
+		  strerror(-e->err), e->msg[0] ? ": " : "", e->msg, e->count,
+		  e->count == 1 ? "" : "s");
+}
+
+/* The rendered ruleset, at debug level only. */
+static void log_ruleset(const struct masq_ruleset *rs)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!log_debug_enabled() || !(f = open_memstream(&buf, &len)))
+		return;
+	if (masq_ruleset_render(rs, f) == 0 && fflush(f) == 0)
+		log_debug("ruleset:\n%s", buf);
+	fclose(f);
+	free(buf);
+}
+
+static void log_outcome(struct agent *a, const struct masq_ruleset *rs, enum nft_outcome out,
+			const char *reason, const char *diff, int64_t took)
+{
+	if (out == NFT_UNCHANGED) {
+		log_debug("sync (%s): the kernel already holds these rules", reason);
+		return;
+	}
+	if (out == NFT_ADOPTED) {
+		a->st.adoptions++;
+		log_info("adopted the table a previous masqd left, rules unchanged");
+	} else if (a->gen_known && strcmp(reason, "generation moved") == 0) {
+		a->st.drift_repairs++;
+		log_warnx("table inet %s drifted (%s): restored", MASQ_TABLE, diff);
+	} else {
+		log_ruleset(rs);
+		log_info("rules programmed (%s): %zu IPv4 and %zu IPv6 non-masquerade intervals in "
+			 "%.3f ms",
+			 reason, rs->n4, rs->n6, (double)took / 1e6);
+	}
+	log_debug("committed outcome=%s mono_ns=%lld", outcome_names[out], (long long)loop_now_ns());
+}
+
+/* Make the kernel hold the last good config. */
+static int reconcile(struct agent *a, const char *reason)
+{
+	struct masq_ruleset *rs;
+	enum nft_outcome out;
+	struct nft_error e;
+	char diff[160];
+	int64_t t0 = loop_now_ns();
+	int r;
+
+	if (!a->good)
+		return 0; /* nothing valid yet: leave the kernel as it is */
+	r = masq_ruleset_build(a->good, &a->set.opts, &rs);
+	if (r < 0)
+		return r;
+	r = nft_reconcile(a->nft, rs, a->table_flags, &out, diff, sizeof(diff), &e);
+	a->st.syncs++;
+	if (r < 0) {
+		a->st.sync_failures++;
+		log_nft_error(&e);
+	} else {
+		a->st.last_sync_ns = loop_now_ns();
+		a->st.last_sync_duration_ns = a->st.last_sync_ns - t0;
+		log_outcome(a, rs, out, reason, diff, a->st.last_sync_duration_ns);
+	}
+	masq_ruleset_free(rs);
+	return r;
+}
+
+int agent_once(struct agent *a)
+{
+	if (load_config(a) < 0)
+		return 1;
+	return reconcile(a, "once") < 0 ? 1 : 0;
+}
+
+int agent_cleanup(struct agent *a)
+{
+	struct nft_error e;
+	int r = nft_table_remove(a->nft, &e);
+
+	if (r == -EBUSY) {
+		log_nft_error(&e);
+		return 1;
+	}
+	if (r < 0) {
+		log_error("deleting table inet %s failed: %s", MASQ_TABLE, strerror(-r));
+		return 1;
+	}
+	log_info(r ? "table inet %s deleted" : "table inet %s not present: nothing to clean up",
+		 MASQ_TABLE);
+	return 0;
+}
+
+/* Reload the config and reconcile; re-arm the resync timer if it changed. */
+static void reload(struct agent *a, const char *why)
+{
+	int64_t before = a->resync_ns;
+
+	a->reload_pending = false;
+	(void)load_config(a);
+	(void)reconcile(a, why);
+	if (a->resync_ns != before)
+		loop_timer_arm(a->resync, a->resync_ns, a->resync_ns);
+}
+
+static void on_config_event(void *data, const char *why)
+{
+	struct agent *a = data;
+
+	log_debug("config event: %s", why);
+	if (a->reload_pending)
+		return; /* coalesce a burst into one reload */
+	a->reload_pending = true;
+	a->event_ns = loop_now_ns();
+	loop_timer_arm(a->debounce, AGENT_DEBOUNCE_NS, 0);
+}
+
+static void on_debounce(struct loop *l, struct loop_timer *t, void *data)
+{
+	reload(data, "config changed");
+}
+
+static void on_resync(struct loop *l, struct loop_timer *t, void *data)
+{
+	reload(data, "resync");
+}
+
+/* The plain fallback (or an orphan) can be changed by anyone: when the
+ * host's nftables generation moves, read the table back and repair it. */
+static void on_genpoll(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct agent *a = data;
+	uint32_t gen;
+
+	if (nft_ctx_genid(a->nft, &gen) < 0)
+		return;
+	if (a->gen_known && gen == a->last_gen)
+		return;
+	/* the generation read before the check: a change after it moves it again */
+	(void)reconcile(a, "generation moved");
+	a->last_gen = gen;
+	a->gen_known = true;
+}
+
+static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: reloading");
+			reload(data, "SIGHUP");
+			continue;
+		}
+		log_info("signal %u: exiting; the rules stay in place", si.ssi_signo);
+		loop_stop(l, 0);
+	}
+}
+
+static int setup_loop(struct agent *a)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	a->loop = loop_new();
+	a->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (!a->loop || a->sigfd < 0 || loop_add_fd(a->loop, a->sigfd, EPOLLIN, on_signal, a) < 0)
+		return -errno;
+	a->resync = loop_timer_new(a->loop, on_resync, a);
+	a->debounce = loop_timer_new(a->loop, on_debounce, a);
+	a->genpoll = loop_timer_new(a->loop, on_genpoll, a);
+	a->watch = cfg_watch_new(a->loop, a->set.config, on_config_event, a);
+	if (!a->resync || !a->debounce || !a->genpoll || !a->watch)
+		return -errno;
+	return 0;
+}
+
+/* At start a bad config with no table in the kernel gets the defaults, as
+ * upstream starts from them; with a table (ours, from before a restart) the
+ * kernel keeps what it has until the config is fixed. */
+static void first_sync(struct agent *a)
+{
+	struct nft_table_info info;
+
+	if (load_config(a) < 0) {
+		if (nft_table_query(a->nft, &info) == 0 && info.exists) {
+			log_warnx("keeping the rules in the kernel until the config is fixed");
+			return;
+		}
+		log_warnx("no rules programmed yet: using the built-in defaults meanwhile");
+		if (cfg_new_defaults(&a->set.opts, &a->good) < 0)
+			return;
+	}
+	(void)reconcile(a, "start");
+}
+
+int agent_run(struct agent *a)
+{
+	int r = setup_loop(a);
+
+	if (r < 0) {
+		log_error("cannot set up the event loop: %s", strerror(-r ? -r : EINVAL));
+		return 1;
+	}
+	first_sync(a);
+	loop_timer_arm(a->resync, a->resync_ns, a->resync_ns);
+	/* Nobody else can touch an owned table while we run: no polling then,
+	 * so the only idle wakeup is the resync timer. */
+	if (!(a->table_flags & NFT_TABLE_OWNED_PERSISTENT))
+		loop_timer_arm(a->genpoll, AGENT_GENPOLL_NS, AGENT_GENPOLL_NS);
+	log_info("running: watching %s, resync every %.3gs%s", cfg_watch_dir(a->watch),
+		 (double)a->resync_ns / 1e9,
+		 a->table_flags ? "" : ", drift check every 1s (plain table)");
+	r = loop_run(a->loop);
+	return r < 0 ? 1 : r;
+}

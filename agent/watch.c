@@ -1,0 +1,141 @@
+#include "agent/watch.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "agent/loop.h"
+
+/* DESIGN.md §4: the directory, for kubelet's ..data swap, plain writes,
+ * mv into place, deletion and re-creation. */
+#define DIR_MASK                                                                    \
+	(IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |     \
+	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+/* A missing directory's nearest ancestor: anything that could create it. */
+#define ANCESTOR_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+
+struct cfg_watch {
+	struct loop *loop;
+	int fd, wd;
+	bool on_ancestor;
+	char dir[PATH_MAX];     /* the config's directory */
+	char base[NAME_MAX + 1]; /* the config's name in it */
+	char watched[PATH_MAX];
+	cfg_watch_fn fn;
+	void *data;
+};
+
+const char *cfg_watch_dir(const struct cfg_watch *w)
+{
+	return w->watched;
+}
+
+/* (Re)place the one watch: on the directory, or on its nearest ancestor. */
+static int arm(struct cfg_watch *w)
+{
+	char p[PATH_MAX];
+
+	if (w->wd >= 0)
+		inotify_rm_watch(w->fd, w->wd);
+	w->wd = -1;
+	snprintf(p, sizeof(p), "%s", w->dir);
+	for (;;) {
+		w->on_ancestor = strcmp(p, w->dir) != 0;
+		w->wd = inotify_add_watch(w->fd, p, w->on_ancestor ? ANCESTOR_MASK : DIR_MASK);
+		if (w->wd >= 0) {
+			snprintf(w->watched, sizeof(w->watched), "%s", p);
+			return 0;
+		}
+		if ((errno != ENOENT && errno != ENOTDIR) || strcmp(p, "/") == 0)
+			return -errno;
+		snprintf(p, sizeof(p), "%s", dirname(p));
+	}
+}
+
+static bool relevant_name(const struct cfg_watch *w, const struct inotify_event *ev)
+{
+	return ev->len && (strcmp(ev->name, w->base) == 0 || strcmp(ev->name, "..data") == 0);
+}
+
+/* One event; returns what happened, or NULL when it does not matter. */
+static const char *handle(struct cfg_watch *w, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW) {
+		arm(w);
+		return "inotify queue overflow";
+	}
+	if (ev->wd != w->wd)
+		return NULL; /* a watch already replaced */
+	if (ev->mask & (IN_IGNORED | IN_UNMOUNT | IN_DELETE_SELF | IN_MOVE_SELF)) {
+		arm(w);
+		return "watched directory went away";
+	}
+	if (w->on_ancestor) {
+		arm(w);
+		return w->on_ancestor ? NULL : "config directory appeared";
+	}
+	return relevant_name(w, ev) ? (strcmp(ev->name, "..data") == 0 ? "..data swapped"
+									 : "config file changed")
+				    : NULL;
+}
+
+static void readable(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct cfg_watch *w = data;
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const char *why = NULL;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			const char *w_why = handle(w, ev);
+			why = w_why ? w_why : why;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (why)
+		w->fn(w->data, why);
+}
+
+struct cfg_watch *cfg_watch_new(struct loop *l, const char *path, cfg_watch_fn fn, void *data)
+{
+	struct cfg_watch *w = calloc(1, sizeof(*w));
+	char tmp[PATH_MAX];
+	int e;
+
+	if (!w)
+		return NULL;
+	*w = (struct cfg_watch){ .loop = l, .fd = -1, .wd = -1, .fn = fn, .data = data };
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(w->dir, sizeof(w->dir), "%s", dirname(tmp));
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(w->base, sizeof(w->base), "%s", basename(tmp));
+	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->fd < 0 || arm(w) < 0 || loop_add_fd(l, w->fd, EPOLLIN, readable, w) < 0)
+		goto fail;
+	return w;
+fail:
+	e = errno;
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w);
+	errno = e;
+	return NULL;
+}
+
+void cfg_watch_free(struct cfg_watch *w)
+{
+	if (!w)
+		return;
+	loop_del_fd(w->loop, w->fd);
+	close(w->fd);
+	free(w);
+}
