@@ -21,6 +21,7 @@ struct agent {
 	struct nft_ctx *nft;
 	uint32_t table_flags;
 	struct masq_config *good; /* last good config; NULL until one loaded */
+	char *programmed; /* render of the ruleset the kernel was last made to hold */
 	char last_err[DIAG_FILE_LEN + DIAG_MSG_LEN + 32]; /* logged once until it changes */
 	int64_t resync_ns;
 
@@ -66,6 +67,7 @@ void agent_free(struct agent *a)
 	loop_free(a->loop);
 	nft_ctx_free(a->nft);
 	cfg_free(a->good);
+	free(a->programmed);
 	free(a);
 }
 
@@ -160,41 +162,53 @@ static void log_nft_error(const struct nft_error *e)
 		  e->count == 1 ? "" : "s");
 }
 
-/* The rendered ruleset, at debug level only. */
-static void log_ruleset(const struct masq_ruleset *rs)
+static char *render(const struct masq_ruleset *rs)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f;
+	FILE *f = open_memstream(&buf, &len);
 
-	if (!log_debug_enabled() || !(f = open_memstream(&buf, &len)))
-		return;
-	if (masq_ruleset_render(rs, f) == 0 && fflush(f) == 0)
-		log_debug("ruleset:\n%s", buf);
+	if (!f)
+		return NULL;
+	if (masq_ruleset_render(rs, f) < 0) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
 	fclose(f);
-	free(buf);
+	return buf;
 }
 
+/* Log what a sync did. Replacing the table although the desired ruleset is
+ * the one programmed before means someone else changed it: a drift repair. */
 static void log_outcome(struct agent *a, const struct masq_ruleset *rs, enum nft_outcome out,
 			const char *reason, const char *diff, int64_t took)
 {
+	char *text = out == NFT_UNCHANGED && a->programmed ? NULL : render(rs);
+	bool same = text && a->programmed && strcmp(text, a->programmed) == 0;
+
 	if (out == NFT_UNCHANGED) {
 		log_debug("sync (%s): the kernel already holds these rules", reason);
-		return;
-	}
-	if (out == NFT_ADOPTED) {
+	} else if (out == NFT_ADOPTED) {
 		a->st.adoptions++;
 		log_info("adopted the table a previous masqd left, rules unchanged");
-	} else if (a->gen_known && strcmp(reason, "generation moved") == 0) {
+	} else if (same) {
 		a->st.drift_repairs++;
 		log_warnx("table inet %s drifted (%s): restored", MASQ_TABLE, diff);
 	} else {
-		log_ruleset(rs);
+		if (text)
+			log_debug("ruleset:\n%s", text);
 		log_info("rules programmed (%s): %zu IPv4 and %zu IPv6 non-masquerade intervals in "
 			 "%.3f ms",
 			 reason, rs->n4, rs->n6, (double)took / 1e6);
 	}
-	log_debug("committed outcome=%s mono_ns=%lld", outcome_names[out], (long long)loop_now_ns());
+	if (out != NFT_UNCHANGED)
+		log_debug("committed outcome=%s mono_ns=%lld", outcome_names[out],
+			  (long long)loop_now_ns());
+	if (text) {
+		free(a->programmed);
+		a->programmed = text;
+	}
 }
 
 /* Make the kernel hold the last good config. */

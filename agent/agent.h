@@ -8,7 +8,7 @@
 
 #include "config/config.h"
 
-#define AGENT_DEBOUNCE_NS 5000000LL	 /* 5 ms: kubelet's swap is a burst of a few events */
+#define AGENT_DEBOUNCE_NS 5000000LL /* 5 ms: kubelet's swap is a burst of a few events */
 #define AGENT_GENPOLL_NS 1000000000LL /* drift check in the plain fallback */
 
 struct agent_settings {

@@ -15,9 +15,9 @@
 
 /* DESIGN.md §4: the directory, for kubelet's ..data swap, plain writes,
  * mv into place, deletion and re-creation. */
-#define DIR_MASK                                                                    \
-	(IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |     \
-	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define DIR_MASK                                                                                 \
+	(IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | \
+	 IN_MOVE_SELF | IN_ONLYDIR)
 /* A missing directory's nearest ancestor: anything that could create it. */
 #define ANCESTOR_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
@@ -25,7 +25,7 @@ struct cfg_watch {
 	struct loop *loop;
 	int fd, wd;
 	bool on_ancestor;
-	char dir[PATH_MAX];     /* the config's directory */
+	char dir[PATH_MAX]; /* the config's directory */
 	char base[NAME_MAX + 1]; /* the config's name in it */
 	char watched[PATH_MAX];
 	cfg_watch_fn fn;
@@ -35,6 +35,19 @@ struct cfg_watch {
 const char *cfg_watch_dir(const struct cfg_watch *w)
 {
 	return w->watched;
+}
+
+/* Cut p to its parent directory in place ("/a/b" -> "/a", "/a" -> "/", "a" -> "."). */
+static void to_parent(char *p)
+{
+	char *slash = strrchr(p, '/');
+
+	if (!slash)
+		strcpy(p, ".");
+	else if (slash == p)
+		p[1] = '\0';
+	else
+		*slash = '\0';
 }
 
 /* (Re)place the one watch: on the directory, or on its nearest ancestor. */
@@ -53,9 +66,10 @@ static int arm(struct cfg_watch *w)
 			snprintf(w->watched, sizeof(w->watched), "%s", p);
 			return 0;
 		}
-		if ((errno != ENOENT && errno != ENOTDIR) || strcmp(p, "/") == 0)
+		if ((errno != ENOENT && errno != ENOTDIR) || strcmp(p, "/") == 0 ||
+		    strcmp(p, ".") == 0)
 			return -errno;
-		snprintf(p, sizeof(p), "%s", dirname(p));
+		to_parent(p);
 	}
 }
 
@@ -82,7 +96,7 @@ static const char *handle(struct cfg_watch *w, const struct inotify_event *ev)
 		return w->on_ancestor ? NULL : "config directory appeared";
 	}
 	return relevant_name(w, ev) ? (strcmp(ev->name, "..data") == 0 ? "..data swapped"
-									 : "config file changed")
+								       : "config file changed")
 				    : NULL;
 }
 

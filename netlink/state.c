@@ -44,7 +44,8 @@ size_t nft_state_lines(const struct nft_state *st)
 	return st->n;
 }
 
-static int __attribute__((format(printf, 2, 3))) add_line(struct nft_state *st, const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3)))
+add_line(struct nft_state *st, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -84,8 +85,7 @@ static const struct nlattr *find_attr(const struct nlmsghdr *nlh, uint16_t type)
 {
 	const struct nlattr *attr;
 
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
-	{
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
 		if (mnl_attr_get_type(attr) == type)
 			return attr;
 	}
@@ -125,10 +125,14 @@ static int add_chain(struct nft_state *st, const struct nlmsghdr *nlh)
 		bool base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
 		r = add_line(st, "chain %s type=%s hook=%d prio=%d policy=%d",
 			     nftnl_chain_get_str(c, NFTNL_CHAIN_NAME),
-			     nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "-",
+			     nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE)
+				     ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE)
+				     : "-",
 			     base ? (int)nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) : -1,
 			     base ? nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) : 0,
-			     nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ? (int)nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : -1);
+			     nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY)
+				     ? (int)nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)
+				     : -1);
 	}
 	nftnl_chain_free(c);
 	return r;
@@ -144,8 +148,10 @@ static int add_set(struct nft_state *st, const struct nlmsghdr *nlh)
 	if (nftnl_set_nlmsg_parse(nlh, s) == 0 && nftnl_set_is_set(s, NFTNL_SET_NAME))
 		r = add_line(st, "set %s flags=0x%x keytype=%u keylen=%u datatype=%u",
 			     nftnl_set_get_str(s, NFTNL_SET_NAME),
-			     nftnl_set_get_u32(s, NFTNL_SET_FLAGS), nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE),
-			     nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN), nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE));
+			     nftnl_set_get_u32(s, NFTNL_SET_FLAGS),
+			     nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE),
+			     nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
+			     nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE));
 	nftnl_set_free(s);
 	return r;
 }
@@ -159,8 +165,7 @@ static int add_elem(struct nft_state *st, const char *set, const struct nlattr *
 	uint32_t flags = 0;
 	bool other = false;
 
-	mnl_attr_for_each_nested(a, elem)
-	{
+	mnl_attr_for_each_nested(a, elem) {
 		switch (mnl_attr_get_type(a)) {
 		case NFTA_SET_ELEM_FLAGS:
 			if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
@@ -168,8 +173,7 @@ static int add_elem(struct nft_state *st, const char *set, const struct nlattr *
 			flags = ntohl(mnl_attr_get_u32(a));
 			break;
 		case NFTA_SET_ELEM_KEY:
-			mnl_attr_for_each_nested(k, a)
-			{
+			mnl_attr_for_each_nested(k, a) {
 				if (mnl_attr_get_type(k) != NFTA_DATA_VALUE ||
 				    mnl_attr_get_payload_len(k) > 16)
 					return -EBADMSG;
@@ -203,8 +207,7 @@ static int add_elems(struct nft_state *st, const struct nlmsghdr *nlh)
 		return -EBADMSG;
 	if (!list)
 		return 0; /* an empty set */
-	mnl_attr_for_each_nested(e, list)
-	{
+	mnl_attr_for_each_nested(e, list) {
 		r = add_elem(st, mnl_attr_get_str(set), e);
 		if (r < 0)
 			return r;
@@ -334,7 +337,8 @@ void nft_state_finish(struct nft_state *st)
 	qsort(st->lines, st->n, sizeof(*st->lines), line_cmp);
 }
 
-int nft_state_compare(const struct nft_state *a, const struct nft_state *b, const char **ret_first_diff)
+int nft_state_compare(const struct nft_state *a, const struct nft_state *b,
+		      const char **ret_first_diff)
 {
 	size_t i = 0;
 

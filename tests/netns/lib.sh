@@ -25,6 +25,7 @@ PORT=7777
 TAG=masqd-$$
 POD=$TAG-pod NODE=$TAG-node VPC=$TAG-vpc NET=$TAG-net
 WORK=$(mktemp -d /tmp/$TAG.XXXX)
+[[ -n ${KEEP_WORK:-} ]] && echo "work dir: $WORK (kept)"
 BG_PIDS=()
 
 pretty() { printf '\e[1m# [%s] %s\e[0m\n' "${1#"$TAG"-}" "${*:2}"; }
@@ -44,7 +45,7 @@ cleanup() {
 	for ns in "$POD" "$NODE" "$VPC" "$NET"; do
 		ip netns del "$ns" 2>/dev/null
 	done
-	rm -rf "$WORK"
+	[[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -5,9 +5,20 @@
                             it arrived from, then close; exits after 15 minutes
   peer.py ask ADDR PORT [SRC]
                             connect to ADDR (from SRC if given), print the answer
+  peer.py udp-count PORT OUTFILE
+                            count UDP datagrams by source address; on SIGTERM
+                            write {"source": count, ...} to OUTFILE and exit
+  peer.py udp-flood PORT STOPFILE ADDR...
+                            send one datagram per new socket (a new flow each)
+                            to each ADDR in turn, about 2000 flows a second,
+                            until STOPFILE exists (at most 10 minutes)
 """
+import json
+import os
+import signal
 import socket
 import sys
+import time
 
 
 def serve(port):
@@ -48,7 +59,53 @@ def ask(addr, port, src=None):
         s.close()
 
 
+def udp_count(port, outfile):
+    counts = {}
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    s.settimeout(1)
+
+    def done(*_):
+        with open(outfile + ".tmp", "w") as f:
+            json.dump(counts, f)
+        os.rename(outfile + ".tmp", outfile)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, done)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        try:
+            _, addr = s.recvfrom(64)
+        except socket.timeout:
+            continue
+        host = addr[0][7:] if addr[0].startswith("::ffff:") else addr[0]
+        counts[host] = counts.get(host, 0) + 1
+    done()
+
+
+def udp_flood(port, stopfile, addrs):
+    sent = {a: 0 for a in addrs}
+    deadline = time.monotonic() + 600
+    while not os.path.exists(stopfile) and time.monotonic() < deadline:
+        for a in addrs:
+            s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.sendto(b"x", (a, port))
+                sent[a] += 1
+            except OSError:
+                pass
+            s.close()
+        time.sleep(0.001)
+    print(json.dumps(sent))
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "udp-count":
+        sys.exit(udp_count(int(sys.argv[2]), sys.argv[3]))
+    if len(sys.argv) >= 5 and sys.argv[1] == "udp-flood":
+        sys.exit(udp_flood(int(sys.argv[2]), sys.argv[3], sys.argv[4:]))
     if len(sys.argv) >= 3 and sys.argv[1] == "serve":
         sys.exit(serve(int(sys.argv[2])))
     if len(sys.argv) in (4, 5) and sys.argv[1] == "ask":
