@@ -21,7 +21,9 @@ struct agent {
 	struct nft_ctx *nft;
 	uint32_t table_flags;
 	struct masq_config *good; /* last good config; NULL until one loaded */
-	char *programmed; /* render of the ruleset the kernel was last made to hold */
+	uint64_t config_gen; /* moves when a loaded config differs from the last good one */
+	uint64_t programmed_gen; /* config_gen the kernel was last made to hold */
+	bool programmed;
 	char last_err[DIAG_FILE_LEN + DIAG_MSG_LEN + 32]; /* logged once until it changes */
 	int64_t resync_ns;
 
@@ -67,7 +69,6 @@ void agent_free(struct agent *a)
 	loop_free(a->loop);
 	nft_ctx_free(a->nft);
 	cfg_free(a->good);
-	free(a->programmed);
 	free(a);
 }
 
@@ -145,6 +146,8 @@ static int load_config(struct agent *a)
 	a->st.reloads_ok++;
 	if (!cfg->file_present)
 		log_debug("%s does not exist: using the built-in defaults", a->set.config);
+	if (!a->good || !cfg_equal(cfg, a->good))
+		a->config_gen++;
 	cfg_free(a->good);
 	a->good = cfg;
 	a->resync_ns = cfg->resync_ns;
@@ -179,36 +182,41 @@ static char *render(const struct masq_ruleset *rs)
 	return buf;
 }
 
-/* Log what a sync did. Replacing the table although the desired ruleset is
- * the one programmed before means someone else changed it: a drift repair. */
+static void log_ruleset(const struct masq_ruleset *rs)
+{
+	char *text;
+
+	if (!log_debug_enabled() || !(text = render(rs)))
+		return;
+	log_debug("ruleset:\n%s", text);
+	free(text);
+}
+
+/* Log what a sync did. Replacing the table while the config is the one
+ * programmed before means someone else changed it: a drift repair. */
 static void log_outcome(struct agent *a, const struct masq_ruleset *rs, enum nft_outcome out,
 			const char *reason, const char *diff, int64_t took)
 {
-	char *text = out == NFT_UNCHANGED && a->programmed ? NULL : render(rs);
-	bool same = text && a->programmed && strcmp(text, a->programmed) == 0;
+	bool drift = a->programmed && a->programmed_gen == a->config_gen;
 
 	if (out == NFT_UNCHANGED) {
 		log_debug("sync (%s): the kernel already holds these rules", reason);
 	} else if (out == NFT_ADOPTED) {
 		a->st.adoptions++;
 		log_info("adopted the table a previous masqd left, rules unchanged");
-	} else if (same) {
+	} else if (drift) {
 		a->st.drift_repairs++;
 		log_warnx("table inet %s drifted (%s): restored", MASQ_TABLE, diff);
 	} else {
-		if (text)
-			log_debug("ruleset:\n%s", text);
 		log_info("rules programmed (%s): %zu IPv4 and %zu IPv6 non-masquerade intervals in "
 			 "%.3f ms",
 			 reason, rs->n4, rs->n6, (double)took / 1e6);
+		log_ruleset(rs);
 	}
 	if (out != NFT_UNCHANGED)
-		log_debug("committed outcome=%s mono_ns=%lld", outcome_names[out],
-			  (long long)loop_now_ns());
-	if (text) {
-		free(a->programmed);
-		a->programmed = text;
-	}
+		log_debug("sync (%s) done: %s", reason, outcome_names[out]);
+	a->programmed = true;
+	a->programmed_gen = a->config_gen;
 }
 
 /* Make the kernel hold the last good config. */

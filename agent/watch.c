@@ -51,7 +51,7 @@ static void to_parent(char *p)
 }
 
 /* (Re)place the one watch: on the directory, or on its nearest ancestor. */
-static int arm(struct cfg_watch *w)
+static int arm_once(struct cfg_watch *w)
 {
 	char p[PATH_MAX];
 
@@ -71,6 +71,34 @@ static int arm(struct cfg_watch *w)
 			return -errno;
 		to_parent(p);
 	}
+}
+
+/* The path one level below the watched ancestor, toward the directory. */
+static void next_level(const struct cfg_watch *w, char *out, size_t len)
+{
+	size_t skip = strcmp(w->watched, "/") == 0 ? 1 : strlen(w->watched) + 1;
+	const char *end = strchr(w->dir + skip, '/');
+
+	snprintf(out, len, "%.*s", (int)(end ? (size_t)(end - w->dir) : strlen(w->dir)), w->dir);
+}
+
+/* A level below the ancestor may appear between finding it missing and the
+ * watch being in place, and that creation would never be reported: look
+ * again after placing the watch, and go down while levels exist. */
+static int arm(struct cfg_watch *w)
+{
+	char next[PATH_MAX];
+	int r;
+
+	for (int depth = 0; depth < 64; depth++) {
+		r = arm_once(w);
+		if (r < 0 || !w->on_ancestor)
+			return r;
+		next_level(w, next, sizeof(next));
+		if (access(next, F_OK) != 0)
+			return 0; /* still missing: the watch will report its creation */
+	}
+	return 0;
 }
 
 static bool relevant_name(const struct cfg_watch *w, const struct inotify_event *ev)

@@ -626,6 +626,13 @@ int cfg_load_file(const char *path, const struct masq_opts *opts, struct masq_co
 	return r;
 }
 
+bool cfg_equal(const struct masq_config *a, const struct masq_config *b)
+{
+	return a->ncidrs == b->ncidrs && a->masq_link_local == b->masq_link_local &&
+	       a->masq_link_local6 == b->masq_link_local6 &&
+	       (a->ncidrs == 0 || memcmp(a->cidrs, b->cidrs, a->ncidrs * sizeof(*a->cidrs)) == 0);
+}
+
 void cfg_free(struct masq_config *cfg)
 {
 	if (!cfg)

@@ -51,6 +51,9 @@ int cfg_parse_buf(const char *name, const char *buf, size_t len, const struct ma
 int cfg_load_file(const char *path, const struct masq_opts *opts, struct masq_config **ret,
 		  struct diags *d) __attribute__((warn_unused_result));
 
+/* True when a and b would program the same rules. */
+bool cfg_equal(const struct masq_config *a, const struct masq_config *b);
+
 /* Free a config; NULL is fine. */
 void cfg_free(struct masq_config *cfg);
 

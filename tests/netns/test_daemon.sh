@@ -25,13 +25,15 @@ masq_counter() { q "$NODE" nft list table inet ip-masq-agent | sed -n 's/.*nfpro
 
 # Start masqd in the node namespace; its log goes to $1. Sets DAEMON.
 start_masqd() { # LOG ARGS...
-	local log=$1
+	local log=$1 before
 	shift
+	before=$(count_in "$log" 'msg="running' 2>/dev/null)
 	pretty "$NODE" "$MASQD" "$@" "2>>$log &"
 	ip netns exec "$NODE" "$MASQD" "$@" 2>>"$log" &
 	DAEMON=$!
 	BG_PIDS+=("$DAEMON")
-	wait_until 200 log_reaches "$log" 'msg="running' 1 || not_ok "masqd did not start (log $log)"
+	wait_until 200 log_reaches "$log" 'msg="running' $((before + 1)) ||
+		not_ok "masqd did not start (log $log)"
 }
 stop_masqd() { kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; }
 
