@@ -103,6 +103,9 @@ check-unit: all $(UNIT_BINS)
 demo: deps all
 	$(Q)BUILD=$(BUILD) bash tools/demo.sh
 
+bench: all
+	$(Q)BUILD=$(BUILD) bash tools/bench/run.sh
+
 deps:
 	$(Q)bash tools/deps.sh
 
@@ -122,6 +125,6 @@ format-check:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all check check-unit demo deps install uninstall format format-check clean fuzz
+.PHONY: all bench check check-unit demo deps install uninstall format format-check clean fuzz
 .SECONDARY:
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -472,14 +472,61 @@ static void check_cidr(struct parser *p, const struct item *it, struct masq_conf
 			 "IPv6 CIDR %s needs the --enable-ipv6 flag", canon);
 		return;
 	}
-	for (size_t i = 0; i < cfg->ncidrs; i++) {
-		if (cidr_equal(&cfg->cidrs[i], &c)) {
+	cfg->cidrs[cfg->ncidrs++] = c;
+}
+
+struct ranked {
+	struct cidr c;
+	size_t pos; /* input order */
+};
+
+static int ranked_cmp(const void *x, const void *y)
+{
+	const struct ranked *a = x, *b = y;
+	int r = a->c.family - b->c.family;
+
+	if (!r)
+		r = a->c.plen - b->c.plen;
+	if (!r)
+		r = memcmp(a->c.addr, b->c.addr, sizeof(a->c.addr));
+	return r ? r : (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* Drop repeated CIDRs, keeping the first of each in input order, with a
+ * warning at each repeat. Sorting keeps this O(n log n) for large lists. */
+static int dedup(struct parser *p, struct masq_config *cfg, const size_t *item_of)
+{
+	struct ranked *r = calloc(cfg->ncidrs ? cfg->ncidrs : 1, sizeof(*r));
+	bool *drop = calloc(cfg->ncidrs ? cfg->ncidrs : 1, sizeof(*drop));
+	size_t out = 0;
+
+	if (!r || !drop) {
+		free(r);
+		free(drop);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->ncidrs; i++)
+		r[i] = (struct ranked){ cfg->cidrs[i], i };
+	qsort(r, cfg->ncidrs, sizeof(*r), ranked_cmp);
+	for (size_t i = 1; i < cfg->ncidrs; i++) {
+		if (cidr_equal(&r[i].c, &r[i - 1].c)) {
+			const struct item *it = &p->cidrs[item_of[r[i].pos]];
+			char canon[CIDR_STRLEN];
+
+			drop[r[i].pos] = true;
+			cidr_format(&r[i].c, canon);
 			diag_add(p->d, DIAG_WARNING, p->name, it->line, it->col,
 				 "duplicate CIDR %s ignored", canon);
-			return;
 		}
 	}
-	cfg->cidrs[cfg->ncidrs++] = c;
+	for (size_t i = 0; i < cfg->ncidrs; i++) {
+		if (!drop[i])
+			cfg->cidrs[out++] = cfg->cidrs[i];
+	}
+	cfg->ncidrs = out;
+	free(r);
+	free(drop);
+	return 0;
 }
 
 static int build_config(struct parser *p, struct masq_config *cfg)
@@ -495,12 +542,21 @@ static int build_config(struct parser *p, struct masq_config *cfg)
 		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_CIDRS], p->key_col[KEY_CIDRS],
 			 "nonMasqueradeCIDRs has %zu entries, over the cidrLimit of %u", p->ncidrs,
 			 cfg->cidr_limit);
+	size_t *item_of = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*item_of));
+	int r;
+
 	cfg->cidrs = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*cfg->cidrs));
-	if (!cfg->cidrs)
+	if (!cfg->cidrs || !item_of) {
+		free(item_of);
 		return -ENOMEM;
-	for (size_t i = 0; i < p->ncidrs; i++)
+	}
+	for (size_t i = 0; i < p->ncidrs; i++) {
+		item_of[cfg->ncidrs] = i;
 		check_cidr(p, &p->cidrs[i], cfg);
-	return 0;
+	}
+	r = dedup(p, cfg, item_of);
+	free(item_of);
+	return r;
 }
 
 static void parser_done(struct parser *p)
