@@ -220,6 +220,16 @@ expect_eq "no duplicate rules" 3 "$(rule_count)"
 expect_true "the masquerade counter was kept ($packets before, $(masq_counter) after)" \
 	test "$(masq_counter)" -ge "$packets" -a "$packets" -gt 0
 expect_eq "after the restart the rules still decide" 203.0.113.1 "$(seen_from "$POD" 203.0.113.2)"
+
+echo "== an orphan changed while masqd was down is repaired when it starts"
+kill -KILL "$DAEMON"
+wait "$DAEMON" 2>/dev/null
+q "$NODE" nft add element inet ip-masq-agent nomasq4 '{ 203.0.113.0/24 }'
+expect_eq "with masqd down, an admin's element decides" 10.244.1.2 "$(seen_from "$POD" 203.0.113.2)"
+start_masqd "$log" --config "$dir/ip-masq-agent" -v 2
+expect_true "the element is gone after the restart" lacks_cidr 203.0.113.0/24
+expect_eq "and the config decides again" 203.0.113.1 "$(seen_from "$POD" 203.0.113.2)"
+expect_eq "still no duplicate rules" 3 "$(rule_count)"
 stop_masqd
 
 echo "== masqd started with only CAP_NET_ADMIN"
