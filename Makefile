@@ -15,7 +15,7 @@ BINDIR   ?= $(PREFIX)/sbin
 SANITIZE ?=
 BUILD    ?= build$(if $(SANITIZE),-san)
 
-PKGS     := libnftnl libmnl yaml-0.1 jansson
+PKGS     := libnftnl libmnl yaml-0.1 jansson libmicrohttpd
 TEST_PKGS := cmocka
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -26,7 +26,7 @@ CFLAGS   += -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP -I. \
             -DMASQD_VERSION='"$(VERSION)"' -DMASQD_REVISION='"$(REVISION)"' \
             $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed
-LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS))
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
 ifeq ($(WERROR),1)
 CFLAGS   += -Werror
 endif
@@ -44,13 +44,14 @@ say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
 CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/config.c \
-               config/flags.c config/ruleset.c
+               config/flags.c config/ruleset.c config/hostport.c
 NETLINK_SRC := netlink/batch.c netlink/nft.c netlink/state.c
-AGENT_SRC   := agent/main.c agent/log.c agent/agent.c agent/loop.c agent/watch.c agent/caps.c
+AGENT_SRC   := agent/log.c agent/agent.c agent/loop.c agent/watch.c agent/caps.c agent/expo.c \
+               agent/http.c agent/metrics.c agent/status.c
 MASQCTL_SRC := tools/masqctl.c
-LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC))
+LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 
-UNIT_TESTS  := cidr duration config flags ruleset batch
+UNIT_TESTS  := cidr duration config flags ruleset batch expo
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper
 
@@ -65,7 +66,7 @@ $(BUILD)/libmasq.a: $(LIB_OBJ)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/masqd: $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRC)) $(BUILD)/libmasq.a
+$(BUILD)/masqd: $(BUILD)/agent/main.o $(BUILD)/libmasq.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

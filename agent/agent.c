@@ -6,12 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/caps.h"
 #include "agent/log.h"
+#include "agent/http.h"
 #include "agent/loop.h"
+#include "agent/metrics.h"
+#include "agent/status.h"
 #include "agent/watch.h"
 #include "config/ruleset.h"
 #include "netlink/nft.h"
@@ -30,15 +35,31 @@ struct agent {
 	struct loop *loop;
 	struct loop_timer *resync, *debounce, *genpoll;
 	struct cfg_watch *watch;
+	struct http_server *metrics, *health;
+	struct status_server *status;
 	int sigfd;
 	bool reload_pending;
 	int64_t event_ns; /* first event of the pending reload */
 	uint32_t last_gen;
 	bool gen_known;
 	struct agent_stats st;
+	struct nft_counters counted; /* counters of tables replaced before */
 };
 
 static const char *const outcome_names[] = { "unchanged", "adopted", "replaced" };
+
+const double agent_sync_bounds[AGENT_SYNC_BUCKETS] = {
+	0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064,  0.128,
+	0.256, 0.512, 1.024, 2.048, 4.096, 8.192, 16.384,
+};
+
+static double wall_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 struct agent *agent_new(const struct agent_settings *s)
 {
@@ -49,6 +70,7 @@ struct agent *agent_new(const struct agent_settings *s)
 	a->set = *s;
 	a->sigfd = -1;
 	a->resync_ns = MASQ_DEFAULT_RESYNC_NS;
+	a->st.start_unix = wall_now();
 	a->nft = nft_ctx_new();
 	if (!a->nft) {
 		int e = errno;
@@ -64,6 +86,9 @@ void agent_free(struct agent *a)
 	if (!a)
 		return;
 	cfg_watch_free(a->watch);
+	http_server_free(a->metrics);
+	http_server_free(a->health);
+	status_server_free(a->status);
 	if (a->sigfd >= 0)
 		close(a->sigfd);
 	loop_free(a->loop);
@@ -75,6 +100,64 @@ void agent_free(struct agent *a)
 const struct agent_stats *agent_stats(const struct agent *a)
 {
 	return &a->st;
+}
+
+const char *agent_config_path(const struct agent *a)
+{
+	return a->set.config;
+}
+
+int agent_connections(struct agent *a, struct nft_counters *ret)
+{
+	struct nft_counters now;
+	int r = nft_rule_counters(a->nft, &now);
+
+	if (r < 0)
+		return r;
+	for (int f = 0; f < 2; f++) {
+		ret->kept[f] = a->counted.kept[f] + now.kept[f];
+		ret->masqueraded[f] = a->counted.masqueraded[f] + now.masqueraded[f];
+	}
+	return 0;
+}
+
+bool agent_ready(const struct agent *a, const char **ret_reason)
+{
+	static char why[256];
+
+	if (a->st.syncs == 0) {
+		*ret_reason = "the first sync has not run yet";
+		return false;
+	}
+	if (!a->st.last_sync_ok) {
+		snprintf(why, sizeof(why), "the last sync failed: %s", a->st.last_sync_error);
+		*ret_reason = why;
+		return false;
+	}
+	*ret_reason = "ok";
+	return true;
+}
+
+/* Non-masquerade CIDRs by family: the config's, plus the link-local range
+ * unless it is masqueraded (IPv6 only with --enable-ipv6). */
+static void count_cidrs(struct agent *a)
+{
+	const struct masq_config *c = a->good;
+
+	a->st.cidrs[0] = !c->masq_link_local;
+	a->st.cidrs[1] = a->set.opts.enable_ipv6 && !c->masq_link_local6;
+	for (size_t i = 0; i < c->ncidrs; i++)
+		a->st.cidrs[c->cidrs[i].family == AF_INET6]++;
+}
+
+static void observe_sync(struct agent_stats *st, double seconds)
+{
+	size_t b = 0;
+
+	while (b < AGENT_SYNC_BUCKETS && seconds > agent_sync_bounds[b])
+		b++;
+	st->sync_hist[b]++;
+	st->sync_seconds_sum += seconds;
 }
 
 int agent_prepare(struct agent *a)
@@ -94,6 +177,7 @@ int agent_prepare(struct agent *a)
 		return r;
 	}
 	a->table_flags = r ? want : 0;
+	a->st.table_flags = a->table_flags;
 	if (!r)
 		log_info("kernel has no persistent owned tables (needs 6.9): using a plain table");
 	log_debug("table flags: 0x%x", a->table_flags);
@@ -126,6 +210,7 @@ static void report_diags(struct agent *a, const struct diags *d, bool failed)
 	if (d->dropped)
 		log_warnx("config: %zu more problems not shown", d->dropped);
 	snprintf(a->last_err, sizeof(a->last_err), "%s", failed ? key : d->n ? "warned" : "");
+	snprintf(a->st.config_error, sizeof(a->st.config_error), "%s", failed ? key : "");
 }
 
 /* Read the config; a bad one keeps the last good one. Returns 0 or -errno. */
@@ -224,6 +309,7 @@ static int reconcile(struct agent *a, const char *reason)
 {
 	struct masq_ruleset *rs;
 	enum nft_outcome out;
+	struct nft_counters lost;
 	struct nft_error e;
 	char diff[160];
 	int64_t t0 = loop_now_ns();
@@ -234,15 +320,25 @@ static int reconcile(struct agent *a, const char *reason)
 	r = masq_ruleset_build(a->good, &a->set.opts, &rs);
 	if (r < 0)
 		return r;
-	r = nft_reconcile(a->nft, rs, a->table_flags, &out, diff, sizeof(diff), &e);
+	r = nft_reconcile(a->nft, rs, a->table_flags, &out, diff, sizeof(diff), &lost, &e);
 	a->st.syncs++;
+	a->st.last_sync_ok = r == 0;
+	observe_sync(&a->st, (double)(loop_now_ns() - t0) / 1e9);
 	if (r < 0) {
 		a->st.sync_failures++;
+		snprintf(a->st.last_sync_error, sizeof(a->st.last_sync_error), "%s: %s%s%s", e.what,
+			 strerror(-e.err), e.msg[0] ? ": " : "", e.msg);
 		log_nft_error(&e);
 	} else {
-		a->st.last_sync_ns = loop_now_ns();
-		a->st.last_sync_duration_ns = a->st.last_sync_ns - t0;
-		log_outcome(a, rs, out, reason, diff, a->st.last_sync_duration_ns);
+		for (int f = 0; f < 2; f++) {
+			a->counted.kept[f] += lost.kept[f];
+			a->counted.masqueraded[f] += lost.masqueraded[f];
+		}
+		a->st.last_sync_error[0] = '\0';
+		a->st.last_sync_unix = wall_now();
+		a->st.last_sync_seconds = (double)(loop_now_ns() - t0) / 1e9;
+		count_cidrs(a);
+		log_outcome(a, rs, out, reason, diff, loop_now_ns() - t0);
 	}
 	masq_ruleset_free(rs);
 	return r;
@@ -381,6 +477,37 @@ static void first_sync(struct agent *a)
 	(void)reconcile(a, "start");
 }
 
+static char *status_doc(void *data)
+{
+	return metrics_status_json(data);
+}
+
+/* The endpoints; a metrics or health address that cannot be served is
+ * fatal (probes would fail anyway), a status socket that cannot is not. */
+static int setup_endpoints(struct agent *a)
+{
+	char err[128];
+
+	if (a->set.metrics_bind[0] &&
+	    !(a->metrics = http_server_new(a->loop, a->set.metrics_bind, metrics_routes, a,
+					   a->set.http_deadline_ns, err, sizeof(err)))) {
+		log_error("--metrics-bind-address %s: %s", a->set.metrics_bind, err);
+		return -EINVAL;
+	}
+	if (a->set.healthz_bind[0] &&
+	    !(a->health = http_server_new(a->loop, a->set.healthz_bind, health_routes, a,
+					  a->set.http_deadline_ns, err, sizeof(err)))) {
+		log_error("--healthz-bind-address %s: %s", a->set.healthz_bind, err);
+		return -EINVAL;
+	}
+	if (a->set.status_socket[0] &&
+	    !(a->status = status_server_new(a->loop, a->set.status_socket, status_doc, a, err,
+					    sizeof(err))))
+		log_warnx("--status-socket %s: %s; masqctl status will not answer",
+			  a->set.status_socket, err);
+	return 0;
+}
+
 int agent_run(struct agent *a)
 {
 	int r = setup_loop(a);
@@ -389,6 +516,8 @@ int agent_run(struct agent *a)
 		log_error("cannot set up the event loop: %s", strerror(-r ? -r : EINVAL));
 		return 1;
 	}
+	if (setup_endpoints(a) < 0)
+		return 1;
 	first_sync(a);
 	loop_timer_arm(a->resync, a->resync_ns, a->resync_ns);
 	/* Nobody else can touch an owned table while we run: no polling then,

@@ -7,23 +7,45 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "netlink/state.h"
 
 #define AGENT_DEBOUNCE_NS 5000000LL /* 5 ms: kubelet's swap is a burst of a few events */
 #define AGENT_GENPOLL_NS 1000000000LL /* drift check in the plain fallback */
+
+#define AGENT_DEFAULT_METRICS "127.0.0.1:9743" /* kube-proxy's defaults, masqd's ports */
+#define AGENT_DEFAULT_HEALTHZ "0.0.0.0:9744"
+#define AGENT_DEFAULT_STATUS "/run/masqd/masqd.sock"
 
 struct agent_settings {
 	const char *config;
 	const char *table_flags_mode; /* "auto" or "plain" */
 	struct masq_opts opts;
+	const char *metrics_bind; /* "" turns the endpoint off */
+	const char *healthz_bind;
+	const char *status_socket;
+	int64_t http_deadline_ns;
 };
 
-/* What later issues export as metrics and status. */
+#define AGENT_SYNC_BUCKETS 15 /* 1 ms, 2 ms, ... 16.384 s, as kube-proxy's */
+
+/* What metrics and status report. */
 struct agent_stats {
 	uint64_t syncs, sync_failures, reloads_ok, reloads_failed, drift_repairs, adoptions;
-	int64_t last_sync_ns; /* CLOCK_MONOTONIC of the last successful sync */
-	int64_t last_sync_duration_ns;
+	uint64_t sync_hist[AGENT_SYNC_BUCKETS + 1]; /* per bucket; the last is above 16.384 s */
+	double sync_seconds_sum;
+	double last_sync_unix; /* wall time of the last successful sync; 0: none yet */
+	double last_sync_seconds; /* how long it took */
+	bool last_sync_ok;
+	char last_sync_error[200];
 	bool config_ok;
+	char config_error[300]; /* the first error of the last failed load */
+	unsigned cidrs[2]; /* non-masquerade CIDRs programmed, IPv4 and IPv6 */
+	uint32_t table_flags;
+	double start_unix;
 };
+
+/* Upper bounds of the sync duration buckets, in seconds. */
+extern const double agent_sync_bounds[AGENT_SYNC_BUCKETS];
 
 struct agent;
 
@@ -48,5 +70,18 @@ int agent_run(struct agent *a);
 
 /* Counters so far. */
 const struct agent_stats *agent_stats(const struct agent *a);
+
+/* The config file masqd reads. */
+const char *agent_config_path(const struct agent *a);
+
+/* Connections counted since masqd started: the kernel's counters now plus
+ * those of tables replaced before. */
+int agent_connections(struct agent *a, struct nft_counters *ret)
+	__attribute__((warn_unused_result));
+
+/* Ready: the first sync is done and the last one succeeded. Otherwise
+ * *ret_reason says why, in one line. A bad config does not make masqd
+ * unready: the last good rules are in place. */
+bool agent_ready(const struct agent *a, const char **ret_reason);
 
 #endif

@@ -7,11 +7,13 @@
 #include "agent/agent.h"
 #include "agent/log.h"
 #include "config/config.h"
+#include "config/duration.h"
 #include "config/flags.h"
 #include "config/ruleset.h"
 
 struct cli {
 	struct agent_settings set;
+	const char *http_deadline;
 	const char *to_ports;
 	const char *masq_chain;
 	bool once, cleanup, help, version;
@@ -49,6 +51,11 @@ static int check_usage(struct cli *a)
 				"port range; run without it\n");
 		return -EINVAL;
 	}
+	if (duration_parse(a->http_deadline, &a->set.http_deadline_ns) < 0 ||
+	    a->set.http_deadline_ns < 100000000LL) {
+		fprintf(stderr, "masqd: --http-deadline must be a duration of at least 100ms\n");
+		return -EINVAL;
+	}
 	if (a->once && a->cleanup) {
 		fprintf(stderr, "masqd: --once and --cleanup exclude each other\n");
 		return -EINVAL;
@@ -80,7 +87,11 @@ int main(int argc, char **argv)
 	struct cli a = {
 		.set = { .config = MASQ_DEFAULT_CONFIG,
 			 .table_flags_mode = "auto",
-			 .opts = { .random_fully = true } },
+			 .opts = { .random_fully = true },
+			 .metrics_bind = AGENT_DEFAULT_METRICS,
+			 .healthz_bind = AGENT_DEFAULT_HEALTHZ,
+			 .status_socket = AGENT_DEFAULT_STATUS },
+		.http_deadline = "10s",
 		.masq_chain = "IP-MASQ-AGENT",
 	};
 	const struct flag_def defs[] = {
@@ -99,6 +110,15 @@ int main(int argc, char **argv)
 		  "legacy iptables chain name (default IP-MASQ-AGENT; GKE: IP-MASQ)" },
 		{ "table-flags", FLAG_STRING, &a.set.table_flags_mode, "auto|plain",
 		  "auto: owner|persist where the kernel has it (6.9+); plain: never" },
+		{ "metrics-bind-address", FLAG_STRING, &a.set.metrics_bind, "IP:PORT",
+		  "serve /metrics here (default " AGENT_DEFAULT_METRICS "); empty: off" },
+		{ "healthz-bind-address", FLAG_STRING, &a.set.healthz_bind, "IP:PORT",
+		  "serve /healthz and /readyz here (default " AGENT_DEFAULT_HEALTHZ
+		  "); empty: off" },
+		{ "status-socket", FLAG_STRING, &a.set.status_socket, "PATH",
+		  "unix socket for masqctl status (default " AGENT_DEFAULT_STATUS "); empty: off" },
+		{ "http-deadline", FLAG_STRING, &a.http_deadline, "DURATION",
+		  "longest an HTTP connection may stay open, however active (default 10s)" },
 		{ "v", FLAG_INT, &a.verbosity, "N", "log verbosity; 2 or more adds debug" },
 		{ "help", FLAG_BOOL, &a.help, NULL, "show this help" },
 		{ "h", FLAG_BOOL, &a.help, NULL, NULL },

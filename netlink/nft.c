@@ -541,13 +541,15 @@ static int adopt(struct nft_ctx *ctx, uint32_t flags, struct nft_error *e)
 
 int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
 		  enum nft_outcome *ret_outcome, char *ret_diff, size_t diff_len,
-		  struct nft_error *ret_err)
+		  struct nft_counters *ret_replaced, struct nft_error *ret_err)
 {
+	struct nft_counters before = { 0 };
 	struct nft_table_info info;
 	struct nft_state *live;
 	int r;
 
 	memset(ret_err, 0, sizeof(*ret_err));
+	memset(ret_replaced, 0, sizeof(*ret_replaced));
 	if (ret_diff && diff_len)
 		ret_diff[0] = '\0';
 	r = nft_table_dump(ctx, &info, &live);
@@ -562,6 +564,8 @@ int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t f
 		return -EBUSY;
 	}
 	r = live ? contents_differ(rs, live, ret_diff, diff_len) : 1;
+	if (live)
+		nft_state_counters(live, &before);
 	nft_state_free(live);
 	if (r < 0)
 		return r;
@@ -576,5 +580,23 @@ int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t f
 	if (live == NULL && ret_diff && diff_len)
 		snprintf(ret_diff, diff_len, "table absent");
 	*ret_outcome = NFT_REPLACED;
-	return nft_ruleset_apply(ctx, rs, flags, ret_err);
+	r = nft_ruleset_apply(ctx, rs, flags, ret_err);
+	if (r == 0)
+		*ret_replaced = before;
+	return r;
+}
+
+int nft_rule_counters(struct nft_ctx *ctx, struct nft_counters *ret)
+{
+	struct dump_ctx d = { 0 };
+	int r;
+
+	d.st = nft_state_new();
+	if (!d.st)
+		return -ENOMEM;
+	r = dump_type(ctx, NFT_MSG_GETRULE, NFTA_RULE_TABLE, NULL, dump_cb, &d);
+	if (r == 0)
+		nft_state_counters(d.st, ret);
+	nft_state_free(d.st);
+	return r == -ENOENT ? (memset(ret, 0, sizeof(*ret)), 0) : r;
 }

@@ -12,6 +12,7 @@ struct masq_ruleset;
 struct nft_batch;
 struct nft_ctx;
 struct nft_state;
+struct nft_counters;
 
 /* NFT_TABLE_F_OWNER (5.12) | NFT_TABLE_F_PERSIST (6.9, absent from Debian 12's headers):
  * nobody else can touch the table, and it outlives masqd for the next one to adopt. */
@@ -80,10 +81,16 @@ enum nft_outcome {
 /* Make the kernel hold rs with table flags: read the table back, send
  * nothing when it matches, adopt an orphan whose contents match, and
  * replace it otherwise. ret_diff (optional) gets the first differing line
- * of the canonical forms when the table was replaced. */
+ * of the canonical forms when the table was replaced, and ret_replaced the
+ * counters the replaced table had (zero otherwise), so totals can go on. */
 int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
 		  enum nft_outcome *ret_outcome, char *ret_diff, size_t diff_len,
-		  struct nft_error *ret_err) __attribute__((warn_unused_result));
+		  struct nft_counters *ret_replaced, struct nft_error *ret_err)
+	__attribute__((warn_unused_result));
+
+/* The connection counters of masqd's rules now (a dump of the rules only). */
+int nft_rule_counters(struct nft_ctx *ctx, struct nft_counters *ret)
+	__attribute__((warn_unused_result));
 
 /* Delete the table. Returns 1 when deleted, 0 when absent, -EBUSY when a live
  * socket owns it (ret_err->what names the owner), or -errno. */

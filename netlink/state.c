@@ -22,6 +22,7 @@ struct nft_state {
 	char **lines;
 	size_t n, cap;
 	unsigned rules; /* rules seen so far, for their order */
+	struct nft_counters counters;
 };
 
 struct nft_state *nft_state_new(void)
@@ -255,6 +256,48 @@ static int rule_exprs(struct nftnl_rule *r, char *buf, size_t len)
 	return 0;
 }
 
+/* Attribute a rule's counter to what the rule does: a lookup in nomasq4/6
+ * keeps the pod IP; masquerade after "meta nfproto" is per family. */
+static void count_rule(struct nft_state *st, struct nftnl_rule *r)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
+	struct nftnl_expr *e;
+	uint64_t packets = 0;
+	int family = -1, kind = 0; /* 1 kept, 2 masqueraded */
+
+	if (!it)
+		return;
+	while ((e = nftnl_expr_iter_next(it))) {
+		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+		uint32_t len = 0;
+		const uint8_t *d;
+
+		if (strcmp(name, "cmp") == 0 && family < 0 &&
+		    (d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len)) && len == 1)
+			family = d[0] == NFPROTO_IPV6 ? 1 : d[0] == NFPROTO_IPV4 ? 0 : -1;
+		else if (strcmp(name, "lookup") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET))
+			kind = strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET), MASQ_SET6) == 0
+				       ? (family = 1, 1)
+				       : (family = 0, 1);
+		else if (strcmp(name, "masq") == 0)
+			kind = 2;
+		else if (strcmp(name, "counter") == 0)
+			packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+	}
+	nftnl_expr_iter_destroy(it);
+	if (family < 0 || kind == 0)
+		return;
+	if (kind == 1)
+		st->counters.kept[family] += packets;
+	else
+		st->counters.masqueraded[family] += packets;
+}
+
+void nft_state_counters(const struct nft_state *st, struct nft_counters *ret)
+{
+	*ret = st->counters;
+}
+
 /* "rule CHAIN NNNNNN EXPRS comment=HEX"; the number keeps the rules' order. */
 static int add_rule(struct nft_state *st, const struct nlmsghdr *nlh)
 {
@@ -267,6 +310,7 @@ static int add_rule(struct nft_state *st, const struct nlmsghdr *nlh)
 		return -ENOMEM;
 	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nftnl_rule_is_set(r, NFTNL_RULE_CHAIN)) {
 		ret = rule_exprs(r, exprs, sizeof(exprs));
+		count_rule(st, r);
 		if (ud && mnl_attr_get_payload_len(ud) <= 256)
 			hex(mnl_attr_get_payload(ud), mnl_attr_get_payload_len(ud), udhex,
 			    sizeof(udhex));

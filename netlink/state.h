@@ -7,12 +7,20 @@
 #define MASQ_STATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct nlmsghdr;
 struct masq_ruleset;
 struct nft_state;
 
 #define NFT_STATE_MAX_LINES (8u << 20) /* bound on what a dump may hold */
+
+/* Connections counted by masqd's rules (a nat chain sees a connection's
+ * first packet only); index 0 is IPv4, 1 is IPv6. */
+struct nft_counters {
+	uint64_t kept[2]; /* matched a non-masquerade set: the pod IP stays */
+	uint64_t masqueraded[2]; /* reached the masquerade rule */
+};
 
 /* An empty state; NULL on ENOMEM. */
 struct nft_state *nft_state_new(void);
@@ -40,6 +48,9 @@ int nft_state_compare(const struct nft_state *a, const struct nft_state *b,
 
 /* Print the canonical lines, one per line, for debugging and tests. */
 void nft_state_print(const struct nft_state *st, void *file);
+
+/* The rule counters seen in dumped NEWRULE messages (zero for sent ones). */
+void nft_state_counters(const struct nft_state *st, struct nft_counters *ret);
 
 /* Number of lines, for logs and tests. */
 size_t nft_state_lines(const struct nft_state *st);

@@ -11,7 +11,7 @@ echo "Building a sandbox: pod 10.244.1.2 -> node (masqd) -> VPC peer 10.10.0.2 a
 topo_up
 echo "Starting masqd in the node namespace with its built-in defaults (no config file):"
 echo "  masqd --config $WORK/ip-masq-agent   # missing, so RFC 1918 + link-local stay unmasqueraded"
-bg "$NODE" "$MASQD" --config "$WORK/ip-masq-agent"
+bg "$NODE" "$MASQD" --config "$WORK/ip-masq-agent" --status-socket "$WORK/masqd.sock"
 daemon=$LAST_PID
 wait_until 100 bash -c "ip netns exec $NODE nft list table inet ip-masq-agent >/dev/null 2>&1" ||
 	{ echo "masqd did not program its table" >&2; exit 1; }
@@ -38,6 +38,14 @@ echo "  (IPv6 is left alone unless masqd runs with --enable-ipv6, as upstream.)"
 echo
 echo "The live table in the node namespace (nft list table inet ip-masq-agent):"
 q "$NODE" nft list table inet ip-masq-agent | sed 's/^/  /'
+echo
+echo "What masqctl status says (over masqd's unix socket):"
+q "$NODE" "$MASQCTL" status --socket "$WORK/masqd.sock" | sed 's/^/  /'
+echo
+echo "A few of its Prometheus metrics (curl http://127.0.0.1:9743/metrics on the node):"
+q "$NODE" python3 "$ROOT/tests/netns/http_client.py" get http://127.0.0.1:9743/metrics |
+	grep -E '^(masqd_(masqueraded|not_masqueraded)_connections_total\{family="ipv4"|masqd_nonmasquerade_cidrs|masqd_sync_duration_seconds_count)' |
+	sed 's/^/  /'
 echo
 kill -TERM "$daemon"
 wait "$daemon" 2>/dev/null

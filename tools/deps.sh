@@ -9,6 +9,8 @@ pkgs=(
 	clang libclang-rt-14-dev                       # fuzz targets (libFuzzer)
 	iproute2 nftables procps python3               # namespace tests and demo
 	clang-format                                   # make format-check
+	libmicrohttpd-dev                              # /metrics, /healthz, /readyz
+	prometheus                                     # promtool and a real scrape in the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -24,6 +26,14 @@ if [[ $(id -u) != 0 ]]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# prometheus ships a service: nothing of ours may start on the host, so
+# forbid service starts during the install (the Debian way, policy-rc.d).
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: done"

@@ -1,11 +1,18 @@
 /* masqctl: check and explain an ip-masq-agent config the way masqd reads it.
  *   masqctl validate [FLAGS] PATH
  *   masqctl render [FLAGS] PATH
- *   masqctl effective --json [FLAGS] PATH */
+ *   masqctl effective --json [FLAGS] PATH
+ *   masqctl status [--socket PATH] [--json] */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/flags.h"
@@ -16,14 +23,18 @@ struct ctl {
 	const char *to_ports;
 	bool json, help;
 	const char *path;
+	const char *socket;
 };
+
+#define STATUS_MAX (1u << 20) /* bound on the status document read */
 
 static void usage(FILE *f, const struct flag_def *defs)
 {
 	fprintf(f, "Usage:\n"
 		   "  masqctl validate [FLAGS] PATH         check a config; prints PATH: OK\n"
 		   "  masqctl render [FLAGS] PATH           the nft ruleset masqd would program\n"
-		   "  masqctl effective --json [FLAGS] PATH the effective config as JSON\n\n"
+		   "  masqctl effective --json [FLAGS] PATH the effective config as JSON\n"
+		   "  masqctl status [--socket PATH] [--json] a running masqd's state\n\n"
 		   "PATH is an ip-masq-agent config file (YAML or JSON). For render and\n"
 		   "effective a missing file means the built-in defaults, as for masqd.\n\n"
 		   "Flags (those of masqd that change the outcome):\n");
@@ -135,9 +146,136 @@ static int cmd_effective(const struct ctl *c)
 	return r < 0 ? 1 : 0;
 }
 
+/* Read the whole status document from the socket, bounded in size and time. */
+static char *read_status(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 5 };
+	ssize_t n;
+
+	if (!buf || fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+		goto fail;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	while ((n = read(fd, buf + len, cap - len)) > 0) {
+		len += (size_t)n;
+		if (len == cap) {
+			char *b = cap < STATUS_MAX ? realloc(buf, cap * 2 + 1) : NULL;
+			if (!b)
+				goto fail;
+			buf = b;
+			cap *= 2;
+		}
+	}
+	if (n < 0)
+		goto fail;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+fail:
+	fprintf(stderr, "masqctl: %s: %s (is masqd running? see --status-socket)\n", path,
+		strerror(errno ? errno : EPROTO));
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+static const char *when(double unix_time, char *buf, size_t len)
+{
+	time_t t = (time_t)unix_time;
+	struct tm tm;
+
+	if (unix_time <= 0)
+		return "never";
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+static void print_status(json_t *d)
+{
+	json_t *src, *sync = json_object_get(d, "lastSync"), *cnt = json_object_get(d, "counters");
+	json_t *cidrs = json_object_get(d, "nonMasqueradeCIDRs"), *conn;
+	size_t i;
+	char t[32];
+
+	printf("masqd %s (%s): %s\n", json_string_value(json_object_get(d, "version")),
+	       json_string_value(json_object_get(d, "revision")),
+	       json_is_true(json_object_get(d, "ready"))
+		       ? "ready"
+		       : json_string_value(json_object_get(d, "readyReason")));
+	printf("config sources:\n");
+	json_array_foreach(json_object_get(d, "sources"), i, src)
+	{
+		json_t *err = json_object_get(src, "error");
+		printf("  %s %s: %s%s%s\n", json_string_value(json_object_get(src, "source")),
+		       json_string_value(json_object_get(src, "path")),
+		       err ? "error (the last good config stays in force): " : "OK",
+		       err ? json_string_value(err) : "", "");
+	}
+	printf("last sync: %s, took %.3f ms, %s%s\n",
+	       when(json_real_value(json_object_get(sync, "unixTime")), t, sizeof(t)),
+	       json_real_value(json_object_get(sync, "durationSeconds")) * 1e3,
+	       json_is_true(json_object_get(sync, "ok")) ? "succeeded" : "failed: ",
+	       json_is_true(json_object_get(sync, "ok"))
+		       ? ""
+		       : json_string_value(json_object_get(sync, "error")));
+	printf("non-masquerade CIDRs: %lld IPv4, %lld IPv6\n",
+	       (long long)json_integer_value(json_object_get(cidrs, "ipv4")),
+	       (long long)json_integer_value(json_object_get(cidrs, "ipv6")));
+	printf("table: inet ip-masq-agent, %s\n", json_string_value(json_object_get(d, "table")));
+	printf("counters: %lld syncs (%lld failed), %lld config loads (%lld failed), %lld drift "
+	       "repairs, %lld adoptions\n",
+	       (long long)json_integer_value(json_object_get(cnt, "syncs")),
+	       (long long)json_integer_value(json_object_get(cnt, "syncFailures")),
+	       (long long)json_integer_value(json_object_get(cnt, "configReloads")),
+	       (long long)json_integer_value(json_object_get(cnt, "configReloadFailures")),
+	       (long long)json_integer_value(json_object_get(cnt, "driftRepairs")),
+	       (long long)json_integer_value(json_object_get(cnt, "adoptions")));
+	conn = json_object_get(cnt, "connections");
+	for (i = 0; conn && i < 2; i++) {
+		json_t *f = json_object_get(conn, i ? "ipv6" : "ipv4");
+		printf("connections %s: %lld masqueraded, %lld kept the pod IP\n",
+		       i ? "IPv6" : "IPv4",
+		       (long long)json_integer_value(json_object_get(f, "masqueraded")),
+		       (long long)json_integer_value(json_object_get(f, "notMasqueraded")));
+	}
+}
+
+static int cmd_status(const struct ctl *c)
+{
+	char *text = read_status(c->socket);
+	json_error_t jerr;
+	json_t *doc;
+
+	if (!text)
+		return 1;
+	if (c->json) {
+		printf("%s\n", text);
+		free(text);
+		return 0;
+	}
+	doc = json_loads(text, 0, &jerr);
+	free(text);
+	if (!json_is_object(doc)) {
+		fprintf(stderr, "masqctl: malformed status from masqd: %s\n", jerr.text);
+		json_decref(doc);
+		return 1;
+	}
+	print_status(doc);
+	json_decref(doc);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct ctl c = { .opts = { .random_fully = true } };
+	struct ctl c = { .opts = { .random_fully = true }, .socket = "/run/masqd/masqd.sock" };
 	const struct flag_def defs[] = {
 		{ "nomasq-all-reserved-ranges", FLAG_BOOL, &c.opts.all_reserved, NULL,
 		  "default to all 11 reserved ranges instead of RFC 1918" },
@@ -145,7 +283,9 @@ int main(int argc, char **argv)
 		{ "random-fully", FLAG_BOOL, &c.opts.random_fully, NULL,
 		  "masquerade fully-random (default true)" },
 		{ "to-ports", FLAG_STRING, &c.to_ports, "RANGES", "not supported yet; rejected" },
-		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective)" },
+		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective, status)" },
+		{ "socket", FLAG_STRING, &c.socket, "PATH",
+		  "masqd's status socket (status; default /run/masqd/masqd.sock)" },
 		{ "help", FLAG_BOOL, &c.help, NULL, "show this help" },
 		{ "h", FLAG_BOOL, &c.help, NULL, NULL },
 		FLAGS_END,
@@ -161,6 +301,8 @@ int main(int argc, char **argv)
 		usage(stdout, defs);
 		return 0;
 	}
+	if (fc.nargs == 1 && strcmp(fc.args[0], "status") == 0)
+		return cmd_status(&c);
 	if (fc.nargs != 2) {
 		usage(stderr, defs);
 		return 2;

@@ -28,6 +28,7 @@ start_masqd() { # LOG ARGS...
 	local log=$1 before
 	shift
 	before=$(count_in "$log" 'msg="running' 2>/dev/null)
+	set -- --status-socket "$WORK/masqd.sock" "$@"
 	pretty "$NODE" "$MASQD" "$@" "2>>$log &"
 	ip netns exec "$NODE" "$MASQD" "$@" 2>>"$log" &
 	DAEMON=$!

@@ -158,7 +158,7 @@ expect_eq "three rules" 3 "$(rule_count)"
 expect_eq "traffic masqueraded again" 203.0.113.1 "$(seen_from "$POD" 203.0.113.2)"
 
 echo "== a running masqd owns the table"
-bg "$NODE" "$MASQD" --config /nonexistent
+bg "$NODE" "$MASQD" --config /nonexistent --status-socket "$WORK/masqd.sock"
 daemon=$LAST_PID
 wait_until 100 bash -c "ip netns exec $NODE nft list table inet ip-masq-agent | grep -q 'progname masqd'"
 expect_true "the daemon's table carries its owner" \

@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include "config/flags.h"
+#include "config/hostport.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 static bool b1, b2;
 static const char *s1;
@@ -118,6 +122,36 @@ static void test_positional_and_terminator(void **state)
 	assert_string_equal(c.args[0], "-");
 }
 
+static void test_bind_addresses(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	char buf[64];
+	static const char *const bad[] = {
+		"",	    "127.0.0.1",     "127.0.0.1:",  "127.0.0.1:0", "127.0.0.1:65536",
+		"1.2.3:80", "[::1:80",	     "::1:80",	    "[::1]",	   "[]:80",
+		"host:80",  "127.0.0.1:+80", "[1.2.3.4]:80"
+	};
+
+	assert_int_equal(hostport_parse("127.0.0.1:9743", &ss, &len), 0);
+	assert_int_equal(a4->sin_family, AF_INET);
+	assert_int_equal(ntohs(a4->sin_port), 9743);
+	assert_string_equal(inet_ntop(AF_INET, &a4->sin_addr, buf, sizeof(buf)), "127.0.0.1");
+	assert_int_equal(hostport_parse(":9744", &ss, &len), 0);
+	assert_int_equal(a4->sin_addr.s_addr, 0);
+	assert_int_equal(hostport_parse("[::]:9744", &ss, &len), 0);
+	assert_int_equal(a6->sin6_family, AF_INET6);
+	assert_int_equal(len, sizeof(*a6));
+	assert_int_equal(hostport_parse("[fd00::1]:65535", &ss, &len), 0);
+	assert_string_equal(inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof(buf)), "fd00::1");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (hostport_parse(bad[i], &ss, &len) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_klog_flags_accepted_and_named),
 		cmocka_unit_test(test_positional_and_terminator),
+		cmocka_unit_test(test_bind_addresses),
 	};
 	return cmocka_run_group_tests_name("flags", tests, NULL, NULL);
 }

@@ -64,7 +64,9 @@ class Volume:
 
 class Masqd:
     def __init__(self, binary, cfg):
-        self.p = subprocess.Popen([binary, "--config", cfg], stderr=subprocess.PIPE, text=True)
+        sock = os.path.join(os.path.dirname(cfg), "..masqd.sock")
+        self.p = subprocess.Popen([binary, "--config", cfg, "--status-socket", sock],
+                                  stderr=subprocess.PIPE, text=True)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 

@@ -1,0 +1,245 @@
+#include "agent/http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "agent/log.h"
+#include "agent/loop.h"
+#include "config/hostport.h"
+
+#define REAP_EVERY_NS 250000000LL /* how often deadlines are checked while connections exist */
+
+struct conn {
+	struct MHD_Connection *c;
+	int64_t started;
+	bool cut;
+	struct conn *next;
+};
+
+struct http_server {
+	struct loop *loop;
+	struct MHD_Daemon *d;
+	int epfd;
+	struct loop_timer *mhd_timer, *reaper;
+	const struct http_route *routes;
+	void *data;
+	int64_t deadline_ns;
+	struct conn *conns;
+	unsigned nconns;
+	char bind[64];
+};
+
+unsigned http_server_connections(const struct http_server *s)
+{
+	return s->nconns;
+}
+
+/* Run MHD, then wake up again when it wants to (its inactivity timeouts). */
+static void run_mhd(struct http_server *s)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	MHD_run(s->d);
+	if (MHD_get_timeout(s->d, &ms) == MHD_YES)
+		loop_timer_arm(s->mhd_timer, ms ? (int64_t)ms * 1000000 : 1000, 0);
+	else
+		loop_timer_arm(s->mhd_timer, 0, 0);
+}
+
+static void on_epoll(struct loop *l, int fd, uint32_t events, void *data)
+{
+	run_mhd(data);
+}
+
+static void on_mhd_timer(struct loop *l, struct loop_timer *t, void *data)
+{
+	run_mhd(data);
+}
+
+/* The hard deadline: MHD's own timeout only measures inactivity, so a
+ * client trickling a byte a second would keep its slot forever. Shutting
+ * the socket down makes MHD see the end and close it. */
+static void on_reap(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct http_server *s = data;
+	int64_t now = loop_now_ns();
+
+	for (struct conn *c = s->conns; c; c = c->next) {
+		const union MHD_ConnectionInfo *ci;
+
+		if (c->cut || now - c->started < s->deadline_ns)
+			continue;
+		ci = MHD_get_connection_info(c->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci && shutdown(ci->connect_fd, SHUT_RDWR) == 0)
+			c->cut = true;
+	}
+	run_mhd(s);
+}
+
+static void on_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
+		      enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	struct conn *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return; /* this one just has no deadline */
+		*c = (struct conn){ mc, loop_now_ns(), false, s->conns };
+		s->conns = c;
+		*socket_context = c;
+		if (s->nconns++ == 0) /* reap only while there is something to reap */
+			loop_timer_arm(s->reaper, REAP_EVERY_NS, REAP_EVERY_NS);
+		return;
+	}
+	if (!c)
+		return;
+	for (struct conn **p = &s->conns; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	free(c);
+	if (--s->nconns == 0)
+		loop_timer_arm(s->reaper, 0, 0);
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype,
+			       char *body, size_t len, bool must_free, const char *allow)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r) {
+		if (must_free)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *msg,
+			    const char *allow)
+{
+	return respond(c, status, "text/plain; charset=utf-8", (char *)msg, strlen(msg), false,
+		       allow);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *s = cls;
+	struct http_reply out = { 0 };
+
+	static char headers_seen, body_seen;
+
+	if (!*req_cls) { /* the headers are in; the body, if any, comes next */
+		*req_cls = &headers_seen;
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "GET, HEAD");
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		/* MHD drops the connection if we answer mid-body: discard it (never
+		 * stored; the deadline bounds it) and answer once it is in */
+		*upload_data_size = 0;
+		*req_cls = &body_seen;
+		return MHD_YES;
+	}
+	if (*req_cls == &body_seen)
+		return text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request bodies are not accepted\n", NULL);
+	for (const struct http_route *r = s->routes; r->path; r++) {
+		if (strcmp(r->path, url) != 0)
+			continue;
+		r->fn(s->data, &out);
+		if (!out.body)
+			return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+		return respond(c, out.status, out.content_type, out.body, out.len, true, NULL);
+	}
+	return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http %s: %s", ((struct http_server *)cls)->bind, msg);
+}
+
+static struct MHD_Daemon *start(struct http_server *s, const struct sockaddr_storage *sa)
+{
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	if (sa->ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->deadline_ns / 1000000000 + 1),
+		MHD_OPTION_NOTIFY_CONNECTION, on_notify, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+}
+
+struct http_server *http_server_new(struct loop *l, const char *bind,
+				    const struct http_route *routes, void *data,
+				    int64_t deadline_ns, char *err, size_t errlen)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage sa;
+	const union MHD_DaemonInfo *info;
+	socklen_t salen;
+
+	if (!s || hostport_parse(bind, &sa, &salen) < 0) {
+		snprintf(err, errlen, "%s", s ? "not an IP:PORT address" : "out of memory");
+		free(s);
+		return NULL;
+	}
+	*s = (struct http_server){ .loop = l, .routes = routes, .data = data,
+				   .deadline_ns = deadline_ns, .epfd = -1 };
+	snprintf(s->bind, sizeof(s->bind), "%s", bind);
+	s->mhd_timer = loop_timer_new(l, on_mhd_timer, s);
+	s->reaper = loop_timer_new(l, on_reap, s);
+	s->d = s->mhd_timer && s->reaper ? start(s, &sa) : NULL;
+	info = s->d ? MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+	if (!info || loop_add_fd(l, info->epoll_fd, EPOLLIN, on_epoll, s) < 0) {
+		snprintf(err, errlen, "cannot listen: %s", strerror(errno ? errno : EADDRINUSE));
+		if (s->d)
+			MHD_stop_daemon(s->d);
+		free(s);
+		return NULL;
+	}
+	s->epfd = info->epoll_fd;
+	return s;
+}
+
+void http_server_free(struct http_server *s)
+{
+	if (!s)
+		return;
+	loop_del_fd(s->loop, s->epfd);
+	loop_timer_arm(s->mhd_timer, 0, 0);
+	loop_timer_arm(s->reaper, 0, 0);
+	MHD_stop_daemon(s->d);
+	free(s);
+}
