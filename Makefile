@@ -117,7 +117,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/masqd $(DESTDIR)$(BINDIR)/masqctl
 
-FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

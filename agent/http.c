@@ -152,8 +152,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	if (!*req_cls) { /* the headers are in; the body, if any, comes next */
 		*req_cls = &headers_seen;
-		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-			return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "GET, HEAD");
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+				    "GET, HEAD");
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -164,7 +166,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*req_cls == &body_seen)
-		return text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request bodies are not accepted\n", NULL);
+		return text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request bodies are not accepted\n",
+			    NULL);
 	for (const struct http_route *r = s->routes; r->path; r++) {
 		if (strcmp(r->path, url) != 0)
 			continue;
@@ -215,8 +218,9 @@ struct http_server *http_server_new(struct loop *l, const char *bind,
 		free(s);
 		return NULL;
 	}
-	*s = (struct http_server){ .loop = l, .routes = routes, .data = data,
-				   .deadline_ns = deadline_ns, .epfd = -1 };
+	*s = (struct http_server){
+		.loop = l, .routes = routes, .data = data, .deadline_ns = deadline_ns, .epfd = -1
+	};
 	snprintf(s->bind, sizeof(s->bind), "%s", bind);
 	s->mhd_timer = loop_timer_new(l, on_mhd_timer, s);
 	s->reaper = loop_timer_new(l, on_reap, s);

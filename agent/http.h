@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_PER_IP_LIMIT 8	   /* concurrent connections from one address */
-#define HTTP_CONN_LIMIT 64	   /* concurrent connections in all */
-#define HTTP_MEMORY_LIMIT 32768   /* bytes for one request's headers */
+#define HTTP_PER_IP_LIMIT 8 /* concurrent connections from one address */
+#define HTTP_CONN_LIMIT 64 /* concurrent connections in all */
+#define HTTP_MEMORY_LIMIT 32768 /* bytes for one request's headers */
 #define HTTP_DEFAULT_DEADLINE_NS 10000000000LL /* whole life of a connection */
 
 struct loop;

@@ -76,9 +76,11 @@ static void connection_metrics(struct expo *e, struct agent *a)
 		    "New connections that left with the node's address, by family.");
 	for (int f = 0; f < 2; f++)
 		expo_sample(e, "masqd_masqueraded_connections_total",
-			    (const char *[]){ "family", families[f], NULL }, (double)c.masqueraded[f]);
-	expo_family(e, "masqd_not_masqueraded_connections_total", "counter",
-		    "New connections to a non-masquerade CIDR, which kept the pod's address, by family.");
+			    (const char *[]){ "family", families[f], NULL },
+			    (double)c.masqueraded[f]);
+	expo_family(
+		e, "masqd_not_masqueraded_connections_total", "counter",
+		"New connections to a non-masquerade CIDR, which kept the pod's address, by family.");
 	for (int f = 0; f < 2; f++)
 		expo_sample(e, "masqd_not_masqueraded_connections_total",
 			    (const char *[]){ "family", families[f], NULL }, (double)c.kept[f]);
@@ -124,14 +126,16 @@ static void process_metrics(struct expo *e)
 	if (f && fgets(buf, sizeof(buf), f)) {
 		const char *p = strrchr(buf, ')');
 		if (p)
-			sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d "
-				      "%*d %*d %*d %llu %lu %ld",
+			sscanf(p + 2,
+			       "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d "
+			       "%*d %*d %*d %llu %lu %ld",
 			       &utime, &stime, &start, &vsize, &rss);
 	}
 	if (f)
 		fclose(f);
 	getrlimit(RLIMIT_NOFILE, &rl);
-	expo_family(e, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+	expo_family(e, "process_cpu_seconds_total", "counter",
+		    "Total user and system CPU time spent in seconds.");
 	expo_sample(e, "process_cpu_seconds_total", NULL, (double)(utime + stime) / (double)hz);
 	expo_family(e, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
 	expo_sample(e, "process_resident_memory_bytes", NULL, (double)rss * (double)page);
@@ -139,7 +143,8 @@ static void process_metrics(struct expo *e)
 	expo_sample(e, "process_virtual_memory_bytes", NULL, (double)vsize);
 	expo_family(e, "process_start_time_seconds", "gauge",
 		    "Start time of the process since unix epoch in seconds.");
-	expo_sample(e, "process_start_time_seconds", NULL, boot_time() + (double)start / (double)hz);
+	expo_sample(e, "process_start_time_seconds", NULL,
+		    boot_time() + (double)start / (double)hz);
 	expo_family(e, "process_open_fds", "gauge", "Number of open file descriptors.");
 	expo_sample(e, "process_open_fds", NULL, open_fds());
 	expo_family(e, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
@@ -220,11 +225,11 @@ static json_t *config_json(struct agent *a, const struct agent_stats *st)
 static json_t *counters_json(struct agent *a, const struct agent_stats *st)
 {
 	struct nft_counters c = { 0 };
-	json_t *o = json_pack("{sI sI sI sI sI sI}", "syncs", (json_int_t)st->syncs,
-			      "syncFailures", (json_int_t)st->sync_failures, "configReloads",
-			      (json_int_t)st->reloads_ok, "configReloadFailures",
-			      (json_int_t)st->reloads_failed, "driftRepairs",
-			      (json_int_t)st->drift_repairs, "adoptions", (json_int_t)st->adoptions);
+	json_t *o = json_pack(
+		"{sI sI sI sI sI sI}", "syncs", (json_int_t)st->syncs, "syncFailures",
+		(json_int_t)st->sync_failures, "configReloads", (json_int_t)st->reloads_ok,
+		"configReloadFailures", (json_int_t)st->reloads_failed, "driftRepairs",
+		(json_int_t)st->drift_repairs, "adoptions", (json_int_t)st->adoptions);
 
 	if (o && agent_connections(a, &c) == 0)
 		json_object_set_new(o, "connections",
@@ -241,15 +246,15 @@ char *metrics_status_json(struct agent *a)
 	const struct agent_stats *st = agent_stats(a);
 	const char *why;
 	bool ready = agent_ready(a, &why);
-	json_t *doc = json_pack(
-		"{s:s s:s s:b s:s s:o s:{s:f s:f s:b s:s} s:{s:i s:i} s:s s:o}", "version",
-		MASQD_VERSION, "revision", MASQD_REVISION, "ready", ready, "readyReason", why,
-		"sources", config_json(a, st), "lastSync", "unixTime", st->last_sync_unix,
-		"durationSeconds", st->last_sync_seconds, "ok", st->last_sync_ok, "error",
-		st->last_sync_error, "nonMasqueradeCIDRs", "ipv4", (int)st->cidrs[0], "ipv6",
-		(int)st->cidrs[1], "table",
-		st->table_flags ? "owner,persist (protected while masqd runs)" : "plain",
-		"counters", counters_json(a, st));
+	json_t *doc =
+		json_pack("{s:s s:s s:b s:s s:o s:{s:f s:f s:b s:s} s:{s:i s:i} s:s s:o}",
+			  "version", MASQD_VERSION, "revision", MASQD_REVISION, "ready", ready,
+			  "readyReason", why, "sources", config_json(a, st), "lastSync", "unixTime",
+			  st->last_sync_unix, "durationSeconds", st->last_sync_seconds, "ok",
+			  st->last_sync_ok, "error", st->last_sync_error, "nonMasqueradeCIDRs",
+			  "ipv4", (int)st->cidrs[0], "ipv6", (int)st->cidrs[1], "table",
+			  st->table_flags ? "owner,persist (protected while masqd runs)" : "plain",
+			  "counters", counters_json(a, st));
 	char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 
 	json_decref(doc);

@@ -93,9 +93,10 @@ struct status_server *status_server_new(struct loop *l, const char *path, status
 			r = -errno;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "%s", r == -EEXIST ? "exists and is not a socket"
-				      : r == -EADDRINUSE ? "another masqd is listening on it"
-							 : strerror(-r));
+		snprintf(err, errlen, "%s",
+			 r == -EEXIST	    ? "exists and is not a socket"
+			 : r == -EADDRINUSE ? "another masqd is listening on it"
+					    : strerror(-r));
 		if (s->fd >= 0)
 			close(s->fd);
 		free(s);

@@ -33,7 +33,8 @@ static void test_one_type_per_family(void **state)
 	expo_family(e, "masqd_a", "gauge", "A.");
 	expo_family(e, "masqd_a", "gauge", "A.");
 	expo_sample(e, "masqd_a", NULL, 1);
-	assert_string_equal(expo_text(e, NULL), "# HELP masqd_a A.\n# TYPE masqd_a gauge\nmasqd_a 1\n");
+	assert_string_equal(expo_text(e, NULL),
+			    "# HELP masqd_a A.\n# TYPE masqd_a gauge\nmasqd_a 1\n");
 	expo_free(e);
 }
 
