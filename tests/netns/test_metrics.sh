@@ -151,6 +151,27 @@ expect_eq "with --metrics-bind-address \"\" nothing listens on 9743 for it" "" \
 kill -TERM "$second"
 wait "$second"
 
+echo "== masqctl status works with both HTTP endpoints off; IPv6 listen addresses work"
+bg "$NODE" "$MASQD" --config "$cfg" --metrics-bind-address "" --healthz-bind-address "" \
+	--status-socket "$WORK/third.sock"
+third=$LAST_PID
+wait_until 200 bash -c "ip netns exec $NODE $MASQCTL status --socket $WORK/third.sock | grep -q 'last sync failed'"
+expect_true "masqctl status answers with no HTTP endpoint, and says why it is not ready" \
+	bash -c "ip netns exec $NODE $MASQCTL status --socket $WORK/third.sock | grep -q '^masqd .*: the last sync failed: table inet ip-masq-agent'"
+expect_eq "nothing of it listens on TCP" "" "$(q "$NODE" ss -Htlnp | grep "pid=$third,")"
+kill -TERM "$third"
+wait "$third"
+bg "$NODE" "$MASQD" --config "$cfg" --metrics-bind-address "[::1]:9746" \
+	--healthz-bind-address "[::]:9747" --status-socket ""
+fourth=$LAST_PID
+wait_until 200 bash -c "[[ \$(ip netns exec $NODE python3 $HTTP get 'http://[::1]:9747/healthz' | awk 'NR==1{print \$1}') == 200 ]]"
+expect_eq "--healthz-bind-address [::]:9747 serves /healthz over IPv6" "200 ok" \
+	"$(http get 'http://[::1]:9747/healthz')"
+expect_eq "--metrics-bind-address [::1]:9746 serves /metrics over IPv6" 200 \
+	"$(status_code 'http://[::1]:9746/metrics')"
+kill -TERM "$fourth"
+wait "$fourth"
+
 echo "== malformed and hostile HTTP clients"
 expect_true "an oversized request gets an error status or is closed" \
 	bash -c "[[ \$(ip netns exec $NODE python3 $HTTP raw 127.0.0.1 9743 oversized) =~ ^(4[0-9][0-9]|closed)$ ]]"
