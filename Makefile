@@ -44,14 +44,15 @@ say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
 CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/config.c \
-               config/flags.c config/ruleset.c config/hostport.c
+               config/flags.c config/ruleset.c config/hostport.c config/yamltree.c \
+               config/policy.c config/sources.c
 NETLINK_SRC := netlink/batch.c netlink/nft.c netlink/state.c
 AGENT_SRC   := agent/log.c agent/agent.c agent/loop.c agent/watch.c agent/caps.c agent/expo.c \
                agent/http.c agent/metrics.c agent/status.c
 MASQCTL_SRC := tools/masqctl.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 
-UNIT_TESTS  := cidr duration config flags ruleset batch expo
+UNIT_TESTS  := cidr duration config flags ruleset batch expo sources
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper
 

@@ -45,6 +45,7 @@ struct parser {
 	bool ll, ll6;
 	long long limit;
 	int64_t resync_ns;
+	bool member; /* a file of a config directory (v2's rules) */
 };
 
 #define LINE(m) ((unsigned)(m).line + 1)
@@ -353,6 +354,14 @@ static int parse_pair(struct parser *p)
 		perr(p, &km, "duplicate key \"%s\" (first on line %u)", key, p->seen_line[k]);
 		return skip_node(p);
 	}
+	if (p->member && (k == KEY_LIMIT || k == KEY_RESYNC)) {
+		diag_add(p->d, DIAG_WARNING, p->name, LINE(km), COL(km),
+			 "%s is ignored in a config directory (as ip-masq-agent-v2 does)%s", key,
+			 k == KEY_RESYNC ? "; use --resync-interval"
+					 : "; see --max-cidrs-per-file");
+		p->seen_line[k] = LINE(km);
+		return skip_node(p);
+	}
 	p->seen_line[k] = LINE(km);
 	p->key_col[k] = COL(km);
 	return parse_value(p, (enum key_id)k);
@@ -535,12 +544,13 @@ static int build_config(struct parser *p, struct masq_config *cfg)
 	cfg->resync_ns = p->resync_ns;
 	cfg->masq_link_local = p->ll;
 	cfg->masq_link_local6 = p->ll6;
-	if (!p->seen_line[KEY_CIDRS])
+	if (!p->seen_line[KEY_CIDRS] && !p->member)
 		return default_cidrs(p->opts, cfg);
 
 	if (p->ncidrs > cfg->cidr_limit)
 		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_CIDRS], p->key_col[KEY_CIDRS],
-			 "nonMasqueradeCIDRs has %zu entries, over the cidrLimit of %u", p->ncidrs,
+			 "nonMasqueradeCIDRs has %zu entries, over the %s of %u", p->ncidrs,
+			 p->member ? "per-file limit (--max-cidrs-per-file)" : "cidrLimit",
 			 cfg->cidr_limit);
 	size_t *item_of = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*item_of));
 	int r;
@@ -569,14 +579,15 @@ static void parser_done(struct parser *p)
 	free(p->cidrs);
 }
 
-int cfg_parse_buf(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
-		  struct masq_config **ret, struct diags *d)
+static int parse(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
+		 long long limit, bool member, struct masq_config **ret, struct diags *d)
 {
 	struct parser p = { .name = name,
 			    .d = d,
 			    .opts = opts,
-			    .limit = MASQ_DEFAULT_CIDR_LIMIT,
-			    .resync_ns = MASQ_DEFAULT_RESYNC_NS };
+			    .limit = limit,
+			    .resync_ns = MASQ_DEFAULT_RESYNC_NS,
+			    .member = member };
 	struct masq_config *cfg;
 	size_t errors = d->errors;
 	int r;
@@ -599,6 +610,18 @@ int cfg_parse_buf(const char *name, const char *buf, size_t len, const struct ma
 	cfg->file_present = true;
 	*ret = cfg;
 	return 0;
+}
+
+int cfg_parse_buf(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
+		  struct masq_config **ret, struct diags *d)
+{
+	return parse(name, buf, len, opts, MASQ_DEFAULT_CIDR_LIMIT, false, ret, d);
+}
+
+int cfg_parse_member(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
+		     unsigned max_cidrs, struct masq_config **ret, struct diags *d)
+{
+	return parse(name, buf, len, opts, max_cidrs, true, ret, d);
 }
 
 /* Read at most MASQ_FILE_MAX bytes; one more means the file is too big. */
@@ -661,20 +684,26 @@ static int open_config(const char *path, struct diags *d)
 	return fd;
 }
 
+int cfg_read_file(const char *path, char **ret_buf, size_t *ret_len, struct diags *d)
+{
+	int fd = open_config(path, d), r;
+
+	if (fd < 0)
+		return fd;
+	r = read_bounded(fd, path, ret_buf, ret_len, d);
+	close(fd);
+	return r;
+}
+
 int cfg_load_file(const char *path, const struct masq_opts *opts, struct masq_config **ret,
 		  struct diags *d)
 {
 	size_t len = 0;
 	char *buf = NULL;
-	int fd, r;
+	int r = cfg_read_file(path, &buf, &len, d);
 
-	fd = open_config(path, d);
-	if (fd == -ENOENT)
+	if (r == -ENOENT)
 		return cfg_new_defaults(opts, ret); /* upstream: no file means defaults */
-	if (fd < 0)
-		return fd;
-	r = read_bounded(fd, path, &buf, &len, d);
-	close(fd);
 	if (r < 0)
 		return r;
 	r = cfg_parse_buf(path, buf, len, opts, ret, d);

@@ -46,6 +46,18 @@ int cfg_new_defaults(const struct masq_opts *opts, struct masq_config **ret)
 int cfg_parse_buf(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
 		  struct masq_config **ret, struct diags *d) __attribute__((warn_unused_result));
 
+/* One file of a config directory, with ip-masq-agent-v2's rules: at most
+ * max_cidrs CIDRs, cidrLimit and resyncInterval ignored with a warning, and
+ * no defaults (a file without nonMasqueradeCIDRs contributes none). */
+int cfg_parse_member(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
+		     unsigned max_cidrs, struct masq_config **ret, struct diags *d)
+	__attribute__((warn_unused_result));
+
+/* Read a regular file of at most MASQ_FILE_MAX bytes (checked before reading).
+ * -ENOENT (not reported) when it is missing; other problems go to d. */
+int cfg_read_file(const char *path, char **ret_buf, size_t *ret_len, struct diags *d)
+	__attribute__((warn_unused_result));
+
 /* Read and parse path. A missing file gives the defaults; a file over
  * MASQ_FILE_MAX is rejected before it is parsed. */
 int cfg_load_file(const char *path, const struct masq_opts *opts, struct masq_config **ret,

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -147,5 +148,27 @@ int duration_parse(const char *s, int64_t *ret_ns)
 	if (d > LIMIT - 1)
 		return -ERANGE;
 	*ret_ns = (int64_t)d;
+	return 0;
+}
+
+int duration_parse_seconds(const char *s, int64_t *ret_ns)
+{
+	char buf[64];
+	bool digits = *s != '\0';
+	int64_t ns;
+	int r;
+
+	for (const char *p = s; *p; p++)
+		digits &= is_digit(*p);
+	if (digits && strlen(s) < 12) {
+		snprintf(buf, sizeof(buf), "%ss", s);
+		s = buf;
+	}
+	r = duration_parse(s, &ns);
+	if (r < 0)
+		return r;
+	if (ns < 1000000000LL)
+		return -ERANGE;
+	*ret_ns = ns;
 	return 0;
 }

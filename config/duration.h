@@ -9,4 +9,8 @@
  * -ERANGE (does not fit in int64 nanoseconds, as Go reports overflow). */
 int duration_parse(const char *s, int64_t *ret_ns) __attribute__((warn_unused_result));
 
+/* A flag value: a bare number is seconds (ip-masq-agent-v2's --resync-interval),
+ * anything else a Go duration; at least 1s. */
+int duration_parse_seconds(const char *s, int64_t *ret_ns) __attribute__((warn_unused_result));
+
 #endif

@@ -15,12 +15,16 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/duration.h"
 #include "config/flags.h"
 #include "config/ruleset.h"
+#include "config/sources.h"
 
 struct ctl {
-	struct masq_opts opts;
+	struct sources_settings set;
 	const char *to_ports;
+	const char *resync;
+	int max_cidrs;
 	bool json, help;
 	const char *path;
 	const char *socket;
@@ -35,7 +39,8 @@ static void usage(FILE *f, const struct flag_def *defs)
 		   "  masqctl render [FLAGS] PATH           the nft ruleset masqd would program\n"
 		   "  masqctl effective --json [FLAGS] PATH the effective config as JSON\n"
 		   "  masqctl status [--socket PATH] [--json] a running masqd's state\n\n"
-		   "PATH is an ip-masq-agent config file (YAML or JSON). For render and\n"
+		   "PATH is an ip-masq-agent config file (YAML or JSON), or a directory whose\n"
+		   "ip-masq* files are merged as ip-masq-agent-v2 does. For render and\n"
 		   "effective a missing file means the built-in defaults, as for masqd.\n\n"
 		   "Flags (those of masqd that change the outcome):\n");
 	flags_print_help(defs, f);
@@ -56,18 +61,31 @@ static void print_diags(const struct diags *d)
 		fprintf(stderr, "masqctl: %zu more problems not shown\n", d->dropped);
 }
 
-static int load(const struct ctl *c, bool missing_is_error, struct masq_config **ret)
+/* Load PATH and the policies as masqd would; every problem is printed. */
+static int load(const struct ctl *c, bool missing_is_error, struct masq_merged *ret)
 {
+	struct masq_sources *src = sources_new();
+	struct source_state st[SOURCE_COUNT];
+	struct sources_settings set = c->set;
 	struct diags d;
 	int r;
 
-	diags_init(&d);
-	r = cfg_load_file(c->path, &c->opts, ret, &d);
-	print_diags(&d);
-	if (r == 0 && missing_is_error && !(*ret)->file_present) {
-		fprintf(stderr, "%s: no such file\n", c->path);
-		cfg_free(*ret);
+	if (!src)
+		return -ENOMEM;
+	if (missing_is_error && access(c->path, F_OK) < 0) {
+		fprintf(stderr, "%s: %s\n", c->path,
+			errno == ENOENT ? "no such file" : strerror(errno));
+		sources_free(src);
 		return -ENOENT;
+	}
+	set.config = c->path;
+	diags_init(&d);
+	r = sources_load(src, &set, ret, st, &d);
+	print_diags(&d);
+	sources_free(src);
+	if (r > 0) { /* masqctl has no last good version to fall back on */
+		merged_clear(ret);
+		return -EINVAL;
 	}
 	if (r < 0 && d.errors == 0)
 		fprintf(stderr, "%s: %s\n", c->path, strerror(-r));
@@ -76,25 +94,25 @@ static int load(const struct ctl *c, bool missing_is_error, struct masq_config *
 
 static int cmd_validate(const struct ctl *c)
 {
-	struct masq_config *cfg;
+	struct masq_merged m;
 
-	if (load(c, true, &cfg) < 0)
+	if (load(c, true, &m) < 0)
 		return 1;
 	printf("%s: OK\n", c->path);
-	cfg_free(cfg);
+	merged_clear(&m);
 	return 0;
 }
 
 static int cmd_render(const struct ctl *c)
 {
-	struct masq_config *cfg;
+	struct masq_merged m;
 	struct masq_ruleset *rs;
 	int r;
 
-	if (load(c, false, &cfg) < 0)
+	if (load(c, false, &m) < 0)
 		return 1;
-	r = masq_ruleset_build(cfg, &c->opts, &rs);
-	cfg_free(cfg);
+	r = masq_ruleset_build(m.cfg, &c->set.opts, &rs);
+	merged_clear(&m);
 	if (r < 0) {
 		fprintf(stderr, "masqctl: %s\n", strerror(-r));
 		return 1;
@@ -104,15 +122,21 @@ static int cmd_render(const struct ctl *c)
 	return r < 0 ? 1 : 0;
 }
 
-static json_t *effective_json(const struct masq_config *cfg)
+static json_t *effective_json(const struct masq_merged *m)
 {
-	json_t *o = json_object(), *list = json_array();
+	const struct masq_config *cfg = m->cfg;
+	json_t *o = json_object(), *list = json_array(), *sources = json_object();
 	double secs = (double)cfg->resync_ns / 1e9;
 
 	for (size_t i = 0; i < cfg->ncidrs; i++) {
 		char buf[CIDR_STRLEN];
+		json_t *who = json_array();
 		cidr_format(&cfg->cidrs[i], buf);
 		json_array_append_new(list, json_string(buf));
+		for (char *o2 = m->origins[i], *save = NULL, *tok; (tok = strtok_r(o2, ",", &save));
+		     o2 = NULL)
+			json_array_append_new(who, json_string(tok + (tok[0] == ' ')));
+		json_object_set_new(sources, buf, who);
 	}
 	json_object_set_new(o, "nonMasqueradeCIDRs", list);
 	json_object_set_new(o, "masqLinkLocal", json_boolean(cfg->masq_link_local));
@@ -123,12 +147,13 @@ static json_t *effective_json(const struct masq_config *cfg)
 				    ? json_integer(cfg->resync_ns / 1000000000)
 				    : json_real(secs));
 	json_object_set_new(o, "cidrLimit", json_integer(cfg->cidr_limit));
+	json_object_set_new(o, "sources", sources);
 	return o;
 }
 
 static int cmd_effective(const struct ctl *c)
 {
-	struct masq_config *cfg;
+	struct masq_merged m;
 	json_t *o;
 	int r;
 
@@ -136,10 +161,10 @@ static int cmd_effective(const struct ctl *c)
 		fprintf(stderr, "masqctl: effective needs --json (the only output format)\n");
 		return 2;
 	}
-	if (load(c, false, &cfg) < 0)
+	if (load(c, false, &m) < 0)
 		return 1;
-	o = effective_json(cfg);
-	cfg_free(cfg);
+	o = effective_json(&m);
+	merged_clear(&m);
 	r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	printf("\n");
@@ -275,13 +300,23 @@ static int cmd_status(const struct ctl *c)
 
 int main(int argc, char **argv)
 {
-	struct ctl c = { .opts = { .random_fully = true }, .socket = "/run/masqd/masqd.sock" };
+	struct ctl c = { .set = { .opts = { .random_fully = true } },
+			 .socket = "/run/masqd/masqd.sock",
+			 .resync = "60s",
+			 .max_cidrs = SOURCES_DEFAULT_MAX_CIDRS };
 	const struct flag_def defs[] = {
-		{ "nomasq-all-reserved-ranges", FLAG_BOOL, &c.opts.all_reserved, NULL,
+		{ "nomasq-all-reserved-ranges", FLAG_BOOL, &c.set.opts.all_reserved, NULL,
 		  "default to all 11 reserved ranges instead of RFC 1918" },
-		{ "enable-ipv6", FLAG_BOOL, &c.opts.enable_ipv6, NULL, "accept and program IPv6" },
-		{ "random-fully", FLAG_BOOL, &c.opts.random_fully, NULL,
+		{ "enable-ipv6", FLAG_BOOL, &c.set.opts.enable_ipv6, NULL,
+		  "accept and program IPv6" },
+		{ "random-fully", FLAG_BOOL, &c.set.opts.random_fully, NULL,
 		  "masquerade fully-random (default true)" },
+		{ "egress-nat-policy-dir", FLAG_STRING, &c.set.policy_dir, "DIR",
+		  "also read EgressNATPolicy objects from the files in DIR" },
+		{ "max-cidrs-per-file", FLAG_INT, &c.max_cidrs, "N",
+		  "CIDRs allowed per file in a config directory (default 64, as v2)" },
+		{ "resync-interval", FLAG_STRING, &c.resync, "DURATION",
+		  "resync interval in directory mode (default 60s; a bare number is seconds)" },
 		{ "to-ports", FLAG_STRING, &c.to_ports, "RANGES", "not supported yet; rejected" },
 		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective, status)" },
 		{ "socket", FLAG_STRING, &c.socket, "PATH",
@@ -311,6 +346,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "masqctl: --to-ports is not supported yet\n");
 		return 2;
 	}
+	if (c.max_cidrs < 1 || c.max_cidrs > MASQ_CIDR_LIMIT_MAX ||
+	    duration_parse_seconds(c.resync, &c.set.dir_resync_ns) < 0) {
+		fprintf(stderr, "masqctl: bad --max-cidrs-per-file or --resync-interval\n");
+		return 2;
+	}
+	c.set.max_cidrs_per_file = (unsigned)c.max_cidrs;
 	cmd = fc.args[0];
 	c.path = fc.args[1];
 	if (strcmp(cmd, "validate") == 0)

@@ -45,12 +45,14 @@ expect_eq "effective: CIDRs deduplicated in input order" "['10.0.0.0/8', '100.64
 expect_eq "effective: resyncIntervalSeconds is a number of seconds" 1.5 \
 	"$(json 'd["resyncIntervalSeconds"]')"
 expect_eq "effective: keys" \
-	"['nonMasqueradeCIDRs', 'masqLinkLocal', 'masqLinkLocalIPv6', 'resyncIntervalSeconds', 'cidrLimit']" \
+	"['nonMasqueradeCIDRs', 'masqLinkLocal', 'masqLinkLocalIPv6', 'resyncIntervalSeconds', 'cidrLimit', 'sources']" \
 	"$(json 'list(d)')"
 run effective --json "$WORK/none"
 expect_eq "effective: no file gives the defaults" \
 	"['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] False False 60 64" \
-	"$(json '" ".join(map(str, d.values()))')"
+	"$(json '" ".join(str(v) for k, v in d.items() if k != "sources")')"
+expect_eq "effective: the defaults are named as such in sources" "['defaults']" \
+	"$(json 'd["sources"]["10.0.0.0/8"]')"
 run effective --json --nomasq-all-reserved-ranges "$WORK/none"
 expect_eq "effective: --nomasq-all-reserved-ranges gives 11 ranges" 11 \
 	"$(json 'len(d["nonMasqueradeCIDRs"])')"

@@ -1,0 +1,467 @@
+#include "config/sources.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/policy.h"
+
+const char *const source_names[SOURCE_COUNT] = { "file", "egress-nat-policy-dir" };
+
+/* The last good version of one file. */
+struct slot {
+	char *path;
+	struct masq_config *cfg; /* ip-masq files */
+	struct masq_policy_list policies; /* policy files */
+	bool have;
+	bool seen; /* present in this load */
+};
+
+struct slots {
+	struct slot *v;
+	size_t n;
+};
+
+struct masq_sources {
+	struct slots files, policies;
+};
+
+struct masq_sources *sources_new(void)
+{
+	return calloc(1, sizeof(struct masq_sources));
+}
+
+static void slot_clear(struct slot *sl)
+{
+	free(sl->path);
+	cfg_free(sl->cfg);
+	policy_list_clear(&sl->policies);
+	memset(sl, 0, sizeof(*sl));
+}
+
+static void slots_free(struct slots *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		slot_clear(&s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+void sources_free(struct masq_sources *s)
+{
+	if (!s)
+		return;
+	slots_free(&s->files);
+	slots_free(&s->policies);
+	free(s);
+}
+
+void merged_clear(struct masq_merged *m)
+{
+	if (m->cfg)
+		for (size_t i = 0; i < m->cfg->ncidrs; i++)
+			free(m->origins[i]);
+	free(m->origins);
+	cfg_free(m->cfg);
+	memset(m, 0, sizeof(*m));
+}
+
+static struct slot *slot_get(struct slots *s, const char *path)
+{
+	struct slot *v;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->v[i].path, path) == 0)
+			return &s->v[i];
+	}
+	v = realloc(s->v, (s->n + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	s->v = v;
+	memset(&v[s->n], 0, sizeof(*v));
+	v[s->n].path = strdup(path);
+	return v[s->n].path ? &v[s->n++] : NULL;
+}
+
+/* Forget the files that were not seen in this load. */
+static void slots_sweep(struct slots *s)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].seen)
+			s->v[out++] = s->v[i];
+		else
+			slot_clear(&s->v[i]);
+	}
+	s->n = out;
+	for (size_t i = 0; i < s->n; i++)
+		s->v[i].seen = false;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of dir whose names pass want(), sorted; hidden ones never. */
+static int list_dir(const char *dir, bool (*want)(const char *), char ***ret, size_t *ret_n,
+		    struct diags *d)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (!dp)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(dp))) {
+		char **nn;
+		if (e->d_name[0] == '.' || !want(e->d_name))
+			continue; /* ..data, ..2026_..., dot files */
+		if (n == SOURCES_MAX_FILES) {
+			diag_add(d, DIAG_ERROR, dir, 0, 0,
+				 "more than %d files: the rest are ignored", SOURCES_MAX_FILES);
+			break;
+		}
+		nn = realloc(names, (n + 1) * sizeof(*nn));
+		if (!nn || !(nn[n] = strdup(e->d_name))) {
+			free(nn ? nn : names);
+			closedir(dp);
+			return -ENOMEM;
+		}
+		names = nn;
+		n++;
+	}
+	closedir(dp);
+	qsort(names, n, sizeof(*names), name_cmp);
+	*ret = names;
+	*ret_n = n;
+	return 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static bool ip_masq_file(const char *name)
+{
+	return strncmp(name, "ip-masq", 7) == 0;
+}
+
+static bool any_file(const char *name)
+{
+	return true;
+}
+
+/* Merging: append a CIDR with its origin, or add the origin to an equal one. */
+struct merge {
+	struct masq_merged *m;
+	size_t cap;
+};
+
+static int merge_add(struct merge *mg, const struct cidr *c, const char *origin)
+{
+	struct masq_config *cfg = mg->m->cfg;
+
+	for (size_t i = 0; i < cfg->ncidrs; i++) {
+		if (cidr_equal(&cfg->cidrs[i], c)) {
+			char *o;
+			if (strstr(mg->m->origins[i], origin) ||
+			    asprintf(&o, "%s, %s", mg->m->origins[i], origin) < 0)
+				return 0; /* already named (or no memory for a name) */
+			free(mg->m->origins[i]);
+			mg->m->origins[i] = o;
+			return 0;
+		}
+	}
+	if (cfg->ncidrs == mg->cap) {
+		size_t cap = mg->cap ? mg->cap * 2 : 64;
+		struct cidr *c2 = realloc(cfg->cidrs, cap * sizeof(*c2));
+		char **o2 = c2 ? realloc(mg->m->origins, cap * sizeof(*o2)) : NULL;
+		if (c2)
+			cfg->cidrs = c2;
+		if (!o2)
+			return -ENOMEM;
+		mg->m->origins = o2;
+		mg->cap = cap;
+	}
+	mg->m->origins[cfg->ncidrs] = strdup(origin);
+	if (!mg->m->origins[cfg->ncidrs])
+		return -ENOMEM;
+	cfg->cidrs[cfg->ncidrs++] = *c;
+	return 0;
+}
+
+static void note_state(struct source_state *st, const struct diags *d, size_t errors_before)
+{
+	st->used = true;
+	if (d->errors == errors_before)
+		return;
+	st->ok = false;
+	for (size_t i = 0; i < d->n && !st->error[0]; i++) {
+		if (d->items[i].level == DIAG_ERROR)
+			diag_format(&d->items[i], st->error, sizeof(st->error));
+	}
+}
+
+/* One ip-masq file: parse it, or fall back to its last good version. */
+static int load_member(struct masq_sources *s, const struct sources_settings *set, const char *path,
+		       bool member, struct merge *mg, bool *ret_failed, struct diags *d)
+{
+	struct slot *sl = slot_get(&s->files, path);
+	struct masq_config *cfg = NULL;
+	size_t len = 0;
+	char *buf = NULL;
+	int r;
+
+	if (!sl)
+		return -ENOMEM;
+	sl->seen = true;
+	r = cfg_read_file(path, &buf, &len, d);
+	if (r == 0)
+		r = member ? cfg_parse_member(path, buf, len, &set->opts, set->max_cidrs_per_file,
+					      &cfg, d)
+			   : cfg_parse_buf(path, buf, len, &set->opts, &cfg, d);
+	free(buf);
+	if (r == 0) {
+		cfg_free(sl->cfg);
+		sl->cfg = cfg;
+		sl->have = true;
+	} else {
+		*ret_failed = true;
+		if (!sl->have)
+			mg->m->incomplete = true;
+	}
+	if (!sl->have)
+		return r == -ENOMEM ? r : 0;
+	mg->m->cfg->masq_link_local |= sl->cfg->masq_link_local;
+	mg->m->cfg->masq_link_local6 |= sl->cfg->masq_link_local6;
+	if (!member) {
+		mg->m->cfg->resync_ns = sl->cfg->resync_ns;
+		mg->m->cfg->cidr_limit = sl->cfg->cidr_limit;
+	}
+	for (size_t i = 0; r != -ENOMEM && i < sl->cfg->ncidrs; i++)
+		r = merge_add(mg, &sl->cfg->cidrs[i], path);
+	return r == -ENOMEM ? r : 0;
+}
+
+/* The ip-masq sources; returns how many files there were. */
+static int load_files(struct masq_sources *s, const struct sources_settings *set, struct merge *mg,
+		      bool *failed, struct diags *d)
+{
+	struct stat st;
+	char **names, path[PATH_MAX];
+	size_t n;
+	int r;
+
+	if (stat(set->config, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		if (access(set->config, F_OK) < 0 && errno == ENOENT)
+			return 0; /* no file: upstream's defaults, unless policies say otherwise */
+		r = load_member(s, set, set->config, false, mg, failed, d);
+		return r < 0 ? r : 1;
+	}
+	mg->m->is_dir = true;
+	mg->m->cfg->resync_ns = set->dir_resync_ns;
+	mg->m->cfg->cidr_limit = set->max_cidrs_per_file;
+	r = list_dir(set->config, ip_masq_file, &names, &n, d);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", set->config, names[i]);
+		r = load_member(s, set, path, true, mg, failed, d);
+	}
+	free_names(names, n);
+	return r < 0 ? r : (int)n;
+}
+
+/* Policy names taken so far in this load, to refuse a second definition. */
+struct taken {
+	const char **names, **paths;
+	size_t n;
+};
+
+static int take(struct taken *t, const char *name, const char *path)
+{
+	const char **n = realloc(t->names, (t->n + 1) * sizeof(*n));
+	const char **p = n ? realloc(t->paths, (t->n + 1) * sizeof(*p)) : NULL;
+
+	if (n)
+		t->names = n;
+	if (!p)
+		return -ENOMEM;
+	t->paths = p;
+	t->names[t->n] = name;
+	t->paths[t->n++] = path;
+	return 0;
+}
+
+static const char *taken_by(const struct taken *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->names[i], name) == 0)
+			return t->paths[i];
+	}
+	return NULL;
+}
+
+static const struct masq_policy *find_policy(const struct masq_policy_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	}
+	return NULL;
+}
+
+/* Parse a policy file into the slot; rejected policies keep their last good
+ * version, and a file that cannot be read keeps all of them. */
+static int refresh_policy_slot(struct slot *sl, const struct sources_settings *set, bool *failed,
+			       bool *incomplete, struct diags *d)
+{
+	struct masq_policy_list fresh = { 0 };
+	size_t len = 0;
+	char *buf = NULL;
+	int r = cfg_read_file(sl->path, &buf, &len, d);
+
+	if (r == 0)
+		r = policy_parse_buf(sl->path, buf, len, &set->opts, &fresh, d);
+	free(buf);
+	if (r < 0) {
+		policy_list_clear(&fresh);
+		*failed = true;
+		*incomplete |= !sl->have;
+		return r == -ENOMEM ? r : 0;
+	}
+	for (size_t i = 0; i < fresh.nrejected; i++) {
+		const struct masq_policy *old = find_policy(&sl->policies, fresh.rejected[i]);
+		*failed = true;
+		if (old && (r = policy_list_add(&fresh, old)) < 0)
+			break;
+	}
+	policy_list_clear(&sl->policies);
+	sl->policies = fresh;
+	sl->have = true;
+	return r;
+}
+
+/* The policies of one file, merged; returns how many it contributed. */
+static int merge_policies(const struct slot *sl, struct taken *t, struct merge *mg, bool *failed,
+			  struct diags *d)
+{
+	char origin[POLICY_NAME_MAX + 32];
+	int count = 0, r = 0;
+
+	for (size_t i = 0; r == 0 && i < sl->policies.n; i++) {
+		const struct masq_policy *p = &sl->policies.v[i];
+		const char *other = taken_by(t, p->name);
+
+		if (other) {
+			diag_add(d, DIAG_ERROR, sl->path, p->line, 1,
+				 "policy %s: also defined in %s; this one is ignored", p->name,
+				 other);
+			*failed = true;
+			continue;
+		}
+		r = take(t, p->name, sl->path);
+		snprintf(origin, sizeof(origin), "EgressNATPolicy/%s", p->name);
+		for (size_t j = 0; r == 0 && j < p->ncidrs; j++)
+			r = merge_add(mg, &p->cidrs[j], origin);
+		count++;
+	}
+	return r < 0 ? r : count;
+}
+
+static int load_policies(struct masq_sources *s, const struct sources_settings *set,
+			 struct merge *mg, bool *failed, struct diags *d)
+{
+	struct taken t = { 0 };
+	char **names, path[PATH_MAX];
+	size_t n;
+	int r = list_dir(set->policy_dir, any_file, &names, &n, d), total = 0;
+
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		struct slot *sl;
+		snprintf(path, sizeof(path), "%s/%s", set->policy_dir, names[i]);
+		sl = slot_get(&s->policies, path);
+		if (!sl) {
+			r = -ENOMEM;
+			break;
+		}
+		sl->seen = true;
+		r = refresh_policy_slot(sl, set, failed, &mg->m->incomplete, d);
+		if (r == 0 && sl->have)
+			r = merge_policies(sl, &t, mg, failed, d);
+		total += r > 0 ? r : 0;
+	}
+	free(t.names);
+	free(t.paths);
+	free_names(names, n);
+	return r < 0 ? r : total;
+}
+
+/* Upstream's defaults, named as such. */
+static int add_defaults(const struct sources_settings *set, struct merge *mg)
+{
+	struct masq_config *def;
+	int r = cfg_new_defaults(&set->opts, &def);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < def->ncidrs; i++)
+		r = merge_add(mg, &def->cidrs[i], "defaults");
+	cfg_free(def);
+	return r;
+}
+
+static void state_init(struct source_state *st)
+{
+	st->used = false;
+	st->ok = true;
+	st->error[0] = '\0';
+}
+
+int sources_load(struct masq_sources *s, const struct sources_settings *set,
+		 struct masq_merged *ret, struct source_state st[SOURCE_COUNT], struct diags *d)
+{
+	struct merge mg = { .m = ret };
+	bool failed = false;
+	size_t e0 = d->errors;
+	int nfiles, npol = 0, r;
+
+	memset(ret, 0, sizeof(*ret));
+	state_init(&st[SOURCE_FILE]);
+	state_init(&st[SOURCE_POLICY]);
+	ret->cfg = calloc(1, sizeof(*ret->cfg));
+	if (!ret->cfg)
+		return -ENOMEM;
+	ret->cfg->resync_ns = MASQ_DEFAULT_RESYNC_NS;
+	ret->cfg->cidr_limit = MASQ_DEFAULT_CIDR_LIMIT;
+	nfiles = r = load_files(s, set, &mg, &failed, d);
+	note_state(&st[SOURCE_FILE], d, e0);
+	if (r >= 0 && set->policy_dir && set->policy_dir[0]) {
+		size_t e1 = d->errors;
+		npol = r = load_policies(s, set, &mg, &failed, d);
+		note_state(&st[SOURCE_POLICY], d, e1);
+	}
+	/* As on GKE, where the defaults are the editable "default" policy: any
+	 * policy or config file stands in for them. */
+	if (r >= 0 && nfiles == 0 && npol == 0)
+		r = add_defaults(set, &mg);
+	ret->cfg->file_present = nfiles > 0;
+	slots_sweep(&s->files);
+	slots_sweep(&s->policies);
+	if (r < 0) {
+		merged_clear(ret);
+		return r;
+	}
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,61 @@
+/* All config sources merged into one config: the ip-masq-agent file or a
+ * directory of ip-masq* files (ip-masq-agent-v2's merge), and a directory
+ * of EgressNATPolicy files. Each file and each policy keeps its last good
+ * version: a bad one goes on contributing what it contributed before. */
+#ifndef MASQ_SOURCES_H
+#define MASQ_SOURCES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "config/diag.h"
+
+#define SOURCES_MAX_FILES 256 /* files read from one directory */
+#define SOURCES_DEFAULT_MAX_CIDRS 64 /* per file in a directory, as v2 */
+
+enum source_kind { SOURCE_FILE, SOURCE_POLICY, SOURCE_COUNT };
+
+/* Label values for metrics and status: "file", "egress-nat-policy-dir". */
+extern const char *const source_names[SOURCE_COUNT];
+
+struct sources_settings {
+	const char *config; /* a file, or a directory of ip-masq* files */
+	const char *policy_dir; /* EgressNATPolicy files; NULL or "" for none */
+	unsigned max_cidrs_per_file; /* in a directory */
+	int64_t dir_resync_ns; /* the resync interval in directory mode */
+	struct masq_opts opts;
+};
+
+struct source_state {
+	bool used; /* configured */
+	bool ok; /* the last load had no error */
+	char error[300]; /* the first error of the last load */
+};
+
+/* A merged config and, for each of its CIDRs, who gave it ("FILE",
+ * "EgressNATPolicy/NAME" or "defaults"; several joined by ", "). */
+struct masq_merged {
+	struct masq_config *cfg;
+	char **origins;
+	bool incomplete; /* a failed source had no last good version to stand in */
+	bool is_dir; /* the config was a directory */
+};
+
+struct masq_sources;
+
+/* Remembers the last good version of each source between loads. */
+struct masq_sources *sources_new(void);
+void sources_free(struct masq_sources *s);
+
+/* Load every source and merge. Returns 0 when all were good, 1 when some
+ * failed (their last good versions stand in; see ret->incomplete), or
+ * -errno when nothing could be built. st gets each source's state. */
+int sources_load(struct masq_sources *s, const struct sources_settings *set,
+		 struct masq_merged *ret, struct source_state st[SOURCE_COUNT], struct diags *d)
+	__attribute__((warn_unused_result));
+
+/* Free what sources_load put in m. */
+void merged_clear(struct masq_merged *m);
+
+#endif

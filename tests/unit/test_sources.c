@@ -1,0 +1,262 @@
+/* Merging config sources: ip-masq-agent-v2's directory merge, EgressNATPolicy
+ * files, defaults, and last good versions standing in for bad ones. */
+#include "tests/unit/unit.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/sources.h"
+
+static char dir[64], pol[64];
+static struct sources_settings set;
+static struct masq_sources *src;
+static struct source_state st[SOURCE_COUNT];
+static struct diags d;
+
+static void put(const char *base, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", base, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void drop(const char *base, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", base, name);
+	assert_int_equal(unlink(path), 0);
+}
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/masqd-src-XXXXXX");
+	snprintf(pol, sizeof(pol), "/tmp/masqd-pol-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(mkdtemp(pol));
+	set = (struct sources_settings){ .config = dir,
+					 .max_cidrs_per_file = 64,
+					 .dir_resync_ns = 30000000000LL,
+					 .opts = { .random_fully = true } };
+	src = sources_new();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[200];
+
+	sources_free(src);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, pol);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* Load and describe: "cidr<origin>,..." */
+static const char *load(int want_r, struct masq_merged *m)
+{
+	static char out[2048];
+	size_t o = 0;
+
+	diags_init(&d);
+	assert_int_equal(sources_load(src, &set, m, st, &d), want_r);
+	out[0] = '\0';
+	for (size_t i = 0; i < m->cfg->ncidrs; i++) {
+		char c[CIDR_STRLEN], origins[512], *save = NULL;
+		const char *sep = "";
+
+		cidr_format(&m->cfg->cidrs[i], c);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s<", o ? "," : "", c);
+		/* each origin's last path part keeps the expectations short */
+		snprintf(origins, sizeof(origins), "%s", m->origins[i]);
+		for (char *t = strtok_r(origins, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+			const char *slash = strrchr(t, '/');
+			o += (size_t)snprintf(
+				out + o, sizeof(out) - o, "%s%s", sep,
+				strncmp(t, "EgressNATPolicy/", 16) == 0 || !slash ? t : slash + 1);
+			sep = "+";
+		}
+		o += (size_t)snprintf(out + o, sizeof(out) - o, ">");
+	}
+	return out;
+}
+
+static void test_directory_merge(void **state)
+{
+	struct masq_merged m;
+
+	put(dir, "ip-masq-agent-user",
+	    "nonMasqueradeCIDRs: [100.64.0.0/10, 10.0.0.0/8]\n"
+	    "masqLinkLocal: true\nresyncInterval: 5s\ncidrLimit: 1\n");
+	put(dir, "ip-masq-agent", "nonMasqueradeCIDRs: [10.0.0.0/8, 192.168.0.0/16]\n");
+	put(dir, "other", "nonMasqueradeCIDRs: [1.0.0.0/8]\n");
+	put(dir, ".hidden-ip-masq", "nonMasqueradeCIDRs: [2.0.0.0/8]\n");
+	/* files sorted by name, then the order inside each; duplicates merge */
+	assert_string_equal(
+		load(0, &m),
+		"10.0.0.0/8<ip-masq-agent+ip-masq-agent-user>,192.168.0.0/16<ip-masq-agent>,"
+		"100.64.0.0/10<ip-masq-agent-user>");
+	merged_clear(&m);
+	assert_string_equal(
+		load(0, &m),
+		"10.0.0.0/8<ip-masq-agent+ip-masq-agent-user>,192.168.0.0/16<ip-masq-agent>,"
+		"100.64.0.0/10<ip-masq-agent-user>");
+	assert_true(m.is_dir);
+	assert_true(m.cfg->masq_link_local); /* OR'ed across files */
+	assert_int_equal(m.cfg->resync_ns, 30000000000LL); /* from the flag, not the file */
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(d.warnings, 2); /* resyncInterval and cidrLimit ignored */
+	assert_true(st[SOURCE_FILE].ok);
+	merged_clear(&m);
+}
+
+static void test_bad_file_keeps_last_good(void **state)
+{
+	struct masq_merged m;
+
+	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\n");
+	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.16.0.0/12]\n");
+	assert_string_equal(load(0, &m), "10.0.0.0/8<ip-masq-a>,172.16.0.0/12<ip-masq-b>");
+	merged_clear(&m);
+	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.1/8]\n"); /* now bad */
+	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [192.168.0.0/16]\n"); /* still updates */
+	assert_string_equal(load(1, &m), "10.0.0.0/8<ip-masq-a>,192.168.0.0/16<ip-masq-b>");
+	assert_false(m.incomplete);
+	assert_false(st[SOURCE_FILE].ok);
+	assert_non_null(strstr(st[SOURCE_FILE].error, "ip-masq-a:1:22: CIDR \"10.0.0.1/8\""));
+	merged_clear(&m);
+	/* a new bad file has no last good version: it contributes nothing */
+	put(dir, "ip-masq-c", "nonMasqueradeCIDRs: {x: 1}\n");
+	assert_string_equal(load(1, &m), "10.0.0.0/8<ip-masq-a>,192.168.0.0/16<ip-masq-b>");
+	assert_true(m.incomplete);
+	merged_clear(&m);
+	/* a removed file stops contributing */
+	drop(dir, "ip-masq-a");
+	drop(dir, "ip-masq-c");
+	assert_string_equal(load(0, &m), "192.168.0.0/16<ip-masq-b>");
+	merged_clear(&m);
+}
+
+static void test_per_file_limit(void **state)
+{
+	struct masq_merged m;
+	char text[2048];
+	size_t o = (size_t)snprintf(text, sizeof(text), "nonMasqueradeCIDRs:\n");
+
+	for (int i = 0; i < 65; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "- 10.%d.0.0/16\n", i);
+	put(dir, "ip-masq-big", text);
+	load(1, &m);
+	assert_non_null(strstr(st[SOURCE_FILE].error,
+			       "over the per-file limit (--max-cidrs-per-file) of 64"));
+	merged_clear(&m);
+	set.max_cidrs_per_file = 100;
+	load(0, &m);
+	assert_int_equal(m.cfg->ncidrs, 65);
+	merged_clear(&m);
+}
+
+static void test_defaults_only_without_files(void **state)
+{
+	struct masq_merged m;
+
+	assert_string_equal(load(0, &m), "10.0.0.0/8<defaults>,172.16.0.0/12<defaults>,"
+					 "192.168.0.0/16<defaults>");
+	assert_false(m.cfg->file_present);
+	merged_clear(&m);
+	put(dir, "ip-masq-agent", "masqLinkLocal: true\n"); /* a file without CIDRs adds none */
+	assert_string_equal(load(0, &m), "");
+	merged_clear(&m);
+}
+
+static void test_policies(void **state)
+{
+	struct masq_merged m;
+
+	set.config = "/nonexistent/ip-masq-agent";
+	set.policy_dir = pol;
+	put(pol, "a.yaml",
+	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+	    "metadata: {name: default}\n"
+	    "spec: {action: NoSNAT, destinations: [{cidr: 10.0.0.0/8}, {cidr: 172.16.0.0/12}]}\n");
+	put(pol, "b.json",
+	    "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": ["
+	    "{\"apiVersion\": \"networking.gke.io/v1\", \"kind\": \"EgressNATPolicy\","
+	    " \"metadata\": {\"name\": \"peering\"},"
+	    " \"spec\": {\"action\": \"NoSNAT\", \"destinations\": [{\"cidr\": \"100.64.0.0/10\"}]}},"
+	    "{\"apiVersion\": \"networking.gke.io/v1\", \"kind\": \"EgressNATPolicy\","
+	    " \"metadata\": {\"name\": \"odd\"},"
+	    " \"spec\": {\"action\": \"SNAT\", \"destinations\": [{\"cidr\": \"1.0.0.0/8\"}]}}]}");
+	/* with policies and no config file, the built-in defaults are not added */
+	assert_string_equal(load(1, &m), "10.0.0.0/8<EgressNATPolicy/default>,"
+					 "172.16.0.0/12<EgressNATPolicy/default>,"
+					 "100.64.0.0/10<EgressNATPolicy/peering>");
+	assert_true(st[SOURCE_FILE].ok);
+	assert_false(st[SOURCE_POLICY].ok);
+	if (!strstr(st[SOURCE_POLICY].error, "b.json:1:") ||
+	    !strstr(st[SOURCE_POLICY].error,
+		    ": policy odd: spec.action \"SNAT\" is not supported (only NoSNAT)"))
+		fail_msg("policy error: %s", st[SOURCE_POLICY].error);
+	merged_clear(&m);
+	/* a policy turned bad keeps its last good version; a duplicate name is refused */
+	put(pol, "a.yaml",
+	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+	    "metadata: {name: default}\nspec: {action: NoSNAT, destinations: [{cidr: 10.0.0.1/8}]}\n"
+	    "---\napiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+	    "metadata: {name: peering}\nspec: {action: NoSNAT}\n");
+	/* files are read in name order: a.yaml's "peering" (no destinations) wins */
+	assert_string_equal(load(1, &m), "10.0.0.0/8<EgressNATPolicy/default>,"
+					 "172.16.0.0/12<EgressNATPolicy/default>");
+	{
+		bool dup = false;
+		for (size_t i = 0; i < d.n; i++)
+			dup |= strstr(d.items[i].msg, "policy peering: also defined in") != NULL;
+		assert_true(dup);
+	}
+	merged_clear(&m);
+	drop(pol, "a.yaml");
+	drop(pol, "b.json");
+	assert_string_equal(load(0, &m), "10.0.0.0/8<defaults>,172.16.0.0/12<defaults>,"
+					 "192.168.0.0/16<defaults>");
+	merged_clear(&m);
+}
+
+static void test_single_file_and_policies(void **state)
+{
+	struct masq_merged m;
+	char file[128];
+
+	snprintf(file, sizeof(file), "%s/ip-masq-agent", dir);
+	put(dir, "ip-masq-agent", "nonMasqueradeCIDRs: [10.0.0.0/8]\nresyncInterval: 7s\n");
+	put(pol, "p.yaml",
+	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+	    "metadata: {name: p}\nspec: {action: NoSNAT, destinations: [{cidr: 10.0.0.0/8}, {cidr: 203.0.113.0/24}]}\n");
+	set.config = file;
+	set.policy_dir = pol;
+	assert_string_equal(load(0, &m), "10.0.0.0/8<ip-masq-agent+EgressNATPolicy/p>,"
+					 "203.0.113.0/24<EgressNATPolicy/p>");
+	assert_false(m.is_dir);
+	assert_int_equal(m.cfg->resync_ns, 7000000000LL); /* the file's own key counts here */
+	merged_clear(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_directory_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_file_keeps_last_good, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_file_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults_only_without_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_file_and_policies, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("sources", tests, NULL, NULL);
+}
