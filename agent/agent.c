@@ -34,7 +34,9 @@ struct agent {
 
 	struct loop *loop;
 	struct loop_timer *resync, *debounce, *genpoll;
-	struct cfg_watch *watch;
+	struct cfg_watch *watch, *dirwatch, *polwatch;
+	struct masq_sources *src;
+	struct sources_settings srcset;
 	struct http_server *metrics, *health;
 	struct status_server *status;
 	int sigfd;
@@ -45,6 +47,8 @@ struct agent {
 	struct agent_stats st;
 	struct nft_counters counted; /* counters of tables replaced before */
 };
+
+static void watch_config_dir(struct agent *a, bool on);
 
 static const char *const outcome_names[] = { "unchanged", "adopted", "replaced" };
 
@@ -71,9 +75,18 @@ struct agent *agent_new(const struct agent_settings *s)
 	a->sigfd = -1;
 	a->resync_ns = MASQ_DEFAULT_RESYNC_NS;
 	a->st.start_unix = wall_now();
-	a->nft = nft_ctx_new();
+	a->srcset = (struct sources_settings){ .config = s->config,
+					       .policy_dir = s->policy_dir,
+					       .max_cidrs_per_file = s->max_cidrs_per_file,
+					       .dir_resync_ns = s->dir_resync_ns,
+					       .opts = s->opts };
+	a->st.src[SOURCE_FILE].path = s->config;
+	a->st.src[SOURCE_POLICY].path = s->policy_dir;
+	a->src = sources_new();
+	a->nft = a->src ? nft_ctx_new() : NULL;
 	if (!a->nft) {
-		int e = errno;
+		int e = errno ? errno : ENOMEM;
+		sources_free(a->src);
 		free(a);
 		errno = e;
 		return NULL;
@@ -86,6 +99,9 @@ void agent_free(struct agent *a)
 	if (!a)
 		return;
 	cfg_watch_free(a->watch);
+	cfg_watch_free(a->dirwatch);
+	cfg_watch_free(a->polwatch);
+	sources_free(a->src);
 	http_server_free(a->metrics);
 	http_server_free(a->health);
 	status_server_free(a->status);
@@ -100,11 +116,6 @@ void agent_free(struct agent *a)
 const struct agent_stats *agent_stats(const struct agent *a)
 {
 	return &a->st;
-}
-
-const char *agent_config_path(const struct agent *a)
-{
-	return a->set.config;
 }
 
 int agent_connections(struct agent *a, struct nft_counters *ret)
@@ -196,8 +207,8 @@ static void report_diags(struct agent *a, const struct diags *d, bool failed)
 	}
 	if (failed && strcmp(key, a->last_err) == 0)
 		return; /* the same bad file again: already said */
-	if (!failed && a->last_err[0])
-		log_info("config: %s is valid again", a->set.config);
+	if (!failed && a->last_err[0] && strcmp(a->last_err, "warned") != 0)
+		log_info("config: every source is valid again");
 	if (!failed && strcmp(a->last_err, "warned") == 0)
 		return;
 	diag_for_each(g, d) {
@@ -210,33 +221,61 @@ static void report_diags(struct agent *a, const struct diags *d, bool failed)
 	if (d->dropped)
 		log_warnx("config: %zu more problems not shown", d->dropped);
 	snprintf(a->last_err, sizeof(a->last_err), "%s", failed ? key : d->n ? "warned" : "");
-	snprintf(a->st.config_error, sizeof(a->st.config_error), "%s", failed ? key : "");
 }
 
-/* Read the config; a bad one keeps the last good one. Returns 0 or -errno. */
-static int load_config(struct agent *a)
+static void count_loads(struct agent *a, const struct source_state *st)
 {
-	struct masq_config *cfg = NULL;
+	for (int k = 0; k < SOURCE_COUNT; k++) {
+		struct agent_source_stats *s = &a->st.src[k];
+
+		s->used = st[k].used;
+		s->ok = st[k].ok;
+		if (!s->used)
+			continue;
+		snprintf(s->error, sizeof(s->error), "%s", st[k].ok ? "" : st[k].error);
+		if (st[k].ok)
+			s->reloads_ok++;
+		else
+			s->reloads_failed++;
+	}
+}
+
+/* Load every source. A bad one keeps its last good version (see sources.h).
+ * Returns 0 when all were good, 1 when some were not, -EAGAIN when a failed
+ * source had nothing to stand in for it on the very first load (*ret_partial
+ * then holds the merge without it), or -errno. */
+static int load_config(struct agent *a, struct masq_config **ret_partial)
+{
+	struct source_state st[SOURCE_COUNT];
+	struct masq_merged m;
 	struct diags d;
 	int r;
 
 	diags_init(&d);
-	r = cfg_load_file(a->set.config, &a->set.opts, &cfg, &d);
-	report_diags(a, &d, r < 0);
+	r = sources_load(a->src, &a->srcset, &m, st, &d);
+	report_diags(a, &d, r != 0);
+	count_loads(a, st);
 	a->st.config_ok = r == 0;
-	if (r < 0) {
-		a->st.reloads_failed++;
+	if (r < 0)
 		return r;
-	}
-	a->st.reloads_ok++;
-	if (!cfg->file_present)
+	if (!m.cfg->file_present && r == 0)
 		log_debug("%s does not exist: using the built-in defaults", a->set.config);
-	if (!a->good || !cfg_equal(cfg, a->good))
+	if (m.is_dir != (a->dirwatch != NULL))
+		watch_config_dir(a, m.is_dir);
+	if (m.incomplete && !a->good && ret_partial) {
+		*ret_partial = m.cfg; /* the caller decides whether to program it */
+		m.cfg = NULL;
+		merged_clear(&m);
+		return -EAGAIN;
+	}
+	if (!a->good || !cfg_equal(m.cfg, a->good))
 		a->config_gen++;
 	cfg_free(a->good);
-	a->good = cfg;
-	a->resync_ns = cfg->resync_ns;
-	return 0;
+	a->good = m.cfg;
+	a->resync_ns = m.cfg->resync_ns;
+	m.cfg = NULL;
+	merged_clear(&m);
+	return r;
 }
 
 static void log_nft_error(const struct nft_error *e)
@@ -346,8 +385,8 @@ static int reconcile(struct agent *a, const char *reason)
 
 int agent_once(struct agent *a)
 {
-	if (load_config(a) < 0)
-		return 1;
+	if (load_config(a, NULL) != 0)
+		return 1; /* a bad source: --once changes nothing */
 	return reconcile(a, "once") < 0 ? 1 : 0;
 }
 
@@ -375,10 +414,25 @@ static void reload(struct agent *a, const char *why)
 	int64_t before = a->resync_ns;
 
 	a->reload_pending = false;
-	(void)load_config(a);
+	(void)load_config(a, NULL);
 	(void)reconcile(a, why);
 	if (a->resync_ns != before)
 		loop_timer_arm(a->resync, a->resync_ns, a->resync_ns);
+}
+
+static void on_config_event(void *data, const char *why);
+
+/* In directory mode the directory's own entries matter too. */
+static void watch_config_dir(struct agent *a, bool on)
+{
+	cfg_watch_free(a->dirwatch);
+	a->dirwatch = NULL;
+	if (!on || !a->loop)
+		return;
+	a->dirwatch = cfg_watch_new(a->loop, a->set.config, CFG_WATCH_PREFIX, "ip-masq",
+				    on_config_event, a);
+	if (!a->dirwatch)
+		log_warn("cannot watch %s: changes are seen at the next resync", a->set.config);
 }
 
 static void on_config_event(void *data, const char *why)
@@ -452,8 +506,14 @@ static int setup_loop(struct agent *a)
 	a->resync = loop_timer_new(a->loop, on_resync, a);
 	a->debounce = loop_timer_new(a->loop, on_debounce, a);
 	a->genpoll = loop_timer_new(a->loop, on_genpoll, a);
-	a->watch = cfg_watch_new(a->loop, a->set.config, on_config_event, a);
-	if (!a->resync || !a->debounce || !a->genpoll || !a->watch)
+	/* the file (or directory) itself, as kubelet swaps it; its contents
+	 * when it is a directory (watch_config_dir); and the policies */
+	a->watch = cfg_watch_file(a->loop, a->set.config, on_config_event, a);
+	if (a->set.policy_dir[0])
+		a->polwatch = cfg_watch_new(a->loop, a->set.policy_dir, CFG_WATCH_ANY, NULL,
+					    on_config_event, a);
+	if (!a->resync || !a->debounce || !a->genpoll || !a->watch ||
+	    (a->set.policy_dir[0] && !a->polwatch))
 		return -errno;
 	return 0;
 }
@@ -463,16 +523,21 @@ static int setup_loop(struct agent *a)
  * kernel keeps what it has until the config is fixed. */
 static void first_sync(struct agent *a)
 {
+	struct masq_config *partial = NULL;
 	struct nft_table_info info;
+	int r = load_config(a, &partial);
 
-	if (load_config(a) < 0) {
+	if (r == -EAGAIN || r < 0) {
 		if (nft_table_query(a->nft, &info) == 0 && info.exists) {
 			log_warnx("keeping the rules in the kernel until the config is fixed");
+			cfg_free(partial);
 			return;
 		}
-		log_warnx("no rules programmed yet: using the built-in defaults meanwhile");
-		if (cfg_new_defaults(&a->set.opts, &a->good) < 0)
+		log_warnx("no rules programmed yet: programming what is valid meanwhile%s",
+			  partial ? "" : " (the built-in defaults)");
+		if (!partial && cfg_new_defaults(&a->set.opts, &partial) < 0)
 			return;
+		a->good = partial;
 	}
 	(void)reconcile(a, "start");
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/sources.h"
 #include "netlink/state.h"
 
 #define AGENT_DEBOUNCE_NS 5000000LL /* 5 ms: kubelet's swap is a burst of a few events */
@@ -24,13 +25,24 @@ struct agent_settings {
 	const char *healthz_bind;
 	const char *status_socket;
 	int64_t http_deadline_ns;
+	const char *policy_dir; /* EgressNATPolicy files; "" for none */
+	unsigned max_cidrs_per_file; /* in a config directory */
+	int64_t dir_resync_ns; /* --resync-interval: the resync in directory mode */
+};
+
+struct agent_source_stats {
+	bool used, ok;
+	const char *path;
+	char error[300]; /* the first error of the last failed load */
+	uint64_t reloads_ok, reloads_failed;
 };
 
 #define AGENT_SYNC_BUCKETS 15 /* 1 ms, 2 ms, ... 16.384 s, as kube-proxy's */
 
 /* What metrics and status report. */
 struct agent_stats {
-	uint64_t syncs, sync_failures, reloads_ok, reloads_failed, drift_repairs, adoptions;
+	uint64_t syncs, sync_failures, drift_repairs, adoptions;
+	struct agent_source_stats src[SOURCE_COUNT];
 	uint64_t sync_hist[AGENT_SYNC_BUCKETS + 1]; /* per bucket; the last is above 16.384 s */
 	double sync_seconds_sum;
 	double last_sync_unix; /* wall time of the last successful sync; 0: none yet */
@@ -70,9 +82,6 @@ int agent_run(struct agent *a);
 
 /* Counters so far. */
 const struct agent_stats *agent_stats(const struct agent *a);
-
-/* The config file masqd reads. */
-const char *agent_config_path(const struct agent *a);
 
 /* Connections counted since masqd started: the kernel's counters now plus
  * those of tables replaced before. */

@@ -14,6 +14,8 @@
 struct cli {
 	struct agent_settings set;
 	const char *http_deadline;
+	const char *resync;
+	int max_cidrs;
 	const char *to_ports;
 	const char *masq_chain;
 	bool once, cleanup, help, version;
@@ -56,6 +58,16 @@ static int check_usage(struct cli *a)
 		fprintf(stderr, "masqd: --http-deadline must be a duration of at least 100ms\n");
 		return -EINVAL;
 	}
+	if (duration_parse_seconds(a->resync, &a->set.dir_resync_ns) < 0) {
+		fprintf(stderr,
+			"masqd: --resync-interval must be seconds or a duration of at least 1s\n");
+		return -EINVAL;
+	}
+	if (a->max_cidrs < 1 || a->max_cidrs > MASQ_CIDR_LIMIT_MAX) {
+		fprintf(stderr, "masqd: --max-cidrs-per-file must be 1..%d\n", MASQ_CIDR_LIMIT_MAX);
+		return -EINVAL;
+	}
+	a->set.max_cidrs_per_file = (unsigned)a->max_cidrs;
 	if (a->once && a->cleanup) {
 		fprintf(stderr, "masqd: --once and --cleanup exclude each other\n");
 		return -EINVAL;
@@ -90,13 +102,23 @@ int main(int argc, char **argv)
 			 .opts = { .random_fully = true },
 			 .metrics_bind = AGENT_DEFAULT_METRICS,
 			 .healthz_bind = AGENT_DEFAULT_HEALTHZ,
-			 .status_socket = AGENT_DEFAULT_STATUS },
+			 .status_socket = AGENT_DEFAULT_STATUS,
+			 .policy_dir = "" },
 		.http_deadline = "10s",
+		.resync = "60",
+		.max_cidrs = SOURCES_DEFAULT_MAX_CIDRS,
 		.masq_chain = "IP-MASQ-AGENT",
 	};
 	const struct flag_def defs[] = {
 		{ "config", FLAG_STRING, &a.set.config, "PATH",
-		  "config file (default " MASQ_DEFAULT_CONFIG "); missing means defaults" },
+		  "config file (default " MASQ_DEFAULT_CONFIG "); missing means defaults; a "
+		  "directory: its ip-masq* files are merged as ip-masq-agent-v2 does" },
+		{ "egress-nat-policy-dir", FLAG_STRING, &a.set.policy_dir, "DIR",
+		  "also read EgressNATPolicy objects (NoSNAT destinations) from the files in DIR" },
+		{ "max-cidrs-per-file", FLAG_INT, &a.max_cidrs, "N",
+		  "CIDRs allowed per file in a config directory (default 64, as v2)" },
+		{ "resync-interval", FLAG_STRING, &a.resync, "DURATION",
+		  "resync in directory mode (default 60; a bare number is seconds, as v2)" },
 		{ "once", FLAG_BOOL, &a.once, NULL, "program the rules once and exit" },
 		{ "cleanup", FLAG_BOOL, &a.cleanup, NULL, "delete masqd's table and exit" },
 		{ "nomasq-all-reserved-ranges", FLAG_BOOL, &a.set.opts.all_reserved, NULL,

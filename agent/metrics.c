@@ -48,16 +48,26 @@ static void config_metrics(struct expo *e, const struct agent_stats *st)
 {
 	expo_family(e, "masqd_config_reloads_total", "counter",
 		    "Config loads by source and result; a failed one keeps the last good config.");
-	expo_sample(e, "masqd_config_reloads_total",
-		    (const char *[]){ "source", "file", "result", "success", NULL },
-		    (double)st->reloads_ok);
-	expo_sample(e, "masqd_config_reloads_total",
-		    (const char *[]){ "source", "file", "result", "failure", NULL },
-		    (double)st->reloads_failed);
+	for (int k = 0; k < SOURCE_COUNT; k++) {
+		if (!st->src[k].used && !st->src[k].reloads_ok && !st->src[k].reloads_failed)
+			continue;
+		expo_sample(
+			e, "masqd_config_reloads_total",
+			(const char *[]){ "source", source_names[k], "result", "success", NULL },
+			(double)st->src[k].reloads_ok);
+		expo_sample(
+			e, "masqd_config_reloads_total",
+			(const char *[]){ "source", source_names[k], "result", "failure", NULL },
+			(double)st->src[k].reloads_failed);
+	}
 	expo_family(e, "masqd_config_last_load_success", "gauge",
 		    "1 when the last load of the source succeeded, 0 when it failed.");
-	expo_sample(e, "masqd_config_last_load_success", (const char *[]){ "source", "file", NULL },
-		    st->config_ok);
+	for (int k = 0; k < SOURCE_COUNT; k++) {
+		if (st->src[k].used)
+			expo_sample(e, "masqd_config_last_load_success",
+				    (const char *[]){ "source", source_names[k], NULL },
+				    st->src[k].ok);
+	}
 	expo_family(e, "masqd_nonmasquerade_cidrs", "gauge",
 		    "Non-masquerade CIDRs programmed, by family, link-local included when kept.");
 	for (int f = 0; f < 2; f++)
@@ -210,16 +220,31 @@ const struct http_route health_routes[] = {
 	{ NULL, NULL },
 };
 
-static json_t *config_json(struct agent *a, const struct agent_stats *st)
+static json_t *config_json(const struct agent_stats *st)
 {
-	json_t *src = json_object();
+	json_t *list = json_array();
 
-	json_object_set_new(src, "source", json_string("file"));
-	json_object_set_new(src, "path", json_string(agent_config_path(a)));
-	json_object_set_new(src, "state", json_string(st->config_ok ? "ok" : "error"));
-	if (!st->config_ok)
-		json_object_set_new(src, "error", json_string(st->config_error));
-	return json_pack("[o]", src);
+	for (int k = 0; k < SOURCE_COUNT; k++) {
+		json_t *src;
+
+		if (!st->src[k].used)
+			continue;
+		src = json_pack("{s:s s:s s:s}", "source", source_names[k], "path", st->src[k].path,
+				"state", st->src[k].ok ? "ok" : "error");
+		if (src && !st->src[k].ok)
+			json_object_set_new(src, "error", json_string(st->src[k].error));
+		json_array_append_new(list, src);
+	}
+	return list;
+}
+
+static uint64_t total_reloads(const struct agent_stats *st, bool ok)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < SOURCE_COUNT; k++)
+		n += ok ? st->src[k].reloads_ok : st->src[k].reloads_failed;
+	return n;
 }
 
 static json_t *counters_json(struct agent *a, const struct agent_stats *st)
@@ -227,8 +252,8 @@ static json_t *counters_json(struct agent *a, const struct agent_stats *st)
 	struct nft_counters c = { 0 };
 	json_t *o = json_pack(
 		"{sI sI sI sI sI sI}", "syncs", (json_int_t)st->syncs, "syncFailures",
-		(json_int_t)st->sync_failures, "configReloads", (json_int_t)st->reloads_ok,
-		"configReloadFailures", (json_int_t)st->reloads_failed, "driftRepairs",
+		(json_int_t)st->sync_failures, "configReloads", (json_int_t)total_reloads(st, true),
+		"configReloadFailures", (json_int_t)total_reloads(st, false), "driftRepairs",
 		(json_int_t)st->drift_repairs, "adoptions", (json_int_t)st->adoptions);
 
 	if (o && agent_connections(a, &c) == 0)
@@ -249,7 +274,7 @@ char *metrics_status_json(struct agent *a)
 	json_t *doc =
 		json_pack("{s:s s:s s:b s:s s:o s:{s:f s:f s:b s:s} s:{s:i s:i} s:s s:o}",
 			  "version", MASQD_VERSION, "revision", MASQD_REVISION, "ready", ready,
-			  "readyReason", why, "sources", config_json(a, st), "lastSync", "unixTime",
+			  "readyReason", why, "sources", config_json(st), "lastSync", "unixTime",
 			  st->last_sync_unix, "durationSeconds", st->last_sync_seconds, "ok",
 			  st->last_sync_ok, "error", st->last_sync_error, "nonMasqueradeCIDRs",
 			  "ipv4", (int)st->cidrs[0], "ipv6", (int)st->cidrs[1], "table",

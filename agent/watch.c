@@ -27,6 +27,7 @@ struct cfg_watch {
 	bool on_ancestor;
 	char dir[PATH_MAX]; /* the config's directory */
 	char base[NAME_MAX + 1]; /* the config's name in it */
+	enum cfg_watch_match match;
 	char watched[PATH_MAX];
 	cfg_watch_fn fn;
 	void *data;
@@ -103,7 +104,18 @@ static int arm(struct cfg_watch *w)
 
 static bool relevant_name(const struct cfg_watch *w, const struct inotify_event *ev)
 {
-	return ev->len && (strcmp(ev->name, w->base) == 0 || strcmp(ev->name, "..data") == 0);
+	if (!ev->len)
+		return false;
+	if (strcmp(ev->name, "..data") == 0)
+		return true;
+	switch (w->match) {
+	case CFG_WATCH_NAME:
+		return strcmp(ev->name, w->base) == 0;
+	case CFG_WATCH_PREFIX:
+		return strncmp(ev->name, w->base, strlen(w->base)) == 0;
+	default:
+		return ev->name[0] != '.';
+	}
 }
 
 /* One event; returns what happened, or NULL when it does not matter. */
@@ -147,19 +159,28 @@ static void readable(struct loop *l, int fd, uint32_t events, void *data)
 		w->fn(w->data, why);
 }
 
-struct cfg_watch *cfg_watch_new(struct loop *l, const char *path, cfg_watch_fn fn, void *data)
+struct cfg_watch *cfg_watch_file(struct loop *l, const char *path, cfg_watch_fn fn, void *data)
+{
+	char d[PATH_MAX], b[PATH_MAX];
+
+	snprintf(d, sizeof(d), "%s", path);
+	snprintf(b, sizeof(b), "%s", path);
+	return cfg_watch_new(l, dirname(d), CFG_WATCH_NAME, basename(b), fn, data);
+}
+
+struct cfg_watch *cfg_watch_new(struct loop *l, const char *dir, enum cfg_watch_match match,
+				const char *name, cfg_watch_fn fn, void *data)
 {
 	struct cfg_watch *w = calloc(1, sizeof(*w));
-	char tmp[PATH_MAX];
 	int e;
 
 	if (!w)
 		return NULL;
-	*w = (struct cfg_watch){ .loop = l, .fd = -1, .wd = -1, .fn = fn, .data = data };
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	snprintf(w->dir, sizeof(w->dir), "%s", dirname(tmp));
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	snprintf(w->base, sizeof(w->base), "%s", basename(tmp));
+	*w = (struct cfg_watch){
+		.loop = l, .fd = -1, .wd = -1, .fn = fn, .data = data, .match = match
+	};
+	snprintf(w->dir, sizeof(w->dir), "%s", dir);
+	snprintf(w->base, sizeof(w->base), "%s", name ? name : "");
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0 || arm(w) < 0 || loop_add_fd(l, w->fd, EPOLLIN, readable, w) < 0)
 		goto fail;

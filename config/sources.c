@@ -215,7 +215,11 @@ static void note_state(struct source_state *st, const struct diags *d, size_t er
 	}
 }
 
-/* One ip-masq file: parse it, or fall back to its last good version. */
+static int add_defaults(const struct sources_settings *set, struct merge *mg);
+
+/* One ip-masq file: parse it, or fall back to its last good version. A bad
+ * single config file with none falls back to the defaults, as upstream
+ * starts from them; a bad file of a directory then contributes nothing. */
 static int load_member(struct masq_sources *s, const struct sources_settings *set, const char *path,
 		       bool member, struct merge *mg, bool *ret_failed, struct diags *d)
 {
@@ -244,7 +248,7 @@ static int load_member(struct masq_sources *s, const struct sources_settings *se
 			mg->m->incomplete = true;
 	}
 	if (!sl->have)
-		return r == -ENOMEM ? r : 0;
+		return r == -ENOMEM ? r : member ? 0 : add_defaults(set, mg);
 	mg->m->cfg->masq_link_local |= sl->cfg->masq_link_local;
 	mg->m->cfg->masq_link_local6 |= sl->cfg->masq_link_local6;
 	if (!member) {
