@@ -141,6 +141,11 @@ static int build_document(struct builder *b, struct yt_node **ret)
 	r = build(b, &ev, ret);
 	if (r == 0 && (r = next(b, &ev)) == 0) /* DOCUMENT_END */
 		yaml_event_delete(&ev);
+	if (r < 0) { /* a later node failed: the part built so far goes too */
+		node_free(*ret);
+		*ret = NULL;
+		return r;
+	}
 	if (r == 0 && (*ret)->type == YT_SCALAR && (*ret)->plain &&
 	    (!(*ret)->text[0] || strcmp((*ret)->text, "~") == 0 ||
 	     strcmp((*ret)->text, "null") == 0)) {

@@ -57,7 +57,8 @@ run_fuzz() {
 		corpus=$(mktemp -d "$logdir/corpus-$name.XXXX")
 		cp tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null
 		log=$logdir/fuzz-$name.log
-		if "$f" -runs="${FUZZ_RUNS:-20000}" -max_len=4096 -timeout=10 "$corpus" >"$log" 2>&1; then
+		if "$f" -runs="${FUZZ_RUNS:-20000}" -max_len=4096 -timeout=10 \
+			-artifact_prefix="$logdir/" "$corpus" >"$log" 2>&1; then
 			printf 'fuzz  %-22s   1 passed, 0 failed\n' "$name"
 			count 1 0
 		else

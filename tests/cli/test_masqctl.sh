@@ -71,6 +71,59 @@ expect_true "render: --enable-ipv6 adds the IPv6 rules" grep -qF 'ip6 daddr @nom
 run render "$bad"
 expect_eq "render: a bad file exits 1 with nothing on stdout" "1 " "$rc $out"
 
+echo "== directories (ip-masq-agent-v2) and EgressNATPolicy files"
+dir=$WORK/dir
+mkdir -p "$dir/..2026_01_01" && ln -s ..2026_01_01 "$dir/..data"
+printf 'nonMasqueradeCIDRs: [10.0.0.0/8, 192.168.0.0/16]\n' >"$dir/ip-masq-agent"
+printf 'nonMasqueradeCIDRs: [100.64.0.0/10, 10.0.0.0/8]\nmasqLinkLocal: true\nresyncInterval: 5s\n' >"$dir/ip-masq-agent-user"
+printf 'nonMasqueradeCIDRs: [1.0.0.0/8]\n' >"$dir/not-ours"
+run validate "$dir"
+expect_eq "validate DIR: OK" "0 $dir: OK" "$rc $out"
+expect_eq "validate DIR: resyncInterval in a directory is warned about" \
+	"$dir/ip-masq-agent-user:3:1: warning: resyncInterval is ignored in a config directory (as ip-masq-agent-v2 does); use --resync-interval" "$err"
+run effective --json --resync-interval 90 "$dir"
+expect_eq "effective DIR: union in file-name order, duplicates merged" \
+	"['10.0.0.0/8', '192.168.0.0/16', '100.64.0.0/10']" "$(json 'd["nonMasqueradeCIDRs"]')"
+expect_eq "effective DIR: link-local flags OR'ed, resync from the flag" "True 90" \
+	"$(json 'd["masqLinkLocal"], d["resyncIntervalSeconds"]' | tr -d '(),')"
+expect_eq "effective DIR: sources name the files" \
+	"['$dir/ip-masq-agent', '$dir/ip-masq-agent-user']" "$(json 'd["sources"]["10.0.0.0/8"]')"
+printf 'nonMasqueradeCIDRs: [100.64.0.1/10]\n' >"$dir/ip-masq-agent-user"
+run validate "$dir"
+expect_eq "validate DIR: errors name the file" \
+	"1 $dir/ip-masq-agent-user:1:22: CIDR \"100.64.0.1/10\" has host bits set; the aligned form is 100.64.0.0/10" "$rc $err"
+empty=$WORK/empty
+mkdir -p "$empty"
+run effective --json "$empty"
+expect_eq "effective: a directory without ip-masq files gives the defaults" \
+	"['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']" "$(json 'd["nonMasqueradeCIDRs"]')"
+pol=$WORK/policies
+mkdir -p "$pol"
+cat >"$pol/default.yaml" <<'YAML'
+apiVersion: networking.gke.io/v1
+kind: EgressNATPolicy
+metadata:
+  name: default
+spec:
+  action: NoSNAT
+  destinations:
+  - cidr: 10.0.0.0/8
+  - cidr: 203.0.113.0/24
+YAML
+run effective --json --egress-nat-policy-dir "$pol" "$WORK/none"
+expect_eq "effective: with a policy and no config file, no built-in defaults" \
+	"['10.0.0.0/8', '203.0.113.0/24']" "$(json 'd["nonMasqueradeCIDRs"]')"
+expect_eq "effective: sources name the policy" "['EgressNATPolicy/default']" \
+	"$(json 'd["sources"]["203.0.113.0/24"]')"
+run effective --json --egress-nat-policy-dir "$pol" "$good"
+expect_eq "effective: a CIDR from a file and a policy names both" \
+	"['$good', 'EgressNATPolicy/default']" "$(json 'd["sources"]["10.0.0.0/8"]')"
+sed -i 's/NoSNAT/Masquerade/' "$pol/default.yaml"
+run validate --egress-nat-policy-dir "$pol" "$good"
+expect_eq "validate: an unknown action rejects that policy, clearly" \
+	"1 $pol/default.yaml:6:11: policy default: spec.action \"Masquerade\" is not supported (only NoSNAT)" \
+	"$rc $(grep -v warning <<<"$err")"
+
 run frobnicate "$good"
 expect_eq "unknown command: exit 2" 2 $rc
 run validate

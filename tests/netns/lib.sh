@@ -117,3 +117,61 @@ topo_up() {
 seen_from() { q "$1" python3 "$PEER" ask "${@:2:1}" "$PORT" "${@:3}"; }
 
 source "$ROOT/tests/assert.sh"
+
+# --- helpers for suites that run masqd as a daemon in the node namespace ---
+NFTHELPER=$ROOT/$BUILD/tests/netns/nfthelper
+UDP_PORT=7778
+
+dump() { q "$NODE" nft -s list table inet ip-masq-agent 2>&1; }
+set4() { q "$NODE" nft list set inet ip-masq-agent nomasq4 2>/dev/null; }
+has_cidr() { set4 | grep -qF "$1"; }
+lacks_cidr() { ! set4 | grep -qF "$1" && set4 >/dev/null; }
+table_present() { q "$NODE" nft list table inet ip-masq-agent >/dev/null 2>&1; }
+rule_count() { dump | grep -c 'comment "ip-masq-agent' || true; }
+genid() { q "$NODE" "$NFTHELPER" genid; }
+count_in() { grep -c -- "$2" "$1" || true; } # count_in LOG PATTERN
+log_reaches() { (($(count_in "$1" "$2") >= $3)); }
+masq_counter() { q "$NODE" nft list table inet ip-masq-agent | sed -n 's/.*nfproto ipv4 counter packets \([0-9]*\).*/\1/p'; }
+
+# Start masqd in the node namespace; its log goes to $1. Sets DAEMON.
+start_masqd() { # LOG ARGS...: start masqd, wait for its "running" line; sets DAEMON
+	local log=$1 before
+	shift
+	before=$(count_in "$log" 'msg="running' 2>/dev/null)
+	set -- --status-socket "$WORK/masqd.sock" "$@"
+	pretty "$NODE" "$MASQD" "$@" "2>>$log &"
+	ip netns exec "$NODE" "$MASQD" "$@" 2>>"$log" &
+	DAEMON=$!
+	BG_PIDS+=("$DAEMON")
+	wait_until 200 log_reaches "$log" 'msg="running' $((before + 1)) ||
+		not_ok "masqd did not start (log $log)"
+}
+stop_masqd() { kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; }
+
+# What kubelet's AtomicWriter does to a ConfigMap volume: the keys' files in
+# a new hidden timestamped directory, ..data_tmp pointing at it, renamed onto
+# ..data; a visible symlink per key, and none left for a key that is gone.
+kubelet_swap_files() { # DIR NAME CONTENT [NAME CONTENT ...]
+	local dir=$1 ts old link
+	ts=..$(date +%Y_%m_%d_%H_%M_%S.%N)
+	shift
+	mkdir "$dir/$ts"
+	while (($# >= 2)); do
+		printf '%s' "$2" >"$dir/$ts/$1"
+		shift 2
+	done
+	ln -s "$ts" "$dir/..data_tmp"
+	mv -T "$dir/..data_tmp" "$dir/..data"
+	for link in "$dir/$ts"/*; do
+		[[ -L $dir/${link##*/} ]] || ln -s "..data/${link##*/}" "$dir/${link##*/}"
+	done
+	for link in "$dir"/*; do
+		[[ -L $link && ! -e $link ]] && rm -f "$link"
+	done
+	for old in "$dir"/..2*; do
+		[[ $old == "$dir/$ts" ]] || rm -rf "$old"
+	done
+}
+kubelet_swap() { kubelet_swap_files "$1" ip-masq-agent "$2"; } # DIR CONTENT
+
+

@@ -9,50 +9,6 @@ source "$(dirname "$0")/lib.sh"
 
 [[ $(id -u) == 0 ]] || { echo "needs root for ip netns"; not_ok "run as root"; finish; exit 1; }
 
-NFTHELPER=$ROOT/$BUILD/tests/netns/nfthelper
-UDP_PORT=7778
-
-dump() { q "$NODE" nft -s list table inet ip-masq-agent 2>&1; }
-set4() { q "$NODE" nft list set inet ip-masq-agent nomasq4 2>/dev/null; }
-has_cidr() { set4 | grep -qF "$1"; }
-lacks_cidr() { ! set4 | grep -qF "$1" && set4 >/dev/null; }
-table_present() { q "$NODE" nft list table inet ip-masq-agent >/dev/null 2>&1; }
-rule_count() { dump | grep -c 'comment "ip-masq-agent' || true; }
-genid() { q "$NODE" "$NFTHELPER" genid; }
-count_in() { grep -c -- "$2" "$1" || true; } # count_in LOG PATTERN
-log_reaches() { (($(count_in "$1" "$2") >= $3)); }
-masq_counter() { q "$NODE" nft list table inet ip-masq-agent | sed -n 's/.*nfproto ipv4 counter packets \([0-9]*\).*/\1/p'; }
-
-# Start masqd in the node namespace; its log goes to $1. Sets DAEMON.
-start_masqd() { # LOG ARGS...
-	local log=$1 before
-	shift
-	before=$(count_in "$log" 'msg="running' 2>/dev/null)
-	set -- --status-socket "$WORK/masqd.sock" "$@"
-	pretty "$NODE" "$MASQD" "$@" "2>>$log &"
-	ip netns exec "$NODE" "$MASQD" "$@" 2>>"$log" &
-	DAEMON=$!
-	BG_PIDS+=("$DAEMON")
-	wait_until 200 log_reaches "$log" 'msg="running' $((before + 1)) ||
-		not_ok "masqd did not start (log $log)"
-}
-stop_masqd() { kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; }
-
-# What kubelet's AtomicWriter does to a ConfigMap volume: a new hidden
-# timestamped directory, ..data_tmp pointing at it, renamed onto ..data.
-kubelet_swap() { # DIR CONTENT
-	local dir=$1 ts old
-	ts=..$(date +%Y_%m_%d_%H_%M_%S.%N)
-	mkdir "$dir/$ts"
-	printf '%s' "$2" >"$dir/$ts/ip-masq-agent"
-	ln -s "$ts" "$dir/..data_tmp"
-	mv -T "$dir/..data_tmp" "$dir/..data"
-	[[ -L $dir/ip-masq-agent ]] || ln -s ..data/ip-masq-agent "$dir/ip-masq-agent"
-	for old in "$dir"/..2*; do
-		[[ $old == "$dir/$ts" ]] || rm -rf "$old"
-	done
-}
-
 topo_up
 
 echo "== plain files: edits, mv into place, deletion, bad and fixed configs"
