@@ -141,7 +141,8 @@ static int list_dir(const char *dir, bool (*want)(const char *), char ***ret, si
 		n++;
 	}
 	closedir(dp);
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
 	*ret = names;
 	*ret_n = n;
 	return 0;

@@ -39,11 +39,15 @@ q() { ip netns exec "$@"; } # quiet: for polling
 cleanup() {
 	local p ns
 	set +e
-	for p in "${BG_PIDS[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
+	# Must finish even when our output pipe is gone (a killed tee would
+	# otherwise end us with SIGPIPE halfway): no output, no SIGPIPE.
+	trap '' PIPE
+	exec >/dev/null 2>&1
 	for ns in "$POD" "$NODE" "$VPC" "$NET"; do
-		ip netns del "$ns" 2>/dev/null
+		ip netns del "$ns"
+	done
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" && wait "$p"
 	done
 	[[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"
 }
