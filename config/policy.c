@@ -34,7 +34,8 @@ int policy_list_add(struct masq_policy_list *list, const struct masq_policy *p)
 	v[list->n].cidrs = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*p->cidrs));
 	if (!v[list->n].cidrs)
 		return -ENOMEM;
-	memcpy(v[list->n].cidrs, p->cidrs, p->ncidrs * sizeof(*p->cidrs));
+	if (p->ncidrs)
+		memcpy(v[list->n].cidrs, p->cidrs, p->ncidrs * sizeof(*p->cidrs));
 	list->n++;
 	return 0;
 }

@@ -27,7 +27,8 @@ static int family_ranges(const struct masq_config *cfg, int family, bool add_lin
 
 	if (!all)
 		return -ENOMEM;
-	memcpy(all, cfg->cidrs, cfg->ncidrs * sizeof(*all));
+	if (cfg->ncidrs)
+		memcpy(all, cfg->cidrs, cfg->ncidrs * sizeof(*all));
 	if (add_link_local) {
 		const char *ll = family == AF_INET ? "169.254.0.0/16" : "fe80::/10";
 		r = cidr_parse(ll, &all[n++], NULL);
