@@ -46,6 +46,7 @@ struct agent {
 	bool gen_known;
 	struct agent_stats st;
 	struct nft_counters counted; /* counters of tables replaced before */
+	struct masq_ruleset *applied; /* what the kernel holds, after the last good sync */
 };
 
 static void watch_config_dir(struct agent *a, bool on);
@@ -110,6 +111,7 @@ void agent_free(struct agent *a)
 	loop_free(a->loop);
 	nft_ctx_free(a->nft);
 	cfg_free(a->good);
+	masq_ruleset_free(a->applied);
 	free(a);
 }
 
@@ -343,8 +345,58 @@ static void log_outcome(struct agent *a, const struct masq_ruleset *rs, enum nft
 	a->programmed_gen = a->config_gen;
 }
 
-/* Make the kernel hold the last good config. */
-static int reconcile(struct agent *a, const char *reason)
+static void sync_done(struct agent *a, int64_t t0)
+{
+	a->st.last_sync_error[0] = '\0';
+	a->st.last_sync_unix = wall_now();
+	a->st.last_sync_seconds = (double)(loop_now_ns() - t0) / 1e9;
+	count_cidrs(a);
+}
+
+static void sync_failed(struct agent *a, const struct nft_error *e)
+{
+	a->st.sync_failures++;
+	snprintf(a->st.last_sync_error, sizeof(a->st.last_sync_error), "%s: %s%s%s", e->what,
+		 strerror(-e->err), e->msg[0] ? ": " : "", e->msg);
+	log_nft_error(e);
+}
+
+/* A config change on a table masqd owns: the kernel holds a->applied (nobody
+ * else can change an owned table), so send only the set elements that
+ * differ. Returns 0 when done, <0 when the full path must run. */
+static int update_sets(struct agent *a, const struct masq_ruleset *rs, const char *reason,
+		       int64_t t0)
+{
+	struct nft_error e;
+	size_t changed;
+	int r;
+
+	if ((a->table_flags & NFT_TABLE_OWNED_PERSISTENT) != NFT_TABLE_OWNED_PERSISTENT ||
+	    !a->applied || !masq_ruleset_same_shape(a->applied, rs))
+		return -EAGAIN;
+	r = nft_sets_update(a->nft, a->applied, rs, &changed, &e);
+	if (r < 0) {
+		log_warnx("incremental update failed at %s: %s; replacing the table", e.what,
+			  strerror(-e.err));
+		return r;
+	}
+	if (changed) {
+		log_info("rules updated (%s): %zu set elements changed, %zu IPv4 and %zu IPv6 "
+			 "intervals in %.3f ms",
+			 reason, changed, rs->n4, rs->n6, (double)(loop_now_ns() - t0) / 1e6);
+		log_ruleset(rs);
+	} else {
+		log_debug("sync (%s): the kernel already holds these rules", reason);
+	}
+	a->programmed = true;
+	a->programmed_gen = a->config_gen;
+	return 0;
+}
+
+/* Make the kernel hold the last good config. With incremental, a config
+ * change may send only the set elements that changed; otherwise (start,
+ * resync, drift checks) the table is read back and compared. */
+static int reconcile(struct agent *a, const char *reason, bool incremental)
 {
 	struct masq_ruleset *rs;
 	enum nft_outcome out;
@@ -359,35 +411,38 @@ static int reconcile(struct agent *a, const char *reason)
 	r = masq_ruleset_build(a->good, &a->set.opts, &rs);
 	if (r < 0)
 		return r;
-	r = nft_reconcile(a->nft, rs, a->table_flags, &out, diff, sizeof(diff), &lost, &e);
+	r = incremental ? update_sets(a, rs, reason, t0) : -EAGAIN;
+	if (r < 0)
+		r = nft_reconcile(a->nft, rs, a->table_flags, &out, diff, sizeof(diff), &lost, &e);
+	else
+		out = NFT_UNCHANGED, memset(&lost, 0, sizeof(lost));
 	a->st.syncs++;
 	a->st.last_sync_ok = r == 0;
 	observe_sync(&a->st, (double)(loop_now_ns() - t0) / 1e9);
 	if (r < 0) {
-		a->st.sync_failures++;
-		snprintf(a->st.last_sync_error, sizeof(a->st.last_sync_error), "%s: %s%s%s", e.what,
-			 strerror(-e.err), e.msg[0] ? ": " : "", e.msg);
-		log_nft_error(&e);
-	} else {
-		for (int f = 0; f < 2; f++) {
-			a->counted.kept[f] += lost.kept[f];
-			a->counted.masqueraded[f] += lost.masqueraded[f];
-		}
-		a->st.last_sync_error[0] = '\0';
-		a->st.last_sync_unix = wall_now();
-		a->st.last_sync_seconds = (double)(loop_now_ns() - t0) / 1e9;
-		count_cidrs(a);
-		log_outcome(a, rs, out, reason, diff, loop_now_ns() - t0);
+		sync_failed(a, &e);
+		masq_ruleset_free(a->applied); /* unknown now: read back next time */
+		a->applied = NULL;
+		masq_ruleset_free(rs);
+		return r;
 	}
-	masq_ruleset_free(rs);
-	return r;
+	for (int f = 0; f < 2; f++) {
+		a->counted.kept[f] += lost.kept[f];
+		a->counted.masqueraded[f] += lost.masqueraded[f];
+	}
+	sync_done(a, t0);
+	if (!incremental || out != NFT_UNCHANGED || !a->programmed)
+		log_outcome(a, rs, out, reason, diff, loop_now_ns() - t0);
+	masq_ruleset_free(a->applied);
+	a->applied = rs;
+	return 0;
 }
 
 int agent_once(struct agent *a)
 {
 	if (load_config(a, NULL) != 0)
 		return 1; /* a bad source: --once changes nothing */
-	return reconcile(a, "once") < 0 ? 1 : 0;
+	return reconcile(a, "once", false) < 0 ? 1 : 0;
 }
 
 int agent_cleanup(struct agent *a)
@@ -415,7 +470,8 @@ static void reload(struct agent *a, const char *why)
 
 	a->reload_pending = false;
 	(void)load_config(a, NULL);
-	(void)reconcile(a, why);
+	/* a resync reads the table back; a change of config sends its difference */
+	(void)reconcile(a, why, strcmp(why, "resync") != 0);
 	if (a->resync_ns != before)
 		loop_timer_arm(a->resync, a->resync_ns, a->resync_ns);
 }
@@ -469,7 +525,7 @@ static void on_genpoll(struct loop *l, struct loop_timer *t, void *data)
 	if (a->gen_known && gen == a->last_gen)
 		return;
 	/* the generation read before the check: a change after it moves it again */
-	(void)reconcile(a, "generation moved");
+	(void)reconcile(a, "generation moved", false);
 	a->last_gen = gen;
 	a->gen_known = true;
 }
@@ -539,7 +595,7 @@ static void first_sync(struct agent *a)
 			return;
 		a->good = partial;
 	}
-	(void)reconcile(a, "start");
+	(void)reconcile(a, "start", false);
 }
 
 static char *status_doc(void *data)

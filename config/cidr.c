@@ -197,3 +197,61 @@ void range_format(const struct addr_range *r, int family, char buf[CIDR_STRLEN])
 	inet_ntop(family, r->hi, hi, sizeof(hi));
 	snprintf(buf, CIDR_STRLEN, "%s-%s", lo, hi);
 }
+
+int range_elems(const struct addr_range *r, size_t n, size_t len, struct set_elem **ret)
+{
+	struct set_elem *e = calloc(n ? 2 * n : 1, sizeof(*e));
+	size_t k = 0;
+
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(e[k].key, r[i].lo, len);
+		e[k++].end = false;
+		memcpy(e[k].key, r[i].hi, len);
+		if (addr_increment(e[k].key, len))
+			continue; /* reaches the top: no end element */
+		e[k++].end = true;
+	}
+	*ret = e;
+	return (int)k;
+}
+
+static int range_cmp_len(const struct addr_range *a, const struct addr_range *b, size_t len)
+{
+	int r = memcmp(a->lo, b->lo, len);
+
+	return r ? r : memcmp(a->hi, b->hi, len);
+}
+
+int range_diff(const struct addr_range *old, size_t nold, const struct addr_range *new, size_t nnew,
+	       size_t len, struct addr_range **ret_del, size_t *ret_ndel,
+	       struct addr_range **ret_add, size_t *ret_nadd)
+{
+	struct addr_range *del = calloc(nold ? nold : 1, sizeof(*del));
+	struct addr_range *add = calloc(nnew ? nnew : 1, sizeof(*add));
+	size_t i = 0, j = 0, nd = 0, na = 0;
+
+	if (!del || !add) {
+		free(del);
+		free(add);
+		return -ENOMEM;
+	}
+	while (i < nold || j < nnew) {
+		int c = i == nold ? 1 : j == nnew ? -1 : range_cmp_len(&old[i], &new[j], len);
+
+		if (c == 0) {
+			i++;
+			j++;
+		} else if (c < 0) {
+			del[nd++] = old[i++];
+		} else {
+			add[na++] = new[j++];
+		}
+	}
+	*ret_del = del;
+	*ret_ndel = nd;
+	*ret_add = add;
+	*ret_nadd = na;
+	return 0;
+}

@@ -49,6 +49,28 @@ bool addr_increment(uint8_t *a, size_t len);
 int cidr_merge(const struct cidr *in, size_t n, int family, struct addr_range **ret)
 	__attribute__((warn_unused_result));
 
+/* One element of an nftables interval set: an interval's start, or its
+ * end (hi + 1, flagged NFT_SET_ELEM_INTERVAL_END). */
+struct set_elem {
+	uint8_t key[16];
+	bool end;
+};
+
+/* The elements of sorted, merged ranges, in key order: a start and an end
+ * for each, except that a range reaching the top of the space has no end.
+ * Returns the count (at most 2n) or -ENOMEM; *ret is malloc'ed. */
+int range_elems(const struct addr_range *r, size_t n, size_t len, struct set_elem **ret)
+	__attribute__((warn_unused_result));
+
+/* The intervals of old that new lacks (to delete) and of new that old lacks
+ * (to add), compared whole: an interval that changed at all is deleted and
+ * added again. (Element by element is not enough: the kernel checks every
+ * step of a transaction, and an end element left without its start makes
+ * the intervals added before it overlap.) Inputs sorted and merged. */
+int range_diff(const struct addr_range *old, size_t nold, const struct addr_range *new, size_t nnew,
+	       size_t len, struct addr_range **ret_del, size_t *ret_ndel,
+	       struct addr_range **ret_add, size_t *ret_nadd) __attribute__((warn_unused_result));
+
 /* Text of a range as nft prints it: "a" for one address, "a/n" when the range
  * is exactly a prefix, "a-b" otherwise. */
 void range_format(const struct addr_range *r, int family, char buf[CIDR_STRLEN]);

@@ -83,6 +83,12 @@ fail:
 	return r;
 }
 
+bool masq_ruleset_same_shape(const struct masq_ruleset *a, const struct masq_ruleset *b)
+{
+	return a->ipv6 == b->ipv6 && a->random_fully == b->random_fully && a->nrules == b->nrules &&
+	       memcmp(a->rules, b->rules, a->nrules * sizeof(a->rules[0])) == 0;
+}
+
 void masq_ruleset_free(struct masq_ruleset *rs)
 {
 	if (!rs)

@@ -45,6 +45,10 @@ struct masq_ruleset {
 int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *opts,
 		       struct masq_ruleset **ret) __attribute__((warn_unused_result));
 
+/* True when a and b differ at most in their sets' contents: the same rules,
+ * the same sets. Then changing the elements alone turns a into b. */
+bool masq_ruleset_same_shape(const struct masq_ruleset *a, const struct masq_ruleset *b);
+
 /* Free a ruleset; NULL is fine. */
 void masq_ruleset_free(struct masq_ruleset *rs);
 

@@ -63,9 +63,8 @@ void sources_free(struct masq_sources *s)
 
 void merged_clear(struct masq_merged *m)
 {
-	if (m->cfg)
-		for (size_t i = 0; i < m->cfg->ncidrs; i++)
-			free(m->origins[i]);
+	for (size_t i = 0; i < m->norigins; i++)
+		free(m->origins[i]);
 	free(m->origins);
 	cfg_free(m->cfg);
 	memset(m, 0, sizeof(*m));
@@ -200,6 +199,7 @@ static int merge_add(struct merge *mg, const struct cidr *c, const char *origin)
 	mg->m->origins[cfg->ncidrs] = strdup(origin);
 	if (!mg->m->origins[cfg->ncidrs])
 		return -ENOMEM;
+	mg->m->norigins = cfg->ncidrs + 1;
 	cfg->cidrs[cfg->ncidrs++] = *c;
 	return 0;
 }

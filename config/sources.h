@@ -37,7 +37,8 @@ struct source_state {
  * "EgressNATPolicy/NAME" or "defaults"; several joined by ", "). */
 struct masq_merged {
 	struct masq_config *cfg;
-	char **origins;
+	char **origins; /* one per CIDR merged; the caller may take cfg alone */
+	size_t norigins;
 	bool incomplete; /* a failed source had no last good version to stand in */
 	bool is_dir; /* the config was a directory */
 };

@@ -298,10 +298,9 @@ static int add_elem(struct nftnl_set *s, const uint8_t *key, size_t len, bool en
 	return 0;
 }
 
-/* Elements for ranges [from, to): each range is a start element and an
- * end element at hi + 1, except a range reaching the top of the space. */
-static int add_elems_msg(struct nft_batch *b, int family, const struct addr_range *r, size_t from,
-			 size_t to)
+/* One element message for elems[from, to). */
+static int elems_msg(struct nft_batch *b, int family, const struct set_elem *elems, size_t from,
+		     size_t to, bool del)
 {
 	size_t len = cidr_addr_len(family);
 	struct nftnl_set *s = set_new(family);
@@ -311,16 +310,14 @@ static int add_elems_msg(struct nft_batch *b, int family, const struct addr_rang
 	if (!s)
 		return -ENOMEM;
 	for (size_t i = from; i < to; i++) {
-		uint8_t end[16];
-
-		memcpy(end, r[i].hi, len);
-		if (add_elem(s, r[i].lo, len, false) < 0)
-			goto out;
-		if (!addr_increment(end, len) && add_elem(s, end, len, true) < 0)
+		if (add_elem(s, elems[i].key, len, elems[i].end) < 0)
 			goto out;
 	}
-	nlh = start(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, "set %s elements %zu-%zu",
-		    masq_ruleset_set_name(family), from + 1, to);
+	/* NLM_F_EXCL: an element already there is a bug, not something to ignore */
+	nlh = del ? start(b, NFT_MSG_DELSETELEM, 0, "set %s delete elements %zu-%zu",
+			  masq_ruleset_set_name(family), from + 1, to)
+		  : start(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL,
+			  "set %s elements %zu-%zu", masq_ruleset_set_name(family), from + 1, to);
 	if (!nlh)
 		goto out;
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
@@ -331,14 +328,29 @@ out:
 	return ret;
 }
 
+int nft_batch_elems(struct nft_batch *b, int family, const struct set_elem *elems, size_t n,
+		    bool del)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n; i += NFT_ELEMS_PER_MSG)
+		r = elems_msg(b, family, elems, i,
+			      i + NFT_ELEMS_PER_MSG < n ? i + NFT_ELEMS_PER_MSG : n, del);
+	return r;
+}
+
 static int add_set_with_elems(struct nft_batch *b, int family, const struct addr_range *r, size_t n)
 {
-	/* Two elements per range, so half as many ranges per message. */
-	size_t step = NFT_ELEMS_PER_MSG / 2;
-	int ret = add_set(b, family);
+	struct set_elem *elems;
+	int ret = add_set(b, family), cnt;
 
-	for (size_t i = 0; ret == 0 && i < n; i += step)
-		ret = add_elems_msg(b, family, r, i, i + step < n ? i + step : n);
+	if (ret < 0)
+		return ret;
+	cnt = range_elems(r, n, cidr_addr_len(family), &elems);
+	if (cnt < 0)
+		return cnt;
+	ret = nft_batch_elems(b, family, elems, (size_t)cnt, false);
+	free(elems);
 	return ret;
 }
 

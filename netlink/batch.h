@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
+#include "config/cidr.h"
+
 struct masq_ruleset;
 struct nft_batch;
 
@@ -32,6 +36,11 @@ int nft_batch_del_table(struct nft_batch *b) __attribute__((warn_unused_result))
  * order the kernel needs them (sets before the rules that look them up). */
 int nft_batch_add_ruleset(struct nft_batch *b, const struct masq_ruleset *rs)
 	__attribute__((warn_unused_result));
+
+/* Append NEWSETELEM (or, with del, DELSETELEM) messages for elems of the
+ * family's set, NFT_ELEMS_PER_MSG elements per message. */
+int nft_batch_elems(struct nft_batch *b, int family, const struct set_elem *elems, size_t n,
+		    bool del) __attribute__((warn_unused_result));
 
 /* The bytes to send, and their length. */
 const void *nft_batch_data(const struct nft_batch *b);

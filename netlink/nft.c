@@ -600,3 +600,66 @@ int nft_rule_counters(struct nft_ctx *ctx, struct nft_counters *ret)
 	nft_state_free(d.st);
 	return r == -ENOENT ? (memset(ret, 0, sizeof(*ret)), 0) : r;
 }
+
+struct elem_diff {
+	struct set_elem *del, *add;
+	size_t ndel, nadd;
+};
+
+/* The elements to delete and to add for one family: those of whole
+ * intervals (see range_diff). */
+static int family_diff(const struct masq_ruleset *old, const struct masq_ruleset *new, int family,
+		       struct elem_diff *ret)
+{
+	size_t len = cidr_addr_len(family), nd = 0, na = 0;
+	bool v6 = family == AF_INET6;
+	struct addr_range *del = NULL, *add = NULL;
+	int r = range_diff(v6 ? old->v6 : old->v4, v6 ? old->n6 : old->n4, v6 ? new->v6 : new->v4,
+			   v6 ? new->n6 : new->n4, len, &del, &nd, &add, &na);
+
+	if (r == 0 && (r = range_elems(del, nd, len, &ret->del)) >= 0) {
+		ret->ndel = (size_t)r;
+		r = range_elems(add, na, len, &ret->add);
+		ret->nadd = r >= 0 ? (size_t)r : 0;
+	}
+	free(del);
+	free(add);
+	return r < 0 ? r : 0;
+}
+
+int nft_sets_update(struct nft_ctx *ctx, const struct masq_ruleset *old,
+		    const struct masq_ruleset *new, size_t *ret_changed, struct nft_error *ret_err)
+{
+	struct elem_diff d[2] = { 0 };
+	int families = new->ipv6 ? 2 : 1, r = 0;
+	struct nft_batch *b = NULL;
+	size_t changed = 0;
+
+	memset(ret_err, 0, sizeof(*ret_err));
+	for (int f = 0; r == 0 && f < families; f++) {
+		r = family_diff(old, new, f ? AF_INET6 : AF_INET, &d[f]);
+		changed += d[f].ndel + d[f].nadd;
+	}
+	if (r == 0 && changed) {
+		b = batch_open(ctx);
+		r = b ? 0 : -ENOMEM;
+		/* whole intervals out first, then the new ones in */
+		for (int f = 0; r == 0 && f < families; f++)
+			r = nft_batch_elems(b, f ? AF_INET6 : AF_INET, d[f].del, d[f].ndel, true);
+		for (int f = 0; r == 0 && f < families; f++)
+			r = nft_batch_elems(b, f ? AF_INET6 : AF_INET, d[f].add, d[f].nadd, false);
+		if (r == 0) {
+			r = batch_send_free(ctx, b, true, ret_err);
+			b = NULL;
+		}
+	}
+	nft_batch_free(b);
+	for (int f = 0; f < 2; f++) {
+		free(d[f].del);
+		free(d[f].add);
+	}
+	if (r < 0 && !ret_err->err)
+		ret_err->err = r;
+	*ret_changed = changed;
+	return r;
+}

@@ -88,6 +88,15 @@ int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t f
 		  struct nft_counters *ret_replaced, struct nft_error *ret_err)
 	__attribute__((warn_unused_result));
 
+/* Turn old into new by changing set elements only (the two must have the
+ * same shape, see masq_ruleset_same_shape): one transaction deleting the
+ * elements new lacks and adding those old lacked. Nothing is sent when they
+ * are equal. ret_changed gets the number of elements deleted plus added.
+ * The caller must know the kernel holds old (masqd owns the table). */
+int nft_sets_update(struct nft_ctx *ctx, const struct masq_ruleset *old,
+		    const struct masq_ruleset *new, size_t *ret_changed, struct nft_error *ret_err)
+	__attribute__((warn_unused_result));
+
 /* The connection counters of masqd's rules now (a dump of the rules only). */
 int nft_rule_counters(struct nft_ctx *ctx, struct nft_counters *ret)
 	__attribute__((warn_unused_result));

@@ -3,7 +3,14 @@
  *   nfthelper reject   send a transaction the kernel must reject (the same
  *                      interval elements twice, with NLM_F_EXCL) and print how
  *                      masqd maps the error back to its object:
- *                      "err=<errno name> what=<object> count=<n>" */
+ *                      "err=<errno name> what=<object> count=<n>"
+ *   nfthelper random-edits N EDITS SEED
+ *                      program N random CIDRs (IPv4 and IPv6, overlapping
+ *                      prefixes included), then apply EDITS random edits
+ *                      through the incremental path, reading the table back
+ *                      after each and comparing it with the desired state;
+ *                      prints "ok EDITS edits, E elements changed" or the
+ *                      first difference */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +19,10 @@
 #include "config/ruleset.h"
 #include "netlink/batch.h"
 #include "netlink/nft.h"
+#include "netlink/state.h"
+
+#include <stdlib.h>
+#include <sys/socket.h>
 
 static int reject(struct nft_ctx *ctx)
 {
@@ -36,12 +47,122 @@ static int reject(struct nft_ctx *ctx)
 	return r < 0 ? 0 : 1;
 }
 
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state % n);
+}
+
+/* A random prefix: IPv4 in 10.0.0.0/8 (/12../28) or IPv6 in fd00::/16 (/32../64). */
+static struct cidr random_cidr(void)
+{
+	struct cidr c = { 0 };
+	bool v6 = rnd(4) == 0;
+	char buf[CIDR_STRLEN], aligned[CIDR_STRLEN];
+
+	if (v6)
+		snprintf(buf, sizeof(buf), "fd00:%x:%x::/%u", rnd(16), rnd(65536), 32 + rnd(33));
+	else
+		snprintf(buf, sizeof(buf), "10.%u.%u.%u/%u", rnd(256), rnd(256), rnd(256),
+			 12 + rnd(17));
+	if (cidr_parse(buf, &c, aligned) == -EDOM && cidr_parse(aligned, &c, NULL) < 0)
+		abort();
+	return c;
+}
+
+/* Add, remove or replace a few CIDRs, or about 1% of them. */
+static void mutate(struct masq_config *cfg, size_t cap)
+{
+	size_t k = rnd(10) == 0 ? cfg->ncidrs / 100 + 1 : 1 + rnd(4);
+
+	for (size_t i = 0; i < k; i++) {
+		switch (rnd(3)) {
+		case 0:
+			if (cfg->ncidrs < cap)
+				cfg->cidrs[cfg->ncidrs++] = random_cidr();
+			break;
+		case 1:
+			if (cfg->ncidrs > 1) {
+				size_t victim = rnd((uint32_t)cfg->ncidrs);
+				cfg->cidrs[victim] = cfg->cidrs[--cfg->ncidrs];
+			}
+			break;
+		default:
+			if (cfg->ncidrs)
+				cfg->cidrs[rnd((uint32_t)cfg->ncidrs)] = random_cidr();
+		}
+	}
+}
+
+/* Does the kernel hold exactly rs? Prints the first difference if not. */
+static int verify(struct nft_ctx *ctx, const struct masq_ruleset *rs)
+{
+	struct nft_state *want, *live;
+	struct nft_table_info info;
+	const char *diff = NULL;
+	int r;
+
+	if (nft_state_from_ruleset(rs, &want) < 0 || nft_table_dump(ctx, &info, &live) < 0 || !live)
+		return -EIO;
+	r = nft_state_compare(want, live, &diff);
+	if (r)
+		printf("differs at: %s\n", diff);
+	nft_state_free(want);
+	nft_state_free(live);
+	return r ? -EINVAL : 0;
+}
+
+static int random_edits(struct nft_ctx *ctx, size_t n, unsigned edits, uint64_t seed)
+{
+	struct masq_opts opts = { .enable_ipv6 = true, .random_fully = true };
+	struct masq_config cfg = { .cidrs = calloc(2 * n + 16, sizeof(struct cidr)) };
+	struct masq_ruleset *old, *new;
+	struct nft_error e;
+	size_t changed, total = 0;
+
+	rng_state = seed ? seed : 1;
+	for (size_t i = 0; i < n; i++)
+		cfg.cidrs[cfg.ncidrs++] = random_cidr();
+	if (masq_ruleset_build(&cfg, &opts, &old) < 0 || nft_ruleset_apply(ctx, old, 0, &e) < 0)
+		return 2;
+	for (unsigned i = 0; i < edits; i++) {
+		mutate(&cfg, 2 * n + 16);
+		if (masq_ruleset_build(&cfg, &opts, &new) < 0)
+			return 2;
+		if (nft_sets_update(ctx, old, new, &changed, &e) < 0) {
+			printf("edit %u: %s at %s: %s\n", i + 1, strerror(-e.err), e.what, e.msg);
+			return 1;
+		}
+		total += changed;
+		if (verify(ctx, new) < 0) {
+			printf("edit %u: the kernel does not hold the desired state\n", i + 1);
+			return 1;
+		}
+		masq_ruleset_free(old);
+		old = new;
+	}
+	printf("ok %u edits, %zu elements changed\n", edits, total);
+	masq_ruleset_free(old);
+	free(cfg.cidrs);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct nft_ctx *ctx = nft_ctx_new();
 	uint32_t gen;
 	int r = 2;
 
+	if (ctx && argc == 5 && strcmp(argv[1], "random-edits") == 0) {
+		r = random_edits(ctx, strtoul(argv[2], NULL, 10),
+				 (unsigned)strtoul(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
+		nft_ctx_free(ctx);
+		return r;
+	}
 	if (!ctx || argc != 2)
 		return 2;
 	if (strcmp(argv[1], "genid") == 0 && nft_ctx_genid(ctx, &gen) == 0) {

@@ -62,14 +62,14 @@ wait_until 200 log_reaches "$log" 'sync (resync)' $((resyncs + 2))
 expect_eq "the generation id does not move across two idle resyncs" "$g1" "$(genid)"
 
 echo "== a burst of writes is coalesced and the last one wins"
-programmed=$(count_in "$log" 'rules programmed')
+programmed=$(count_in "$log" 'rules \(programmed\|updated\)')
 for i in $(seq 1 20); do
 	printf 'nonMasqueradeCIDRs: [10.10.0.0/16, 198.18.%d.0/24]\nresyncInterval: 1s\n' "$i" >"$cfg"
 done
 wait_until 200 has_cidr 198.18.20.0/24
 expect_true "the last of 20 writes is programmed" has_cidr 198.18.20.0/24
 expect_true "no earlier write of the burst is left" lacks_cidr 198.18.19.0/24
-echo "   20 writes gave $(($(count_in "$log" 'rules programmed') - programmed)) reloads"
+echo "   20 writes gave $(($(count_in "$log" 'rules \(programmed\|updated\)') - programmed)) reloads"
 stop_masqd
 expect_eq "SIGTERM: masqd exits 0" 0 $?
 expect_eq "SIGTERM leaves the rules in place" 203.0.113.1 "$(seen_from "$POD" 203.0.113.2)"

@@ -111,11 +111,19 @@ echo "== a transaction the kernel rejects: errors map to objects, nothing is com
 masqd --cleanup
 out=$(q "$NODE" "$ROOT/$BUILD/tests/netns/nfthelper" reject)
 expect_eq "the duplicate elements are named by their message" \
-	"err=EEXIST what=set nomasq4 elements 1-4 count=1" "$out"
+	"err=EEXIST what=set nomasq4 elements 1-8 count=1" "$out"
 expect_eq "all or nothing: no table was created" 1 "$(dump | grep -c 'No such file')"
 masqd --once --config /nonexistent
 expect_eq "the feature probe leaves no table behind" "table inet ip-masq-agent" \
 	"$(q "$NODE" nft list tables)"
+
+echo "== incremental updates: random edit sequences, each checked against the kernel"
+for run in "300 200 1" "300 200 2" "1000 150 3" "1000 150 4" "3000 60 5"; do
+	set -- $run
+	out=$(q "$NODE" "$ROOT/$BUILD/tests/netns/nfthelper" random-edits "$1" "$2" "$3")
+	expect_true "$1 CIDRs, $2 add/delete/replace edits (seed $3): $out" grep -q "^ok $2 edits" <<<"$out"
+done
+masqd --cleanup
 
 echo "== upstream's manifest flags, klog's included"
 masqd --cleanup

@@ -246,7 +246,7 @@ static void test_default_batch_layout(void **state)
 		assert_int_equal(m.m[i]->nlmsg_seq, 100 + i);
 	assert_string_equal(nft_batch_describe(b, 100), "batch begin");
 	assert_string_equal(nft_batch_describe(b, 102), "table inet ip-masq-agent");
-	assert_string_equal(nft_batch_describe(b, 105), "set nomasq4 elements 1-4");
+	assert_string_equal(nft_batch_describe(b, 105), "set nomasq4 elements 1-8");
 	assert_string_equal(nft_batch_describe(b, 108), "rule 3");
 	assert_null(nft_batch_describe(b, 110));
 	assert_null(nft_batch_describe(b, 99));
@@ -384,10 +384,36 @@ static void test_large_sets_are_chunked(void **state)
 		}
 	}
 	assert_int_equal(total, 3000);
-	assert_string_equal(nft_batch_describe(b, 104), "set nomasq4 elements 1-512");
-	assert_string_equal(nft_batch_describe(b, 106), "set nomasq4 elements 1025-1500");
+	assert_string_equal(nft_batch_describe(b, 104), "set nomasq4 elements 1-1024");
+	assert_string_equal(nft_batch_describe(b, 106), "set nomasq4 elements 2049-3000");
 	nft_batch_free(b);
 	free(rs.v4);
+}
+
+static void test_delete_elements(void **state)
+{
+	struct set_elem e[2] = { { .key = { 10 } }, { .key = { 11 }, .end = true } };
+	struct nft_batch *b = nft_batch_new(7);
+	const struct nlattr *list, *elem;
+	struct msgs m;
+	char el[4][64];
+	size_t n = 0;
+
+	assert_int_equal(nft_batch_elems(b, AF_INET, e, 2, true), 0);
+	split(b, &m);
+	assert_int_equal(m.n, 1);
+	assert_int_equal(m.m[0]->nlmsg_type, MSG(NFT_MSG_DELSETELEM));
+	assert_false(m.m[0]->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL));
+	list = raw_attr(m.m[0], NFTA_SET_ELEM_LIST_ELEMENTS);
+	assert_non_null(list);
+	mnl_attr_for_each_nested(elem, list) {
+		format_elem(elem, AF_INET, el[n++]);
+	}
+	assert_int_equal(n, 2);
+	assert_string_equal(el[0], "10.0.0.0");
+	assert_string_equal(el[1], "11.0.0.0 END");
+	assert_string_equal(nft_batch_describe(b, 7), "set nomasq4 delete elements 1-2");
+	nft_batch_free(b);
 }
 
 int main(void)
@@ -398,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_and_plain_masquerade),
 		cmocka_unit_test(test_ipv6_end_element_carry),
 		cmocka_unit_test(test_large_sets_are_chunked),
+		cmocka_unit_test(test_delete_elements),
 	};
 	return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }

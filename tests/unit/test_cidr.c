@@ -1,6 +1,7 @@
 #include "tests/unit/unit.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -186,6 +187,85 @@ static void test_merge_single_hosts(void **state)
 	MERGE(AF_INET6, in6, want6);
 }
 
+/* Ranges of CIDR strings (merged), for the diff tests. */
+static size_t ranges(const char *const *in, size_t n, struct addr_range **ret)
+{
+	struct cidr c[16];
+	int cnt;
+
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(cidr_parse(in[i], &c[i], NULL), 0);
+	cnt = cidr_merge(c, n, AF_INET, ret);
+	assert_true(cnt >= 0);
+	return (size_t)cnt;
+}
+
+static const char *fmt_ranges(const struct addr_range *r, size_t n)
+{
+	static char out[512];
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char b[CIDR_STRLEN];
+		range_format(&r[i], AF_INET, b);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s", i ? " " : "", b);
+	}
+	return out;
+}
+
+static void diff_expect(const char *const *a, size_t na, const char *const *b, size_t nb,
+			const char *want_del, const char *want_add)
+{
+	struct addr_range *ra = NULL, *rb = NULL, *del, *add;
+	size_t nra = ranges(a, na, &ra), nrb = ranges(b, nb, &rb), nd, nad;
+
+	assert_int_equal(range_diff(ra, nra, rb, nrb, 4, &del, &nd, &add, &nad), 0);
+	assert_string_equal(fmt_ranges(del, nd), want_del);
+	assert_string_equal(fmt_ranges(add, nad), want_add);
+	free(ra);
+	free(rb);
+	free(del);
+	free(add);
+}
+
+static void test_range_diff(void **state)
+{
+	static const char *const base[] = { "10.0.0.0/8", "192.168.0.0/16" };
+	static const char *const added[] = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16" };
+	static const char *const extended[] = { "10.0.0.0/8", "11.0.0.0/8", "192.168.0.0/16" };
+	static const char *const split[] = { "10.0.0.0/9", "10.192.0.0/10", "192.168.0.0/16" };
+
+	diff_expect(base, 2, base, 2, "", "");
+	diff_expect(base, 2, added, 3, "", "172.16.0.0/12"); /* add */
+	diff_expect(added, 3, base, 2, "172.16.0.0/12", ""); /* delete */
+	/* an interval that changed at all goes out whole and comes back whole */
+	diff_expect(base, 2, extended, 3, "10.0.0.0/8", "10.0.0.0/7");
+	diff_expect(base, 2, split, 3, "10.0.0.0/8", "10.0.0.0/9 10.192.0.0/10");
+	diff_expect(base, 0, base, 2, "", "10.0.0.0/8 192.168.0.0/16");
+	diff_expect(base, 2, base, 0, "10.0.0.0/8 192.168.0.0/16", "");
+}
+
+static void test_range_elems(void **state)
+{
+	static const char *const in[] = { "10.0.0.0/8", "255.255.255.0/24" };
+	struct addr_range *r = NULL;
+	struct set_elem *e;
+	size_t n = ranges(in, 2, &r);
+	int cnt = range_elems(r, n, 4, &e);
+
+	/* 10/8: a start and an end (11.0.0.0); the last reaches the top: no end */
+	assert_int_equal(cnt, 3);
+	assert_memory_equal(e[0].key, ((uint8_t[]){ 10, 0, 0, 0 }), 4);
+	assert_false(e[0].end);
+	assert_memory_equal(e[1].key, ((uint8_t[]){ 11, 0, 0, 0 }), 4);
+	assert_true(e[1].end);
+	assert_memory_equal(e[2].key, ((uint8_t[]){ 255, 255, 255, 0 }), 4);
+	assert_false(e[2].end);
+	free(r);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +281,8 @@ int main(void)
 		cmocka_unit_test(test_merge_ipv6_carry),
 		cmocka_unit_test(test_merge_family_filter),
 		cmocka_unit_test(test_merge_single_hosts),
+		cmocka_unit_test(test_range_diff),
+		cmocka_unit_test(test_range_elems),
 	};
 	return cmocka_run_group_tests_name("cidr", tests, NULL, NULL);
 }
