@@ -335,8 +335,9 @@ static void log_outcome(struct agent *a, const struct masq_ruleset *rs, enum nft
 		log_warnx("table inet %s drifted (%s): restored", MASQ_TABLE, diff);
 	} else {
 		log_info("rules programmed (%s): %zu IPv4 and %zu IPv6 non-masquerade intervals in "
-			 "%.3f ms",
-			 reason, rs->n4, rs->n6, (double)took / 1e6);
+			 "%.3f ms (kernel %.3f ms)",
+			 reason, rs->n4, rs->n6, (double)took / 1e6,
+			 (double)nft_ctx_last_commit_ns(a->nft) / 1e6);
 		log_ruleset(rs);
 	}
 	if (out != NFT_UNCHANGED)
@@ -382,8 +383,9 @@ static int update_sets(struct agent *a, const struct masq_ruleset *rs, const cha
 	}
 	if (changed) {
 		log_info("rules updated (%s): %zu set elements changed, %zu IPv4 and %zu IPv6 "
-			 "intervals in %.3f ms",
-			 reason, changed, rs->n4, rs->n6, (double)(loop_now_ns() - t0) / 1e6);
+			 "intervals in %.3f ms (kernel %.3f ms)",
+			 reason, changed, rs->n4, rs->n6, (double)(loop_now_ns() - t0) / 1e6,
+			 (double)nft_ctx_last_commit_ns(a->nft) / 1e6);
 		log_ruleset(rs);
 	} else {
 		log_debug("sync (%s): the kernel already holds these rules", reason);

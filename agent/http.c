@@ -1,5 +1,6 @@
 #include "agent/http.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -15,6 +16,57 @@
 #include "config/hostport.h"
 
 #define REAP_EVERY_NS 250000000LL /* how often deadlines are checked while connections exist */
+#define MHD_SONAME "libmicrohttpd.so.12"
+
+/* libmicrohttpd is loaded when the first endpoint starts, not at exec: it
+ * brings GnuTLS and eight more libraries whose initialisation costs about
+ * 15 ms at every start, which masqd --once and --cleanup never need.
+ * (Images must still install it: ldd does not list it.) */
+static struct {
+	void *lib;
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_destroy_response) *destroy_response;
+	__typeof__(MHD_get_connection_info) *get_connection_info;
+	__typeof__(MHD_get_daemon_info) *get_daemon_info;
+	__typeof__(MHD_get_timeout) *get_timeout;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_run) *run;
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+} mhd;
+
+static int mhd_load(char *err, size_t errlen)
+{
+	void *lib;
+
+	if (mhd.lib)
+		return 0;
+	lib = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		snprintf(err, errlen, "cannot load %s: %s", MHD_SONAME, dlerror());
+		return -ENOENT;
+	}
+#define SYM(f)                                                             \
+	if (!(*(void **)&mhd.f = dlsym(lib, "MHD_" #f))) {                 \
+		snprintf(err, errlen, "%s has no MHD_%s", MHD_SONAME, #f); \
+		dlclose(lib);                                              \
+		return -ENOENT;                                            \
+	}
+	SYM(add_response_header)
+	SYM(create_response_from_buffer)
+	SYM(destroy_response)
+	SYM(get_connection_info)
+	SYM(get_daemon_info)
+	SYM(get_timeout)
+	SYM(queue_response)
+	SYM(run)
+	SYM(start_daemon)
+	SYM(stop_daemon)
+#undef SYM
+	mhd.lib = lib;
+	return 0;
+}
 
 struct conn {
 	struct MHD_Connection *c;
@@ -46,8 +98,8 @@ static void run_mhd(struct http_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
-	MHD_run(s->d);
-	if (MHD_get_timeout(s->d, &ms) == MHD_YES)
+	mhd.run(s->d);
+	if (mhd.get_timeout(s->d, &ms) == MHD_YES)
 		loop_timer_arm(s->mhd_timer, ms ? (int64_t)ms * 1000000 : 1000, 0);
 	else
 		loop_timer_arm(s->mhd_timer, 0, 0);
@@ -76,7 +128,7 @@ static void on_reap(struct loop *l, struct loop_timer *t, void *data)
 
 		if (c->cut || now - c->started < s->deadline_ns)
 			continue;
-		ci = MHD_get_connection_info(c->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		ci = mhd.get_connection_info(c->c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (ci && shutdown(ci->connect_fd, SHUT_RDWR) == 0)
 			c->cut = true;
 	}
@@ -116,7 +168,7 @@ static void on_notify(void *cls, struct MHD_Connection *mc, void **socket_contex
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype,
 			       char *body, size_t len, bool must_free, const char *allow)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
+	struct MHD_Response *r = mhd.create_response_from_buffer(
 		len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
 
@@ -125,12 +177,12 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
 			free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	mhd.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (allow)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+		mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = mhd.queue_response(c, status, r);
+	mhd.destroy_response(r);
 	return ret;
 }
 
@@ -194,7 +246,7 @@ static struct MHD_Daemon *start(struct http_server *s, const struct sockaddr_sto
 
 	if (sa->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	return MHD_start_daemon(
+	return mhd.start_daemon(
 		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
@@ -218,6 +270,10 @@ struct http_server *http_server_new(struct loop *l, const char *bind,
 		free(s);
 		return NULL;
 	}
+	if (mhd_load(err, errlen) < 0) {
+		free(s);
+		return NULL;
+	}
 	*s = (struct http_server){
 		.loop = l, .routes = routes, .data = data, .deadline_ns = deadline_ns, .epfd = -1
 	};
@@ -225,11 +281,11 @@ struct http_server *http_server_new(struct loop *l, const char *bind,
 	s->mhd_timer = loop_timer_new(l, on_mhd_timer, s);
 	s->reaper = loop_timer_new(l, on_reap, s);
 	s->d = s->mhd_timer && s->reaper ? start(s, &sa) : NULL;
-	info = s->d ? MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+	info = s->d ? mhd.get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
 	if (!info || loop_add_fd(l, info->epoll_fd, EPOLLIN, on_epoll, s) < 0) {
 		snprintf(err, errlen, "cannot listen: %s", strerror(errno ? errno : EADDRINUSE));
 		if (s->d)
-			MHD_stop_daemon(s->d);
+			mhd.stop_daemon(s->d);
 		free(s);
 		return NULL;
 	}
@@ -244,6 +300,6 @@ void http_server_free(struct http_server *s)
 	loop_del_fd(s->loop, s->epfd);
 	loop_timer_arm(s->mhd_timer, 0, 0);
 	loop_timer_arm(s->reaper, 0, 0);
-	MHD_stop_daemon(s->d);
+	mhd.stop_daemon(s->d);
 	free(s);
 }

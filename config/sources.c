@@ -164,7 +164,9 @@ static bool any_file(const char *name)
 	return true;
 }
 
-/* Merging: append a CIDR with its origin, or add the origin to an equal one. */
+/* Merging: CIDRs are appended with their origin in input order, and
+ * duplicates are folded at the end (merge_finish), by sorting, so a large
+ * config merges in O(n log n). */
 struct merge {
 	struct masq_merged *m;
 	size_t cap;
@@ -174,17 +176,6 @@ static int merge_add(struct merge *mg, const struct cidr *c, const char *origin)
 {
 	struct masq_config *cfg = mg->m->cfg;
 
-	for (size_t i = 0; i < cfg->ncidrs; i++) {
-		if (cidr_equal(&cfg->cidrs[i], c)) {
-			char *o;
-			if (strstr(mg->m->origins[i], origin) ||
-			    asprintf(&o, "%s, %s", mg->m->origins[i], origin) < 0)
-				return 0; /* already named (or no memory for a name) */
-			free(mg->m->origins[i]);
-			mg->m->origins[i] = o;
-			return 0;
-		}
-	}
 	if (cfg->ncidrs == mg->cap) {
 		size_t cap = mg->cap ? mg->cap * 2 : 64;
 		struct cidr *c2 = realloc(cfg->cidrs, cap * sizeof(*c2));
@@ -201,6 +192,87 @@ static int merge_add(struct merge *mg, const struct cidr *c, const char *origin)
 		return -ENOMEM;
 	mg->m->norigins = cfg->ncidrs + 1;
 	cfg->cidrs[cfg->ncidrs++] = *c;
+	return 0;
+}
+
+struct pos {
+	const struct cidr *c;
+	size_t i;
+};
+
+static int pos_cmp(const void *x, const void *y)
+{
+	const struct pos *a = x, *b = y;
+	int r = a->c->family - b->c->family;
+
+	if (!r)
+		r = a->c->plen - b->c->plen;
+	if (!r)
+		r = memcmp(a->c->addr, b->c->addr, sizeof(a->c->addr));
+	return r ? r : (a->i > b->i) - (a->i < b->i);
+}
+
+/* Is name one of the ", "-separated names of list? */
+static bool named_in(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p; p = strstr(p, ", ") ? strstr(p, ", ") + 2 : NULL) {
+		if (strncmp(p, name, n) == 0 && (p[n] == '\0' || strncmp(p + n, ", ", 2) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* Append origin b to a's list unless it is named there already. */
+static void join_origin(char **a, const char *b)
+{
+	char *o;
+
+	if (named_in(*a, b))
+		return;
+	if (asprintf(&o, "%s, %s", *a, b) < 0)
+		return; /* the CIDR stays; only a name is missing */
+	free(*a);
+	*a = o;
+}
+
+/* Keep the first of each CIDR, in input order, naming every origin. */
+static int merge_finish(struct merge *mg)
+{
+	struct masq_config *cfg = mg->m->cfg;
+	size_t n = cfg->ncidrs, out = 0;
+	struct pos *p = calloc(n ? n : 1, sizeof(*p));
+	bool *dup = calloc(n ? n : 1, sizeof(*dup));
+
+	if (!p || !dup) {
+		free(p);
+		free(dup);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = (struct pos){ &cfg->cidrs[i], i };
+	qsort(p, n, sizeof(*p), pos_cmp);
+	for (size_t i = 1; i < n; i++) {
+		size_t first = i;
+		while (first > 0 && cidr_equal(p[first - 1].c, p[i].c))
+			first--;
+		if (first != i) {
+			join_origin(&mg->m->origins[p[first].i], mg->m->origins[p[i].i]);
+			dup[p[i].i] = true;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (dup[i]) {
+			free(mg->m->origins[i]);
+			continue;
+		}
+		cfg->cidrs[out] = cfg->cidrs[i];
+		mg->m->origins[out++] = mg->m->origins[i];
+	}
+	cfg->ncidrs = mg->m->norigins = out;
+	free(p);
+	free(dup);
 	return 0;
 }
 
@@ -461,6 +533,8 @@ int sources_load(struct masq_sources *s, const struct sources_settings *set,
 	 * policy or config file stands in for them. */
 	if (r >= 0 && nfiles == 0 && npol == 0)
 		r = add_defaults(set, &mg);
+	if (r >= 0)
+		r = merge_finish(&mg);
 	ret->cfg->file_present = nfiles > 0;
 	slots_sweep(&s->files);
 	slots_sweep(&s->policies);

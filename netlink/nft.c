@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/ruleset.h"
@@ -29,7 +30,21 @@ struct nft_ctx {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
+	int64_t last_commit_ns;
 };
+
+static int64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+int64_t nft_ctx_last_commit_ns(const struct nft_ctx *ctx)
+{
+	return ctx->last_commit_ns;
+}
 
 static void set_bufsize(int fd, int force, int plain, size_t bytes)
 {
@@ -153,11 +168,15 @@ int nft_ctx_send_batch(struct nft_ctx *ctx, const struct nft_batch *b, struct nf
 {
 	size_t len = nft_batch_len(b);
 	int fd = mnl_socket_get_fd(ctx->nl);
+	ssize_t r;
 
 	memset(e, 0, sizeof(*e));
 	/* netlink refuses a message larger than the send buffer */
 	set_bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF, len + 65536);
-	if (mnl_socket_sendto(ctx->nl, nft_batch_data(b), len) < 0) {
+	ctx->last_commit_ns = mono_ns();
+	r = mnl_socket_sendto(ctx->nl, nft_batch_data(b), len);
+	ctx->last_commit_ns = mono_ns() - ctx->last_commit_ns;
+	if (r < 0) {
 		e->err = -errno;
 		snprintf(e->what, sizeof(e->what), "sending the batch (%zu bytes)", len);
 		return e->err;

@@ -40,6 +40,10 @@ struct nft_ctx *nft_ctx_new(void);
 /* Close the socket; NULL is fine. Tables it owns without persist go with it. */
 void nft_ctx_free(struct nft_ctx *ctx);
 
+/* How long the kernel took over the last batch: its sendmsg() (the kernel
+ * runs the whole transaction inside it), in nanoseconds. */
+int64_t nft_ctx_last_commit_ns(const struct nft_ctx *ctx);
+
 /* This socket's netlink port id. */
 uint32_t nft_ctx_portid(const struct nft_ctx *ctx);
 

@@ -11,6 +11,7 @@ pkgs=(
 	clang-format                                   # make format-check
 	libmicrohttpd-dev                              # /metrics, /healthz, /readyz
 	prometheus                                     # promtool and a real scrape in the tests
+	iptables time                                  # make bench: the reference rule shape, peak RSS
 )
 missing=()
 for p in "${pkgs[@]}"; do

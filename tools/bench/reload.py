@@ -110,7 +110,7 @@ def pct(values, p):
 
 
 def in_process_ms(line):
-    # "... intervals in 1.234 ms"
+    # "... intervals in 1.234 ms (kernel 0.456 ms)"
     try:
         return float(line.rsplit(" in ", 1)[1].split(" ms")[0])
     except (IndexError, ValueError):
@@ -129,7 +129,7 @@ def run_size(binary, n, swaps):
         for i in range(swaps):
             ts = vol.prepare(texts[(i + 1) % 2])
             t0 = vol.swap(ts)
-            t1, line = m.wait_for("rules programmed")
+            t1, line = m.wait_for("rules ")
             lat.append((t1 - t0) / 1e6)
             inproc.append(in_process_ms(line))
         m.stop()
@@ -149,7 +149,7 @@ def run_soak(binary, reloads, idle):
         rss = []
         for i in range(reloads):
             vol.swap(vol.prepare(texts[(i + 1) % 2]))
-            m.wait_for("rules programmed")
+            m.wait_for("rules ")
             if i == 0:
                 rss.append(m.status("VmRSS"))
         rss.append(m.status("VmRSS"))
