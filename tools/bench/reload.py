@@ -63,9 +63,9 @@ class Volume:
 
 
 class Masqd:
-    def __init__(self, binary, cfg):
-        sock = os.path.join(os.path.dirname(cfg), "..masqd.sock")
-        self.p = subprocess.Popen([binary, "--config", cfg, "--status-socket", sock],
+    def __init__(self, binary, cfg, extra=()):
+        sock = os.path.join(cfg if os.path.isdir(cfg) else os.path.dirname(cfg), "..masqd.sock")
+        self.p = subprocess.Popen([binary, "--config", cfg, "--status-socket", sock] + list(extra),
                                   stderr=subprocess.PIPE, text=True)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

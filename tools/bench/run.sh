@@ -11,15 +11,20 @@ stamp=$(date +%Y%m%d-%H%M%S)
 if [[ ${FULL:-0} == 1 ]]; then
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 10000 --idle 60)
 	program_args=(--sizes 64,1000,10000,100000 --v6-sizes 1000,10000 --repeat 5)
+	incremental_args=(--sizes 1000,10000,100000 --steps 20)
 else
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 2000 --idle 10)
 	program_args=(--sizes 64,1000,10000 --v6-sizes 1000 --repeat 3)
+	incremental_args=(--sizes 1000,10000 --steps 10)
 fi
 # each benchmark in a network namespace of its own; lo up so masqd serves its endpoints
 in_netns() { unshare -n sh -c 'ip link set lo up && exec "$@"' - "$@"; }
 echo "== programming time ($(uname -r), $(nproc) cores)"
 in_netns python3 tools/bench/program.py --masqd "$PWD/$BUILD/masqd" \
 	--masqctl "$PWD/$BUILD/masqctl" "${program_args[@]}" --out "bench-results/program-$stamp.md"
+echo "== incremental change"
+in_netns python3 tools/bench/incremental.py --masqd "$PWD/$BUILD/masqd" "${incremental_args[@]}" \
+	--out "bench-results/incremental-$stamp.md"
 echo "== reload"
 in_netns python3 tools/bench/reload.py --masqd "$PWD/$BUILD/masqd" "${reload_args[@]}" \
 	--out "bench-results/reload-$stamp.md"

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Incremental-change benchmark (issue 7, part 2). Run it inside a throw-away
+network namespace (tools/bench/run.sh uses unshare -n).
+
+A running masqd holds N CIDRs (a config directory of 10,000-CIDR files, as
+kubelet lays out a ConfigMap). Each step changes one CIDR, or 1% of them, in
+one file with a kubelet-style swap, and reads masqd's own log line:
+"rules updated (...): K set elements changed, ... in X ms (kernel Y ms)".
+X is masqd's in-process time for the change, Y the kernel's commit; the
+userspace cost of the change is X - Y.
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reload import Masqd  # noqa: E402
+
+PER_FILE = 10000
+
+
+def cidr(i):
+    base = (1 << 24) + i * 8192  # non-overlapping, non-adjacent, as program.py
+    return "%d.%d.%d.%d/%d" % (base >> 24, (base >> 16) & 255, (base >> 8) & 255, base & 255, 20 + i % 9)
+
+
+class Dir:
+    """A ConfigMap volume with one key per 10,000 CIDRs, swapped as kubelet does."""
+
+    def __init__(self, root, n):
+        self.root, self.n, self.gen = root, n, 0
+        self.cidrs = [cidr(i) for i in range(n)]
+        self.write()
+
+    def write(self):
+        self.gen += 1
+        ts = "..%06d" % self.gen
+        os.mkdir(os.path.join(self.root, ts))
+        for k in range(0, self.n, PER_FILE):
+            with open(os.path.join(self.root, ts, "ip-masq-%04d" % (k // PER_FILE)), "w") as f:
+                f.write("nonMasqueradeCIDRs:\n" + "".join("  - %s\n" % c for c in self.cidrs[k:k + PER_FILE]))
+        tmp = os.path.join(self.root, "..data_tmp")
+        os.symlink(ts, tmp)
+        os.rename(tmp, os.path.join(self.root, "..data"))
+        for k in range(0, self.n, PER_FILE):
+            name = "ip-masq-%04d" % (k // PER_FILE)
+            link = os.path.join(self.root, name)
+            if not os.path.islink(link):
+                os.symlink("..data/" + name, link)
+        old = os.path.join(self.root, "..%06d" % (self.gen - 1))
+        if os.path.isdir(old):
+            shutil.rmtree(old)
+
+    def change(self, count, step):
+        # replace CIDRs spread over the first file with fresh ones beyond the rest
+        for j in range(count):
+            i = (j * 97 + step) % min(self.n, PER_FILE)
+            self.cidrs[i] = cidr(self.n + step * count + j + 1)
+        self.write()
+
+
+def measure(binary, n, steps, fraction):
+    root = tempfile.mkdtemp(prefix="masqd-bench-")
+    try:
+        d = Dir(root, n)
+        m = Masqd(binary, root, extra=["--max-cidrs-per-file", str(PER_FILE)])
+        m.wait_for('msg="running', timeout=120)
+        rows = []
+        count = max(1, int(n * fraction)) if fraction else 1
+        for step in range(steps):
+            d.change(count, step)
+            _, line = m.wait_for("rules updated", timeout=120)
+            got = re.search(r": (\d+) set elements changed.* in ([0-9.]+) ms \(kernel ([0-9.]+) ms\)", line)
+            rows.append((int(got.group(1)), float(got.group(2)), float(got.group(3))))
+        m.stop()
+        med = statistics.median
+        return count, med(r[0] for r in rows), med(r[1] for r in rows), med(r[2] for r in rows)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--masqd", required=True)
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    out = ["### incremental change in a running masqd, median of %d steps (ms)\n" % a.steps,
+           "| N | change | CIDRs changed | set elements sent | in-process | kernel commit | userspace (in-process - kernel) |",
+           "|---:|---|---:|---:|---:|---:|---:|"]
+    for n in [int(x) for x in a.sizes.split(",")]:
+        for name, frac in (("one CIDR", 0), ("1%", 0.01)):
+            count, elems, inproc, kern = measure(a.masqd, n, a.steps, frac)
+            out.append("| %d | %s | %d | %d | %.2f | %.2f | %.2f |" % (n, name, count, elems, inproc, kern, inproc - kern))
+            print(out[-1], file=sys.stderr, flush=True)
+    text = "\n".join(out)
+    print(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
