@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,6 +434,10 @@ static int reconcile(struct agent *a, const char *reason, bool incremental)
 		a->counted.masqueraded[f] += lost.masqueraded[f];
 	}
 	sync_done(a, t0);
+	/* a full read-back of a large table leaves megabytes of freed heap:
+	 * give it back, so an idle masqd's memory is what it keeps */
+	if (!incremental)
+		malloc_trim(0);
 	if (!incremental || out != NFT_UNCHANGED || !a->programmed)
 		log_outcome(a, rs, out, reason, diff, loop_now_ns() - t0);
 	masq_ruleset_free(a->applied);

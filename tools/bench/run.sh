@@ -12,10 +12,12 @@ if [[ ${FULL:-0} == 1 ]]; then
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 10000 --idle 60)
 	program_args=(--sizes 64,1000,10000,100000 --v6-sizes 1000,10000 --repeat 5)
 	incremental_args=(--sizes 1000,10000,100000 --steps 20)
+	footprint_args=(--sizes 64,100000)
 else
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 2000 --idle 10)
 	program_args=(--sizes 64,1000,10000 --v6-sizes 1000 --repeat 3)
 	incremental_args=(--sizes 1000,10000 --steps 10)
+	footprint_args=(--sizes 64,10000)
 fi
 # each benchmark in a network namespace of its own; lo up so masqd serves its endpoints
 in_netns() { unshare -n sh -c 'ip link set lo up && exec "$@"' - "$@"; }
@@ -28,4 +30,7 @@ in_netns python3 tools/bench/incremental.py --masqd "$PWD/$BUILD/masqd" "${incre
 echo "== reload"
 in_netns python3 tools/bench/reload.py --masqd "$PWD/$BUILD/masqd" "${reload_args[@]}" \
 	--out "bench-results/reload-$stamp.md"
+echo "== footprint"
+in_netns python3 tools/bench/footprint.py --masqd "$PWD/$BUILD/masqd" --masqctl "$PWD/$BUILD/masqctl" \
+	"${footprint_args[@]}" --out "bench-results/footprint-$stamp.md"
 echo "tables written to bench-results/"
