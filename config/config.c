@@ -475,8 +475,8 @@ static void check_cidr(struct parser *p, const struct item *it, struct masq_conf
 			 it->text);
 		return;
 	}
-	cidr_format(&c, canon);
 	if (c.family == AF_INET6 && !p->opts->enable_ipv6) {
+		cidr_format(&c, canon); /* only for the message: formatting every CIDR costs */
 		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col,
 			 "IPv6 CIDR %s needs the --enable-ipv6 flag", canon);
 		return;

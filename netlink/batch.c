@@ -1,6 +1,8 @@
 #include "netlink/batch.h"
 
+#include <arpa/inet.h> /* before the kernel headers, which redefine in.h */
 #include <errno.h>
+#include <libmnl/libmnl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <linux/netfilter.h>
@@ -285,47 +287,39 @@ static int add_set(struct nft_batch *b, int family)
 	return nlh ? 0 : -ENOMEM;
 }
 
-static int add_elem(struct nftnl_set *s, const uint8_t *key, size_t len, bool end)
-{
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)len);
-	if (end)
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-	nftnl_set_elem_add(s, e);
-	return 0;
-}
-
-/* One element message for elems[from, to). */
+/* One element message for elems[from, to), written with libmnl straight
+ * into the batch: the same attributes libnftnl writes, without allocating
+ * an object per element (the largest userspace cost at 10,000 CIDRs). */
 static int elems_msg(struct nft_batch *b, int family, const struct set_elem *elems, size_t from,
 		     size_t to, bool del)
 {
 	size_t len = cidr_addr_len(family);
-	struct nftnl_set *s = set_new(family);
+	struct nlattr *list, *elem, *key;
 	struct nlmsghdr *nlh;
-	int ret = -ENOMEM;
 
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = from; i < to; i++) {
-		if (add_elem(s, elems[i].key, len, elems[i].end) < 0)
-			goto out;
-	}
 	/* NLM_F_EXCL: an element already there is a bug, not something to ignore */
 	nlh = del ? start(b, NFT_MSG_DELSETELEM, 0, "set %s delete elements %zu-%zu",
 			  masq_ruleset_set_name(family), from + 1, to)
 		  : start(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL,
 			  "set %s elements %zu-%zu", masq_ruleset_set_name(family), from + 1, to);
 	if (!nlh)
-		goto out;
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		return -ENOMEM;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, masq_ruleset_set_name(family));
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, MASQ_TABLE);
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	for (size_t i = from; i < to; i++) {
+		elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+		if (elems[i].end)
+			mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS,
+					 htonl(NFT_SET_ELEM_INTERVAL_END));
+		key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+		mnl_attr_put(nlh, NFTA_DATA_VALUE, len, elems[i].key);
+		mnl_attr_nest_end(nlh, key);
+		mnl_attr_nest_end(nlh, elem);
+	}
+	mnl_attr_nest_end(nlh, list);
 	push(b, nlh);
-	ret = 0;
-out:
-	nftnl_set_free(s);
-	return ret;
+	return 0;
 }
 
 int nft_batch_elems(struct nft_batch *b, int family, const struct set_elem *elems, size_t n,
