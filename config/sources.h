@@ -27,6 +27,26 @@ struct sources_settings {
 	struct masq_opts opts;
 };
 
+/* The flags that change the outcome, shared by masqd and masqctl so the two
+ * read configs alike (needs config/flags.h). set is a struct
+ * sources_settings; the others are strings or an int, checked by the caller. */
+#define MASQ_OUTCOME_FLAGS(set, max_cidrs, resync, to_ports)                                         \
+	{ "nomasq-all-reserved-ranges", FLAG_BOOL, &(set).opts.all_reserved, NULL,                   \
+	  "default to all 11 reserved ranges instead of RFC 1918" },                                 \
+		{ "enable-ipv6", FLAG_BOOL, &(set).opts.enable_ipv6, NULL,                           \
+		  "also decide IPv6 traffic (untouched without it, as upstream)" },                  \
+		{ "random-fully", FLAG_BOOL, &(set).opts.random_fully, NULL,                         \
+		  "masquerade with fully-random ports (default true; =false for plain)" },           \
+		{ "egress-nat-policy-dir", FLAG_STRING, &(set).policy_dir, "DIR",                    \
+		  "also read EgressNATPolicy objects (NoSNAT destinations) from the files in DIR" }, \
+		{ "max-cidrs-per-file", FLAG_INT, &(max_cidrs), "N",                                 \
+		  "CIDRs allowed per file in a config directory (default 64, as v2)" },              \
+		{ "resync-interval", FLAG_STRING, &(resync), "DURATION",                             \
+		  "resync in directory mode (default 60; a bare number is seconds, as v2)" },        \
+	{                                                                                            \
+		"to-ports", FLAG_STRING, &(to_ports), "RANGES", "not supported yet; rejected"        \
+	}
+
 struct source_state {
 	bool used; /* configured */
 	bool ok; /* the last load had no error */

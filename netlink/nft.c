@@ -296,21 +296,14 @@ static int foreign_owner(const struct nft_ctx *ctx, const struct nft_table_info 
 	return -EBUSY;
 }
 
-int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
-		      struct nft_error *ret_err)
+/* Replace the table described by info with rs, in one transaction. */
+static int replace_table(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+			 const struct nft_table_info *info, struct nft_error *ret_err)
 {
-	struct nft_table_info info;
 	struct nft_batch *b;
 	int r;
 
-	memset(ret_err, 0, sizeof(*ret_err));
-	r = nft_table_query(ctx, &info);
-	if (r < 0) {
-		ret_err->err = r;
-		snprintf(ret_err->what, sizeof(ret_err->what), "reading table inet %s", MASQ_TABLE);
-		return r;
-	}
-	if (foreign_owner(ctx, &info, ret_err) < 0)
+	if (foreign_owner(ctx, info, ret_err) < 0)
 		return -EBUSY;
 	b = batch_open(ctx);
 	if (!b)
@@ -318,7 +311,7 @@ int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32
 	/* Delete and recreate in the same transaction: packets see the old rules
 	 * or the new ones, never none, never duplicates; it also replaces a table
 	 * whose flags the kernel refuses to change (EOPNOTSUPP). */
-	r = info.exists ? nft_batch_del_table(b) : 0;
+	r = info->exists ? nft_batch_del_table(b) : 0;
 	if (r == 0)
 		r = nft_batch_add_table(b, NULL, flags);
 	if (r == 0)
@@ -329,6 +322,22 @@ int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32
 		return r;
 	}
 	return batch_send_free(ctx, b, true, ret_err);
+}
+
+int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+		      struct nft_error *ret_err)
+{
+	struct nft_table_info info;
+	int r;
+
+	memset(ret_err, 0, sizeof(*ret_err));
+	r = nft_table_query(ctx, &info);
+	if (r < 0) {
+		ret_err->err = r;
+		snprintf(ret_err->what, sizeof(ret_err->what), "reading table inet %s", MASQ_TABLE);
+		return r;
+	}
+	return replace_table(ctx, rs, flags, &info, ret_err);
 }
 
 int nft_table_remove(struct nft_ctx *ctx, struct nft_error *ret_err)
@@ -599,7 +608,8 @@ int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t f
 	if (live == NULL && ret_diff && diff_len)
 		snprintf(ret_diff, diff_len, "table absent");
 	*ret_outcome = NFT_REPLACED;
-	r = nft_ruleset_apply(ctx, rs, flags, ret_err);
+	/* the table was just read: no second query before replacing it */
+	r = replace_table(ctx, rs, flags, &info, ret_err);
 	if (r == 0)
 		*ret_replaced = before;
 	return r;

@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from incremental import Dir, PER_FILE  # noqa: E402
-from reload import Masqd  # noqa: E402
+from reload import Masqd, emit  # noqa: E402
 
 
 def status(pid):
@@ -68,11 +68,7 @@ def main():
         n = sum(1 for line in ldd.splitlines() if ".so" in line and "vdso" not in line)
         out.append("| %s | %d | %d |" % (os.path.basename(b), os.path.getsize(b), n))
     out += ["", "shared libraries in the running daemon: " + ", ".join(loaded)]
-    text = "\n".join(out)
-    print(text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text + "\n")
+    emit("\n".join(out), a.out)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reload import Masqd  # noqa: E402
+from reload import Masqd, emit  # noqa: E402
 
 PER_FILE = 10000
 
@@ -98,11 +98,7 @@ def main():
             count, elems, inproc, kern = measure(a.masqd, n, a.steps, frac)
             out.append("| %d | %s | %d | %d | %.2f | %.2f | %.2f |" % (n, name, count, elems, inproc, kern, inproc - kern))
             print(out[-1], file=sys.stderr, flush=True)
-    text = "\n".join(out)
-    print(text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text + "\n")
+    emit("\n".join(out), a.out)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reload import emit  # noqa: E402
+
 PER_FILE = 10000  # CIDRs per config file: 100k CIDRs exceed one 1 MiB file
 
 UPSTREAM_COMMENTS = {
@@ -151,11 +154,7 @@ def main():
     for r in rows:
         out.append("| %d | %s | %d | %d | %s |" % (r["n"], r["family"], r["rss_m"], r["rss_n"],
                                                   "—" if r["rss_i"] is None else "%d" % r["rss_i"]))
-    text = "\n".join(out)
-    print(text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text + "\n")
+    emit("\n".join(out), a.out)
 
 
 if __name__ == "__main__":

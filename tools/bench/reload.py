@@ -104,6 +104,14 @@ class Masqd:
         self.p.wait(timeout=10)
 
 
+def emit(text, out=None):
+    """Print a benchmark's tables, and write them to out when given."""
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text + "\n")
+
+
 def pct(values, p):
     v = sorted(values)
     return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
@@ -189,11 +197,7 @@ def main():
     out.append("| RSS after 1st reload | RSS after %d | ratio | idle CPU s/hour | wakeups in %.0f s idle |" % (a.reloads, a.idle))
     out.append("|---:|---:|---:|---:|---:|")
     out.append("| %d KiB | %d KiB | %.3f | %.3f | %d |" % (rss[0], rss[1], rss[1] / rss[0], cpu_per_hour, wakeups))
-    text = "\n".join(out)
-    print("\n" + text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text + "\n")
+    emit("\n".join(out), a.out)
 
 
 if __name__ == "__main__":
