@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "agent/caps.h"
 #include "agent/log.h"
 #include "agent/http.h"
+#include "agent/kube.h"
 #include "agent/loop.h"
 #include "agent/metrics.h"
 #include "agent/status.h"
@@ -48,6 +50,13 @@ struct agent {
 	struct agent_stats st;
 	struct nft_counters counted; /* counters of tables replaced before */
 	struct masq_ruleset *applied; /* what the kernel holds, after the last good sync */
+	struct kube_client *kube; /* the API watch; NULL when off */
+	char cm_label[300]; /* "configmap NS/NAME" */
+	bool cm_outage; /* the ConfigMap watch is failing */
+	bool cm_file_wins; /* ... and the mounted file changed since it began */
+	uint64_t cm_outage_digest; /* the mounted config when the outage began */
+	bool awaiting_api; /* the first sync waits for the API's first lists */
+	struct loop_timer *apiwait;
 };
 
 static void watch_config_dir(struct agent *a, bool on);
@@ -103,6 +112,7 @@ void agent_free(struct agent *a)
 	cfg_watch_free(a->watch);
 	cfg_watch_free(a->dirwatch);
 	cfg_watch_free(a->polwatch);
+	kube_client_free(a->kube);
 	sources_free(a->src);
 	http_server_free(a->metrics);
 	http_server_free(a->health);
@@ -226,9 +236,39 @@ static void report_diags(struct agent *a, const struct diags *d, bool failed)
 	snprintf(a->last_err, sizeof(a->last_err), "%s", failed ? key : d->n ? "warned" : "");
 }
 
+const struct kube_stats *agent_kube_stats(const struct agent *a)
+{
+	return a->kube ? kube_client_stats(a->kube) : NULL;
+}
+
+/* The API sources' part of the stats: the watch's own health, and for the
+ * policies, what its events loaded (each is validated as it arrives). */
+static void count_api(struct agent *a, struct source_state *st)
+{
+	const struct kube_stats *ks = agent_kube_stats(a);
+	struct agent_source_stats *p = &a->st.src[SOURCE_API_POLICY];
+
+	if (!ks)
+		return;
+	if (a->set.watch_policies) {
+		p->used = true;
+		p->ok = ks->ok[KUBE_POLICIES];
+		p->reloads_ok = ks->loads_ok[KUBE_POLICIES];
+		p->reloads_failed = ks->loads_failed[KUBE_POLICIES];
+		snprintf(p->error, sizeof(p->error), "%s", p->ok ? "" : ks->error[KUBE_POLICIES]);
+	}
+	if (st[SOURCE_API_CONFIG].used && st[SOURCE_API_CONFIG].ok && !ks->ok[KUBE_CONFIGMAP]) {
+		st[SOURCE_API_CONFIG].ok = false; /* valid, but the API stopped answering */
+		snprintf(st[SOURCE_API_CONFIG].error, sizeof(st[SOURCE_API_CONFIG].error), "%s",
+			 ks->error[KUBE_CONFIGMAP]);
+	}
+}
+
 static void count_loads(struct agent *a, const struct source_state *st)
 {
 	for (int k = 0; k < SOURCE_COUNT; k++) {
+		if (k == SOURCE_API_POLICY)
+			continue; /* count_api's */
 		struct agent_source_stats *s = &a->st.src[k];
 
 		s->used = st[k].used;
@@ -243,6 +283,33 @@ static void count_loads(struct agent *a, const struct source_state *st)
 	}
 }
 
+/* What the API gives, for sources_load. The ConfigMap read through the API
+ * stands in for the mounted file while the API answers; during an outage
+ * it stays until the mounted file's content actually changes (kubelet may
+ * still be behind the API, or the admin fixed the file by hand). */
+static void api_inputs(struct agent *a)
+{
+	const char *text;
+	size_t len;
+
+	a->srcset.api_policies = a->kube ? kube_client_policies(a->kube) : NULL;
+	a->srcset.api_config_name = NULL;
+	a->srcset.api_config = NULL;
+	if (!a->kube || !kube_client_configmap(a->kube, &text, &len))
+		return;
+	if (a->cm_outage && !a->cm_file_wins &&
+	    sources_config_digest(&a->srcset) != a->cm_outage_digest) {
+		log_warnx("%s: the API is not answering and %s changed: using the file",
+			  a->cm_label, a->set.config);
+		a->cm_file_wins = true;
+	}
+	if (a->cm_file_wins)
+		return;
+	a->srcset.api_config_name = a->cm_label;
+	a->srcset.api_config = text;
+	a->srcset.api_config_len = len;
+}
+
 /* Load every source. A bad one keeps its last good version (see sources.h).
  * Returns 0 when all were good, 1 when some were not, -EAGAIN when a failed
  * source had nothing to stand in for it on the very first load (*ret_partial
@@ -255,14 +322,17 @@ static int load_config(struct agent *a, struct masq_config **ret_partial)
 	int r;
 
 	diags_init(&d);
+	api_inputs(a);
 	r = sources_load(a->src, &a->srcset, &m, st, &d);
 	report_diags(a, &d, r != 0);
+	count_api(a, st);
 	count_loads(a, st);
 	a->st.config_ok = r == 0;
 	if (r < 0)
 		return r;
 	if (!m.cfg->file_present && r == 0)
-		log_debug("%s does not exist: using the built-in defaults", a->set.config);
+		log_debug("%s does not exist: the built-in defaults apply unless a policy exists",
+			  a->set.config);
 	if (m.is_dir != (a->dirwatch != NULL))
 		watch_config_dir(a, m.is_dir);
 	if (m.incomplete && !a->good && ret_partial) {
@@ -503,7 +573,7 @@ static void on_config_event(void *data, const char *why)
 	struct agent *a = data;
 
 	log_debug("config event: %s", why);
-	if (a->reload_pending)
+	if (a->reload_pending || a->awaiting_api)
 		return; /* coalesce a burst into one reload */
 	a->reload_pending = true;
 	a->event_ns = loop_now_ns();
@@ -636,16 +706,10 @@ static int setup_endpoints(struct agent *a)
 	return 0;
 }
 
-int agent_run(struct agent *a)
+/* Sync, then keep syncing: the resync timer, and drift polling where
+ * someone else could change the table. */
+static void start_syncing(struct agent *a)
 {
-	int r = setup_loop(a);
-
-	if (r < 0) {
-		log_error("cannot set up the event loop: %s", strerror(-r ? -r : EINVAL));
-		return 1;
-	}
-	if (setup_endpoints(a) < 0)
-		return 1;
 	first_sync(a);
 	loop_timer_arm(a->resync, a->resync_ns, a->resync_ns);
 	/* Nobody else can touch an owned table while we run: no polling then,
@@ -655,6 +719,146 @@ int agent_run(struct agent *a)
 	log_info("running: watching %s, resync every %.3gs%s", cfg_watch_dir(a->watch),
 		 (double)a->resync_ns / 1e9,
 		 a->table_flags ? "" : ", drift check every 1s (plain table)");
+}
+
+static void on_apiwait(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct agent *a = data;
+
+	if (!a->awaiting_api)
+		return;
+	a->awaiting_api = false;
+	log_warnx("kubernetes: no answer from the API in %.0fs: starting from the files; the "
+		  "API's state follows when it answers",
+		  (double)AGENT_API_WAIT_NS / 1e9);
+	start_syncing(a);
+}
+
+static bool api_synced(const struct agent *a)
+{
+	const struct kube_stats *ks = kube_client_stats(a->kube);
+
+	return (!a->set.watch_policies || ks->synced[KUBE_POLICIES]) &&
+	       (!a->set.watch_configmap[0] || ks->synced[KUBE_CONFIGMAP]);
+}
+
+static void on_kube_changed(void *data, enum kube_res res)
+{
+	struct agent *a = data;
+	const struct kube_stats *ks = kube_client_stats(a->kube);
+
+	if (res == KUBE_CONFIGMAP && !ks->healthy[res] && !a->cm_outage) {
+		a->cm_outage = true;
+		a->cm_outage_digest = sources_config_digest(&a->srcset);
+		log_warnx("%s: keeping the API's version until the API answers or %s changes",
+			  a->cm_label, a->set.config);
+	} else if (res == KUBE_CONFIGMAP && ks->healthy[res] && a->cm_outage) {
+		a->cm_outage = a->cm_file_wins = false;
+		log_info("%s: the API answers again", a->cm_label);
+	}
+	if (a->awaiting_api) {
+		if (!api_synced(a))
+			return;
+		a->awaiting_api = false;
+		loop_timer_arm(a->apiwait, 0, 0);
+		start_syncing(a);
+		return;
+	}
+	on_config_event(a, kube_res_names[res]);
+}
+
+/* --kubeconfig, else --apiserver-url (with the service account's token and
+ * CA when there is one), else in-cluster. */
+static int kube_access_build(const struct agent_settings *s, struct kube_access *acc)
+{
+	char path[PATH_MAX], *buf = NULL, line[DIAG_FILE_LEN + DIAG_MSG_LEN + 32];
+	struct diags d;
+	size_t len;
+	int r = 0;
+
+	diags_init(&d);
+	memset(acc, 0, sizeof(*acc));
+	if (s->kubeconfig[0]) {
+		r = cfg_read_file(s->kubeconfig, &buf, &len, &d);
+		if (r == 0)
+			r = kube_access_parse(s->kubeconfig, buf, len, acc, &d);
+		free(buf);
+	} else if (!s->apiserver_url[0]) {
+		r = kube_access_in_cluster(getenv("KUBERNETES_SERVICE_HOST"),
+					   getenv("KUBERNETES_SERVICE_PORT"), s->sa_dir, acc, &d);
+	} else {
+		snprintf(path, sizeof(path), "%s/token", s->sa_dir);
+		if (access(path, R_OK) == 0 && !(acc->token_file = strdup(path)))
+			r = -ENOMEM;
+		snprintf(path, sizeof(path), "%s/ca.crt", s->sa_dir);
+		if (access(path, R_OK) == 0 && !(acc->ca.file = strdup(path)))
+			r = -ENOMEM;
+	}
+	if (r == 0 && s->apiserver_url[0] && kube_access_set_server(acc, s->apiserver_url) < 0) {
+		diag_add(&d, DIAG_ERROR, "--apiserver-url", 0, 0,
+			 "\"%s\" is not an http:// or https:// URL", s->apiserver_url);
+		r = -EINVAL;
+	}
+	diag_for_each(g, &d) {
+		diag_format(g, line, sizeof(line));
+		log_error("kubernetes: %s", line);
+	}
+	if (r < 0)
+		kube_access_clear(acc);
+	return r;
+}
+
+static int setup_kube(struct agent *a)
+{
+	const char *cm = a->set.watch_configmap, *slash = strchr(cm, '/');
+	struct kube_settings ks = { .policies = a->set.watch_policies,
+				    .stall_ns = a->set.api_stall_ns,
+				    .watch_timeout_ns = a->set.api_watch_timeout_ns,
+				    .not_found_ns = a->set.api_not_found_ns,
+				    .opts = a->set.opts };
+	char ns[256] = "", err[300];
+
+	if (!a->set.watch_policies && !cm[0])
+		return 0;
+	if (kube_access_build(&a->set, &ks.acc) < 0)
+		return -EINVAL;
+	if (ks.acc.insecure)
+		log_warnx("kubernetes: insecure-skip-tls-verify: the API server is not verified");
+	if (slash) {
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - cm), cm);
+		ks.cm_namespace = ns;
+		ks.cm_name = slash + 1;
+		snprintf(a->cm_label, sizeof(a->cm_label), "configmap %s", cm);
+	}
+	log_info("kubernetes: watching%s%s%s at %s",
+		 a->set.watch_policies ? " egressnatpolicies" : "", cm[0] ? " configmap " : "", cm,
+		 ks.acc.server);
+	a->kube = kube_client_new(a->loop, &ks, on_kube_changed, a, err, sizeof(err));
+	if (!a->kube) {
+		log_error("kubernetes: %s", err);
+		return -EINVAL;
+	}
+	a->st.src[SOURCE_API_CONFIG].path = a->cm_label;
+	a->st.src[SOURCE_API_POLICY].path = "apiserver";
+	a->apiwait = loop_timer_new(a->loop, on_apiwait, a);
+	if (!a->apiwait)
+		return -ENOMEM;
+	a->awaiting_api = true;
+	return loop_timer_arm(a->apiwait, AGENT_API_WAIT_NS, 0);
+}
+
+int agent_run(struct agent *a)
+{
+	int r = setup_loop(a);
+
+	if (r < 0) {
+		log_error("cannot set up the event loop: %s", strerror(-r ? -r : EINVAL));
+		return 1;
+	}
+	if (setup_endpoints(a) < 0 || setup_kube(a) < 0)
+		return 1;
+	if (!a->awaiting_api)
+		start_syncing(a);
 	r = loop_run(a->loop);
 	return r < 0 ? 1 : r;
 }

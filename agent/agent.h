@@ -13,6 +13,8 @@
 #define AGENT_DEBOUNCE_NS 5000000LL /* 5 ms: kubelet's swap is a burst of a few events */
 #define AGENT_GENPOLL_NS 1000000000LL /* drift check in the plain fallback */
 
+#define AGENT_API_WAIT_NS 5000000000LL /* the first sync waits this long for the API */
+
 #define AGENT_DEFAULT_METRICS "127.0.0.1:9743" /* kube-proxy's defaults, masqd's ports */
 #define AGENT_DEFAULT_HEALTHZ "0.0.0.0:9744"
 #define AGENT_DEFAULT_STATUS "/run/masqd/masqd.sock"
@@ -28,6 +30,13 @@ struct agent_settings {
 	const char *policy_dir; /* EgressNATPolicy files; "" for none */
 	unsigned max_cidrs_per_file; /* in a config directory */
 	int64_t dir_resync_ns; /* --resync-interval: the resync in directory mode */
+	/* the Kubernetes API watch */
+	bool watch_policies; /* --watch-egress-nat-policies */
+	const char *watch_configmap; /* "NAMESPACE/NAME", or "" */
+	const char *kubeconfig; /* "" for none */
+	const char *apiserver_url; /* "" for none */
+	const char *sa_dir; /* the service account's files, in a pod */
+	int64_t api_stall_ns, api_watch_timeout_ns, api_not_found_ns;
 };
 
 struct agent_source_stats {
@@ -87,6 +96,11 @@ const struct agent_stats *agent_stats(const struct agent *a);
  * those of tables replaced before. */
 int agent_connections(struct agent *a, struct nft_counters *ret)
 	__attribute__((warn_unused_result));
+
+struct kube_stats;
+
+/* The API watch's counters; NULL when it is off. */
+const struct kube_stats *agent_kube_stats(const struct agent *a);
 
 /* Ready: the first sync is done and the last one succeeded. Otherwise
  * *ret_reason says why, in one line. A bad config does not make masqd

@@ -92,6 +92,17 @@ int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *da
 	return 0;
 }
 
+int loop_mod_fd(struct loop *l, int fd, uint32_t events)
+{
+	for (struct handler *h = l->handlers; h; h = h->next) {
+		if (h->fd == fd) {
+			struct epoll_event ev = { .events = events, .data.ptr = h };
+			return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		}
+	}
+	return -ENOENT;
+}
+
 void loop_del_fd(struct loop *l, int fd)
 {
 	for (struct handler **p = &l->handlers; *p; p = &(*p)->next) {

@@ -22,6 +22,9 @@ void loop_free(struct loop *l);
 int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *data)
 	__attribute__((warn_unused_result));
 
+/* Change the events watched on an added fd. */
+int loop_mod_fd(struct loop *l, int fd, uint32_t events) __attribute__((warn_unused_result));
+
 /* Stop watching fd (before closing it). */
 void loop_del_fd(struct loop *l, int fd);
 

@@ -1,6 +1,7 @@
 /* masqd: programs the node's egress NAT decision (which pod traffic leaves
  * masqueraded) into nftables, from upstream ip-masq-agent's config. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "config/config.h"
 #include "config/duration.h"
 #include "config/flags.h"
+#include "config/kubeconfig.h"
 #include "config/ruleset.h"
 
 struct cli {
@@ -18,6 +20,7 @@ struct cli {
 	int max_cidrs;
 	const char *to_ports;
 	const char *masq_chain;
+	const char *api_stall, *api_watch_timeout, *api_not_found;
 	bool once, cleanup, help, version;
 	int verbosity;
 };
@@ -38,6 +41,53 @@ static void usage(const struct flag_def *defs)
 	flags_print_help(defs, stdout);
 	printf("\nSignals: SIGHUP reloads; SIGTERM and SIGINT exit and leave the rules in place.\n"
 	       "Exit status: 0 on success, 1 on a config or kernel error, 2 on a usage error.\n");
+}
+
+/* A namespace or name as Kubernetes has them: DNS labels and subdomains. */
+static bool k8s_name(const char *s, size_t n)
+{
+	if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '.'))
+			return false;
+	}
+	return true;
+}
+
+static int check_api_usage(struct cli *a)
+{
+	const char *cm = a->set.watch_configmap, *slash = strchr(cm, '/');
+
+	if (cm[0] && (!slash || !k8s_name(cm, (size_t)(slash - cm)) ||
+		      !k8s_name(slash + 1, strlen(slash + 1)))) {
+		fprintf(stderr, "masqd: --watch-configmap must be NAMESPACE/NAME, not \"%s\"\n",
+			cm);
+		return -EINVAL;
+	}
+	if (duration_parse(a->api_stall, &a->set.api_stall_ns) < 0 ||
+	    a->set.api_stall_ns < 1000000000LL) {
+		fprintf(stderr, "masqd: --api-stall-timeout must be a duration of at least 1s\n");
+		return -EINVAL;
+	}
+	if (duration_parse(a->api_watch_timeout, &a->set.api_watch_timeout_ns) < 0 ||
+	    a->set.api_watch_timeout_ns < 1000000000LL ||
+	    a->set.api_watch_timeout_ns > 3600 * 1000000000LL) {
+		fprintf(stderr, "masqd: --api-watch-timeout must be a duration from 1s to 1h\n");
+		return -EINVAL;
+	}
+	if (duration_parse(a->api_not_found, &a->set.api_not_found_ns) < 0 ||
+	    a->set.api_not_found_ns < 1000000000LL) {
+		fprintf(stderr, "masqd: --api-not-found-retry must be a duration of at least 1s\n");
+		return -EINVAL;
+	}
+	if ((a->set.watch_policies || cm[0]) && (a->once || a->cleanup)) {
+		fprintf(stderr, "masqd: --once and --cleanup read files only; the API watch "
+				"needs the daemon\n");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int check_usage(struct cli *a)
@@ -68,6 +118,8 @@ static int check_usage(struct cli *a)
 		return -EINVAL;
 	}
 	a->set.max_cidrs_per_file = (unsigned)a->max_cidrs;
+	if (check_api_usage(a) < 0)
+		return -EINVAL;
 	if (a->once && a->cleanup) {
 		fprintf(stderr, "masqd: --once and --cleanup exclude each other\n");
 		return -EINVAL;
@@ -103,7 +155,14 @@ int main(int argc, char **argv)
 			 .metrics_bind = AGENT_DEFAULT_METRICS,
 			 .healthz_bind = AGENT_DEFAULT_HEALTHZ,
 			 .status_socket = AGENT_DEFAULT_STATUS,
-			 .policy_dir = "" },
+			 .policy_dir = "",
+			 .watch_configmap = "",
+			 .kubeconfig = "",
+			 .apiserver_url = "",
+			 .sa_dir = KUBE_SA_DIR },
+		.api_stall = "2m",
+		.api_watch_timeout = "5m",
+		.api_not_found = "60s",
 		.http_deadline = "10s",
 		.resync = "60",
 		.max_cidrs = SOURCES_DEFAULT_MAX_CIDRS,
@@ -129,6 +188,26 @@ int main(int argc, char **argv)
 		  "unix socket for masqctl status (default " AGENT_DEFAULT_STATUS "); empty: off" },
 		{ "http-deadline", FLAG_STRING, &a.http_deadline, "DURATION",
 		  "longest an HTTP connection may stay open, however active (default 10s)" },
+		{ "watch-egress-nat-policies", FLAG_BOOL, &a.set.watch_policies, NULL,
+		  "watch EgressNATPolicy objects (networking.gke.io/v1) through the API" },
+		{ "watch-configmap", FLAG_STRING, &a.set.watch_configmap, "NAMESPACE/NAME",
+		  "watch this ConfigMap (data key config) through the API; while the API answers "
+		  "it wins over --config" },
+		{ "kubeconfig", FLAG_STRING, &a.set.kubeconfig, "PATH",
+		  "API access from this kubeconfig (default: in-cluster)" },
+		{ "apiserver-url", FLAG_STRING, &a.set.apiserver_url, "URL",
+		  "the API server (overrides the kubeconfig's; in a pod the service account's "
+		  "token and CA are still used)" },
+		{ "serviceaccount-dir", FLAG_STRING, &a.set.sa_dir, "DIR",
+		  "in-cluster token, ca.crt and namespace (default " KUBE_SA_DIR ")" },
+		{ "api-stall-timeout", FLAG_STRING, &a.api_stall, "DURATION",
+		  "restart a watch that sent nothing, not even a bookmark, for this long (default "
+		  "2m)" },
+		{ "api-watch-timeout", FLAG_STRING, &a.api_watch_timeout, "DURATION",
+		  "watches last a random time from this to twice this, as client-go's (default "
+		  "5m)" },
+		{ "api-not-found-retry", FLAG_STRING, &a.api_not_found, "DURATION",
+		  "retry after a 404, when the EgressNATPolicy CRD is not installed (default 60s)" },
 		{ "v", FLAG_INT, &a.verbosity, "N", "log verbosity; 2 or more adds debug" },
 		{ "help", FLAG_BOOL, &a.help, NULL, "show this help" },
 		{ "h", FLAG_BOOL, &a.help, NULL, NULL },

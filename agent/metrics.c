@@ -10,6 +10,7 @@
 
 #include "agent/agent.h"
 #include "agent/expo.h"
+#include "agent/kube.h"
 #include "netlink/nft.h"
 
 static const char *const families[2] = { "ipv4", "ipv6" };
@@ -94,6 +95,48 @@ static void connection_metrics(struct expo *e, struct agent *a)
 	for (int f = 0; f < 2; f++)
 		expo_sample(e, "masqd_not_masqueraded_connections_total",
 			    (const char *[]){ "family", families[f], NULL }, (double)c.kept[f]);
+}
+
+static void api_metrics(struct expo *e, const struct kube_stats *ks)
+{
+	char code[16];
+
+	if (!ks)
+		return;
+	expo_family(
+		e, "masqd_api_requests_total", "counter",
+		"Requests to the Kubernetes API by resource and HTTP code (<error>: no answer).");
+	for (int r = 0; r < KUBE_NRES; r++) {
+		for (size_t i = 0; i < ks->ncodes[r]; i++) {
+			if (ks->req[r][i].code)
+				snprintf(code, sizeof(code), "%d", ks->req[r][i].code);
+			else
+				snprintf(code, sizeof(code), "<error>");
+			expo_sample(e, "masqd_api_requests_total",
+				    (const char *[]){ "resource", kube_res_names[r], "code", code,
+						      NULL },
+				    (double)ks->req[r][i].n);
+		}
+	}
+	expo_family(
+		e, "masqd_api_watch_restarts_total", "counter",
+		"Watches (or lists) restarted, by resource and reason; expired means a relist.");
+	for (int r = 0; r < KUBE_NRES; r++) {
+		for (int w = 0; w < KUBE_R_COUNT && ks->synced[r] + ks->ncodes[r]; w++)
+			expo_sample(e, "masqd_api_watch_restarts_total",
+				    (const char *[]){ "resource", kube_res_names[r], "reason",
+						      kube_restart_names[w], NULL },
+				    (double)ks->restarts[r][w]);
+	}
+	expo_family(
+		e, "masqd_api_up", "gauge",
+		"1 while the API answers the watch of the resource; the last state stays when 0.");
+	for (int r = 0; r < KUBE_NRES; r++) {
+		if (ks->ncodes[r])
+			expo_sample(e, "masqd_api_up",
+				    (const char *[]){ "resource", kube_res_names[r], NULL },
+				    ks->healthy[r]);
+	}
 }
 
 static double boot_time(void)
@@ -182,6 +225,7 @@ static void serve_metrics(void *data, struct http_reply *out)
 	sync_metrics(e, st);
 	config_metrics(e, st);
 	connection_metrics(e, a);
+	api_metrics(e, agent_kube_stats(a));
 	process_metrics(e);
 	text = expo_text(e, NULL);
 	if (text)

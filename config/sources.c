@@ -11,7 +11,8 @@
 
 #include "config/policy.h"
 
-const char *const source_names[SOURCE_COUNT] = { "file", "egress-nat-policy-dir" };
+const char *const source_names[SOURCE_COUNT] = { "file", "egress-nat-policy-dir", "configmap-api",
+						 "egress-nat-policy-api" };
 
 /* The last good version of one file. */
 struct slot {
@@ -294,18 +295,28 @@ static int add_defaults(const struct sources_settings *set, struct merge *mg);
  * single config file with none falls back to the defaults, as upstream
  * starts from them; a bad file of a directory then contributes nothing. */
 static int load_member(struct masq_sources *s, const struct sources_settings *set, const char *path,
-		       bool member, struct merge *mg, bool *ret_failed, struct diags *d)
+		       const char *text, size_t textlen, bool member, struct merge *mg,
+		       bool *ret_failed, struct diags *d)
 {
 	struct slot *sl = slot_get(&s->files, path);
 	struct masq_config *cfg = NULL;
-	size_t len = 0;
+	size_t len = textlen;
 	char *buf = NULL;
-	int r;
+	int r = 0;
 
 	if (!sl)
 		return -ENOMEM;
 	sl->seen = true;
-	r = cfg_read_file(path, &buf, &len, d);
+	if (text && textlen > MASQ_FILE_MAX) {
+		diag_add(d, DIAG_ERROR, path, 0, 0, "%zu bytes: larger than %u", textlen,
+			 MASQ_FILE_MAX);
+		r = -EFBIG;
+	} else if (text) {
+		buf = strndup(text, textlen);
+		r = buf ? 0 : -ENOMEM;
+	} else {
+		r = cfg_read_file(path, &buf, &len, d);
+	}
 	if (r == 0)
 		r = member ? cfg_parse_member(path, buf, len, &set->opts, set->max_cidrs_per_file,
 					      &cfg, d)
@@ -342,10 +353,17 @@ static int load_files(struct masq_sources *s, const struct sources_settings *set
 	size_t n;
 	int r;
 
+	if (set->api_config_name) {
+		if (!set->api_config)
+			return 0; /* the API says there is none: as a missing file */
+		r = load_member(s, set, set->api_config_name, set->api_config, set->api_config_len,
+				false, mg, failed, d);
+		return r < 0 ? r : 1;
+	}
 	if (stat(set->config, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		if (access(set->config, F_OK) < 0 && errno == ENOENT)
 			return 0; /* no file: upstream's defaults, unless policies say otherwise */
-		r = load_member(s, set, set->config, false, mg, failed, d);
+		r = load_member(s, set, set->config, NULL, 0, false, mg, failed, d);
 		return r < 0 ? r : 1;
 	}
 	mg->m->is_dir = true;
@@ -354,7 +372,7 @@ static int load_files(struct masq_sources *s, const struct sources_settings *set
 	r = list_dir(set->config, ip_masq_file, &names, &n, d);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", set->config, names[i]);
-		r = load_member(s, set, path, true, mg, failed, d);
+		r = load_member(s, set, path, NULL, 0, true, mg, failed, d);
 	}
 	free_names(names, n);
 	return r < 0 ? r : (int)n;
@@ -430,25 +448,26 @@ static int refresh_policy_slot(struct slot *sl, const struct sources_settings *s
 	return r;
 }
 
-/* The policies of one file, merged; returns how many it contributed. */
-static int merge_policies(const struct slot *sl, struct taken *t, struct merge *mg, bool *failed,
-			  struct diags *d)
+/* The policies of one file (or of the API), merged; returns how many it
+ * contributed. */
+static int merge_policies(const struct masq_policy_list *pl, const char *where, struct taken *t,
+			  struct merge *mg, bool *failed, struct diags *d)
 {
 	char origin[POLICY_NAME_MAX + 32];
 	int count = 0, r = 0;
 
-	for (size_t i = 0; r == 0 && i < sl->policies.n; i++) {
-		const struct masq_policy *p = &sl->policies.v[i];
+	for (size_t i = 0; r == 0 && i < pl->n; i++) {
+		const struct masq_policy *p = &pl->v[i];
 		const char *other = taken_by(t, p->name);
 
 		if (other) {
-			diag_add(d, DIAG_ERROR, sl->path, p->line, 1,
+			diag_add(d, DIAG_ERROR, where, p->line, 1,
 				 "policy %s: also defined in %s; this one is ignored", p->name,
 				 other);
 			*failed = true;
 			continue;
 		}
-		r = take(t, p->name, sl->path);
+		r = take(t, p->name, where);
 		snprintf(origin, sizeof(origin), "EgressNATPolicy/%s", p->name);
 		for (size_t j = 0; r == 0 && j < p->ncidrs; j++)
 			r = merge_add(mg, &p->cidrs[j], origin);
@@ -461,9 +480,15 @@ static int load_policies(struct masq_sources *s, const struct sources_settings *
 			 struct merge *mg, bool *failed, struct diags *d)
 {
 	struct taken t = { 0 };
-	char **names, path[PATH_MAX];
-	size_t n;
-	int r = list_dir(set->policy_dir, any_file, &names, &n, d), total = 0;
+	char **names = NULL, path[PATH_MAX];
+	size_t n = 0;
+	int r = 0, total = 0;
+
+	/* the API's first: a file cannot shadow what the cluster says */
+	if (set->api_policies)
+		total = r = merge_policies(set->api_policies, "apiserver", &t, mg, failed, d);
+	if (r >= 0 && set->policy_dir && set->policy_dir[0])
+		r = list_dir(set->policy_dir, any_file, &names, &n, d);
 
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		struct slot *sl;
@@ -476,7 +501,7 @@ static int load_policies(struct masq_sources *s, const struct sources_settings *
 		sl->seen = true;
 		r = refresh_policy_slot(sl, set, failed, &mg->m->incomplete, d);
 		if (r == 0 && sl->have)
-			r = merge_policies(sl, &t, mg, failed, d);
+			r = merge_policies(&sl->policies, sl->path, &t, mg, failed, d);
 		total += r > 0 ? r : 0;
 	}
 	free(t.names);
@@ -515,19 +540,20 @@ int sources_load(struct masq_sources *s, const struct sources_settings *set,
 	int nfiles, npol = 0, r;
 
 	memset(ret, 0, sizeof(*ret));
-	state_init(&st[SOURCE_FILE]);
-	state_init(&st[SOURCE_POLICY]);
+	for (int k = 0; k < SOURCE_COUNT; k++)
+		state_init(&st[k]);
 	ret->cfg = calloc(1, sizeof(*ret->cfg));
 	if (!ret->cfg)
 		return -ENOMEM;
 	ret->cfg->resync_ns = MASQ_DEFAULT_RESYNC_NS;
 	ret->cfg->cidr_limit = MASQ_DEFAULT_CIDR_LIMIT;
 	nfiles = r = load_files(s, set, &mg, &failed, d);
-	note_state(&st[SOURCE_FILE], d, e0);
-	if (r >= 0 && set->policy_dir && set->policy_dir[0]) {
+	note_state(&st[set->api_config_name ? SOURCE_API_CONFIG : SOURCE_FILE], d, e0);
+	if (r >= 0 && ((set->policy_dir && set->policy_dir[0]) || set->api_policies)) {
 		size_t e1 = d->errors;
 		npol = r = load_policies(s, set, &mg, &failed, d);
-		note_state(&st[SOURCE_POLICY], d, e1);
+		if (set->policy_dir && set->policy_dir[0])
+			note_state(&st[SOURCE_POLICY], d, e1);
 	}
 	/* As on GKE, where the defaults are the editable "default" policy: any
 	 * policy or config file stands in for them. */
@@ -543,4 +569,49 @@ int sources_load(struct masq_sources *s, const struct sources_settings *set,
 		return r;
 	}
 	return failed ? 1 : 0;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t digest_file(uint64_t h, const char *path)
+{
+	struct diags d;
+	char *buf = NULL;
+	size_t len = 0;
+
+	diags_init(&d);
+	h = fnv(h, path, strlen(path) + 1);
+	if (cfg_read_file(path, &buf, &len, &d) < 0)
+		return fnv(h, "-", 1); /* missing or unreadable: one state */
+	h = fnv(h, buf, len);
+	free(buf);
+	return h;
+}
+
+uint64_t sources_config_digest(const struct sources_settings *set)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	struct stat st;
+	struct diags d;
+	char **names, path[PATH_MAX];
+	size_t n;
+
+	if (stat(set->config, &st) < 0 || !S_ISDIR(st.st_mode))
+		return digest_file(h, set->config);
+	diags_init(&d);
+	if (list_dir(set->config, ip_masq_file, &names, &n, &d) < 0)
+		return fnv(h, "?", 1);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", set->config, names[i]);
+		h = digest_file(h, path);
+	}
+	free_names(names, n);
+	return h;
 }

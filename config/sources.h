@@ -10,13 +10,15 @@
 
 #include "config/config.h"
 #include "config/diag.h"
+#include "config/policy.h"
 
 #define SOURCES_MAX_FILES 256 /* files read from one directory */
 #define SOURCES_DEFAULT_MAX_CIDRS 64 /* per file in a directory, as v2 */
 
-enum source_kind { SOURCE_FILE, SOURCE_POLICY, SOURCE_COUNT };
+enum source_kind { SOURCE_FILE, SOURCE_POLICY, SOURCE_API_CONFIG, SOURCE_API_POLICY, SOURCE_COUNT };
 
-/* Label values for metrics and status: "file", "egress-nat-policy-dir". */
+/* Label values for metrics and status: "file", "egress-nat-policy-dir",
+ * "configmap-api", "egress-nat-policy-api". */
 extern const char *const source_names[SOURCE_COUNT];
 
 struct sources_settings {
@@ -25,6 +27,11 @@ struct sources_settings {
 	unsigned max_cidrs_per_file; /* in a directory */
 	int64_t dir_resync_ns; /* the resync interval in directory mode */
 	struct masq_opts opts;
+	/* From the Kubernetes API watch (agent/kube.c); NULL when not in use. */
+	const struct masq_policy_list *api_policies; /* valid EgressNATPolicies, by name */
+	const char *api_config_name; /* "configmap NS/NAME": stands in for config */
+	const char *api_config; /* its data.config; NULL when it has none */
+	size_t api_config_len;
 };
 
 /* The flags that change the outcome, shared by masqd and masqctl so the two
@@ -75,6 +82,11 @@ void sources_free(struct masq_sources *s);
 int sources_load(struct masq_sources *s, const struct sources_settings *set,
 		 struct masq_merged *ret, struct source_state st[SOURCE_COUNT], struct diags *d)
 	__attribute__((warn_unused_result));
+
+/* A digest of the config's content as sources_load would read it (the file,
+ * or the names and contents of a directory's ip-masq files), to tell whether
+ * the mounted config really changed. */
+uint64_t sources_config_digest(const struct sources_settings *set);
 
 /* Free what sources_load put in m. */
 void merged_clear(struct masq_merged *m);

@@ -10,6 +10,7 @@ pkgs=(
 	iproute2 nftables procps python3               # namespace tests and demo
 	clang-format                                   # make format-check
 	libmicrohttpd-dev                              # /metrics, /healthz, /readyz
+	libcurl4-openssl-dev openssl                   # the API watch; the fake API server's CA
 	prometheus                                     # promtool and a real scrape in the tests
 	iptables time                                  # make bench: the reference rule shape, peak RSS
 )

@@ -1,0 +1,309 @@
+#include "config/kubeconfig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/yamltree.h"
+
+static void blob_clear(struct kube_blob *b)
+{
+	free(b->file);
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+void kube_access_clear(struct kube_access *a)
+{
+	free(a->server);
+	blob_clear(&a->ca);
+	blob_clear(&a->cert);
+	blob_clear(&a->key);
+	free(a->token);
+	free(a->token_file);
+	free(a->namespace);
+	memset(a, 0, sizeof(*a));
+}
+
+static int b64_value(int c)
+{
+	static const char set[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = c ? strchr(set, c) : NULL;
+
+	return p ? (int)(p - set) : -1;
+}
+
+int kube_base64_decode(const char *s, unsigned char **ret, size_t *ret_len)
+{
+	size_t n = strlen(s), out = 0, pad = 0;
+	unsigned char *buf = malloc(n / 4 * 3 + 3);
+	unsigned acc = 0, bits = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (const char *p = s; *p; p++) {
+		int v = b64_value((unsigned char)*p);
+		if (isspace((unsigned char)*p))
+			continue;
+		if (*p == '=' && pad < 2) {
+			pad++;
+			continue;
+		}
+		if (v < 0 || pad) {
+			free(buf);
+			return -EINVAL; /* a foreign character, or data after the padding */
+		}
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf[out++] = (unsigned char)(acc >> bits);
+		}
+	}
+	*ret = buf;
+	*ret_len = out;
+	return 0;
+}
+
+int kube_token_read(const char *path, char **ret)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char *buf = malloc(KUBE_TOKEN_MAX + 1), *b, *e;
+	ssize_t n = 0, r = 0;
+
+	if (fd < 0 || !buf) {
+		int err = fd < 0 ? -errno : -ENOMEM;
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return err;
+	}
+	while (n <= KUBE_TOKEN_MAX && (r = read(fd, buf + n, KUBE_TOKEN_MAX + 1 - n)) > 0)
+		n += r;
+	close(fd);
+	if (r < 0 || n > KUBE_TOKEN_MAX) {
+		free(buf);
+		return r < 0 ? -errno : -EINVAL;
+	}
+	buf[n] = '\0';
+	for (b = buf; isspace((unsigned char)*b); b++)
+		;
+	for (e = b + strlen(b); e > b && isspace((unsigned char)e[-1]); e--)
+		;
+	*e = '\0';
+	for (const char *p = b; *p; p++) {
+		if (!isgraph((unsigned char)*p))
+			e = b; /* a header cannot carry it: treat as empty */
+	}
+	if (e == b) {
+		free(buf);
+		return -EINVAL;
+	}
+	memmove(buf, b, (size_t)(e - b) + 1);
+	*ret = buf;
+	return 0;
+}
+
+int kube_access_set_server(struct kube_access *a, const char *url)
+{
+	const char *host;
+	char *s;
+	size_t n;
+
+	if (strncmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else
+		return -EINVAL;
+	if (!*host || *host == '/' || strpbrk(url, " \t\r\n?#"))
+		return -EINVAL;
+	s = strdup(url);
+	if (!s)
+		return -ENOMEM;
+	for (n = strlen(s); n > 0 && s[n - 1] == '/'; n--)
+		s[n - 1] = '\0';
+	free(a->server);
+	a->server = s;
+	return 0;
+}
+
+struct kctx {
+	const char *path;
+	char dir[PATH_MAX];
+	struct diags *d;
+	bool bad;
+};
+
+#define kerr(c, n, ...)                                                                          \
+	do {                                                                                     \
+		diag_add((c)->d, DIAG_ERROR, (c)->path, (n) ? (n)->line : 0, (n) ? (n)->col : 0, \
+			 __VA_ARGS__);                                                           \
+		(c)->bad = true;                                                                 \
+	} while (0)
+
+/* The entry of a named list (contexts, clusters, users) called name. */
+static const struct yt_node *named(const struct yt_node *root, const char *list, const char *key,
+				   const char *name)
+{
+	const struct yt_node *seq = yt_get(root, list);
+
+	for (size_t i = 0; seq && seq->type == YT_SEQ && i < seq->nkids; i++) {
+		const char *n = yt_str(yt_get(seq->kids[i], "name"));
+		if (n && strcmp(n, name) == 0)
+			return yt_get(seq->kids[i], key);
+	}
+	return NULL;
+}
+
+/* A path relative to the kubeconfig's directory. */
+static char *resolve(struct kctx *c, const char *p)
+{
+	char *s;
+
+	if (p[0] == '/' || !c->dir[0])
+		return strdup(p);
+	return asprintf(&s, "%s/%s", c->dir, p) < 0 ? NULL : s;
+}
+
+/* "KEY" (a file) or "KEY-data" (base64): the data wins, as in client-go. */
+static void read_blob(struct kctx *c, const struct yt_node *map, const char *key,
+		      struct kube_blob *ret)
+{
+	char datakey[64];
+	const struct yt_node *data, *file;
+
+	snprintf(datakey, sizeof(datakey), "%s-data", key);
+	data = yt_get(map, datakey);
+	file = yt_get(map, key);
+	if (yt_str(data) && data->text[0]) {
+		if (kube_base64_decode(data->text, &ret->data, &ret->len) < 0 ||
+		    ret->len > KUBE_PEM_MAX)
+			kerr(c, data, "%s is not valid base64 (of at most 1 MiB)", datakey);
+	} else if (yt_str(file) && file->text[0]) {
+		if (!(ret->file = resolve(c, file->text)))
+			c->bad = true;
+	}
+}
+
+static void read_cluster(struct kctx *c, const struct yt_node *cl, struct kube_access *a)
+{
+	const struct yt_node *server = yt_get(cl, "server");
+	const char *insecure = yt_str(yt_get(cl, "insecure-skip-tls-verify"));
+
+	if (!yt_str(server) || kube_access_set_server(a, server->text) < 0) {
+		kerr(c, server ? server : cl, "cluster.server must be an http(s):// URL");
+		return;
+	}
+	read_blob(c, cl, "certificate-authority", &a->ca);
+	a->insecure = insecure && strcmp(insecure, "true") == 0;
+}
+
+static void read_user(struct kctx *c, const struct yt_node *u, struct kube_access *a)
+{
+	const char *token = yt_str(yt_get(u, "token")), *tf = yt_str(yt_get(u, "tokenFile"));
+
+	if (yt_get(u, "exec") || yt_get(u, "auth-provider")) {
+		kerr(c, u,
+		     "user: exec and auth-provider plugins are not supported; use a token, "
+		     "tokenFile or client certificate");
+		return;
+	}
+	if (yt_get(u, "username") || yt_get(u, "password"))
+		kerr(c, u, "user: basic authentication is not supported");
+	if (token && token[0] && !(a->token = strdup(token)))
+		c->bad = true;
+	if (tf && tf[0] && !(a->token_file = resolve(c, tf)))
+		c->bad = true;
+	read_blob(c, u, "client-certificate", &a->cert);
+	read_blob(c, u, "client-key", &a->key);
+	if (!a->cert.file != !a->key.file || !a->cert.data != !a->key.data)
+		kerr(c, u, "user: a client certificate needs its key, and a key its certificate");
+}
+
+int kube_access_parse(const char *path, const char *buf, size_t len, struct kube_access *ret,
+		      struct diags *d)
+{
+	struct kctx c = { .path = path, .d = d };
+	struct yt_node **docs = NULL;
+	const struct yt_node *root, *ctx, *cl, *u;
+	const char *cur, *cname, *uname, *ns;
+	const char *slash = strrchr(path, '/');
+	int n = yt_parse(path, buf, len, &docs, d);
+
+	memset(ret, 0, sizeof(*ret));
+	if (n < 0)
+		return -EINVAL;
+	if (slash)
+		snprintf(c.dir, sizeof(c.dir), "%.*s", (int)(slash - path), path);
+	root = n == 1 ? docs[0] : NULL;
+	cur = yt_str(yt_get(root, "current-context"));
+	ctx = cur ? named(root, "contexts", "context", cur) : NULL;
+	cname = yt_str(yt_get(ctx, "cluster"));
+	uname = yt_str(yt_get(ctx, "user"));
+	ns = yt_str(yt_get(ctx, "namespace"));
+	cl = cname ? named(root, "clusters", "cluster", cname) : NULL;
+	u = uname ? named(root, "users", "user", uname) : NULL;
+	if (!root || root->type != YT_MAP)
+		kerr(&c, root, "expected one kubeconfig document");
+	else if (!cur || !ctx)
+		kerr(&c, root, "current-context \"%s\" names no entry of contexts", cur ? cur : "");
+	else if (!cl)
+		kerr(&c, ctx, "context.cluster \"%s\" names no entry of clusters",
+		     cname ? cname : "");
+	else
+		read_cluster(&c, cl, ret);
+	if (!c.bad && u)
+		read_user(&c, u, ret);
+	if (!c.bad && ns && !(ret->namespace = strdup(ns)))
+		c.bad = true;
+	yt_free_docs(docs, n);
+	if (c.bad) {
+		kube_access_clear(ret);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int kube_access_in_cluster(const char *host, const char *port, const char *sa_dir,
+			   struct kube_access *ret, struct diags *d)
+{
+	char url[300], path[PATH_MAX];
+	char *ns = NULL;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!host || !host[0] || !port || !port[0]) {
+		diag_add(
+			d, DIAG_ERROR, "in-cluster", 0, 0,
+			"KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: not in a "
+			"pod; use --kubeconfig or --apiserver-url");
+		return -EINVAL;
+	}
+	/* client-go's net.JoinHostPort: an IPv6 literal needs brackets */
+	snprintf(url, sizeof(url), strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
+		 port);
+	r = kube_access_set_server(ret, url);
+	if (r < 0) {
+		diag_add(d, DIAG_ERROR, "in-cluster", 0, 0, "bad service address %s", url);
+		return r;
+	}
+	snprintf(path, sizeof(path), "%s/token", sa_dir);
+	ret->token_file = strdup(path);
+	snprintf(path, sizeof(path), "%s/ca.crt", sa_dir);
+	ret->ca.file = strdup(path);
+	snprintf(path, sizeof(path), "%s/namespace", sa_dir);
+	if (kube_token_read(path, &ns) == 0)
+		ret->namespace = ns;
+	if (!ret->token_file || !ret->ca.file) {
+		kube_access_clear(ret);
+		return -ENOMEM;
+	}
+	return 0;
+}

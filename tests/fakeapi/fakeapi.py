@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""A fake Kubernetes API server for masqd's watch tests (standard library only).
+
+It serves what masqd reads, with the wire behaviour the Kubernetes API
+documents (API concepts: "Efficient detection of changes", "Watch bookmarks",
+"410 Gone responses"):
+
+  GET /apis/networking.gke.io/v1/egressnatpolicies                 list
+  GET /apis/networking.gke.io/v1/egressnatpolicies?watch=1&...     watch
+  GET /api/v1/namespaces/NS/configmaps?fieldSelector=metadata.name%3DNAME[&watch=1...]
+
+Lists carry metadata.resourceVersion; a watch from resourceVersion RV sends
+every change after RV as newline-delimited JSON events in a chunked 200
+response, BOOKMARK events when allowWatchBookmarks=true, and ends at
+timeoutSeconds. A watch from a compacted RV gets 410, as an HTTP status or as
+an ERROR event inside a 200 stream (both happen in real clusters). Requests
+need "Authorization: Bearer TOKEN" with the token in --token-file, read at
+every request, so rotating the file is token rotation.
+
+Faults are injected through POST /_ctl (JSON), which tests use (see ctl()):
+  {"op": "put", "resource": "egressnatpolicies", "object": {...}}   create or edit
+  {"op": "delete", "resource": ..., "name": N [, "namespace": NS]}
+  {"op": "fault", "resource": R, "on": "list"|"watch"|"any", "count": N,
+   "kind": "403"|"404"|"429"|"500"|"410"|"gone-event"|"disconnect"|"empty200"|"garbage",
+   "retry_after": S}
+  {"op": "compact"}            every RV so far is too old to watch from
+  {"op": "split", "bytes": N}  write watch events N bytes per chunk
+  {"op": "bookmarks", "seconds": S}
+  {"op": "crd", "installed": bool}
+  {"op": "requests"}           the request log, for assertions
+  {"op": "kick"}               end every open watch cleanly (as timeoutSeconds)
+  {"op": "stall", "on": bool}  open watches stop sending anything, bookmarks included
+"""
+import argparse
+import json
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+POLICIES = "egressnatpolicies"
+CONFIGMAPS = "configmaps"
+
+
+class State:
+    def __init__(self, token_file):
+        self.lock = threading.Condition()
+        self.rv = 100
+        self.compacted = 0
+        self.objects = {POLICIES: {}, CONFIGMAPS: {}}  # key -> object
+        self.log = []  # (rv, type, resource, object)
+        self.faults = []
+        self.split = 0
+        self.bookmark_s = 0.0
+        self.crd = True
+        self.requests = []
+        self.kick_gen = 0
+        self.stalled = False
+        self.token_file = token_file
+
+    def token_ok(self, header):
+        if not self.token_file:
+            return True
+        try:
+            with open(self.token_file) as f:
+                want = f.read().strip()
+        except OSError:
+            return False
+        return header == "Bearer " + want
+
+    def change(self, typ, resource, obj):
+        self.rv += 1
+        obj = json.loads(json.dumps(obj))
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        if typ == "DELETED":
+            self.objects[resource].pop(key, None)
+        else:
+            self.objects[resource][key] = obj
+        self.log.append((self.rv, typ, resource, obj))
+        self.lock.notify_all()
+
+    def take_fault(self, resource, phase):
+        for f in self.faults:
+            if f["resource"] in (resource, "any") and f.get("on", "any") in (phase, "any"):
+                f["count"] -= 1
+                if f["count"] <= 0:
+                    self.faults.remove(f)
+                return f
+        return None
+
+
+def status(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fakeapi"
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("fakeapi: " + fmt % args + "\n")
+
+    def send_json(self, code, obj, extra=None):
+        body = (json.dumps(obj) + "\n").encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        if self.path != "/_ctl":
+            return self.send_json(404, status(404, "NotFound", "no such path"))
+        n = int(self.headers.get("Content-Length", "0"))
+        req = json.loads(self.rfile.read(n) or b"{}")
+        st = self.server.state
+        with st.lock:
+            out = self.control(st, req)
+        self.send_json(200, out)
+
+    def control(self, st, req):
+        op = req["op"]
+        if op == "put":
+            obj = req["object"]
+            key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            typ = "MODIFIED" if key in st.objects[req["resource"]] else "ADDED"
+            st.change(typ, req["resource"], obj)
+        elif op == "delete":
+            key = (req.get("namespace", ""), req["name"])
+            obj = st.objects[req["resource"]].get(key)
+            if obj:
+                st.change("DELETED", req["resource"], obj)
+        elif op == "fault":
+            st.faults.append(dict(req, count=req.get("count", 1)))
+        elif op == "compact":
+            st.compacted = st.rv
+            st.rv += 1  # what a watch from the newest RV before may not see
+        elif op == "split":
+            st.split = req["bytes"]
+        elif op == "bookmarks":
+            st.bookmark_s = req["seconds"]
+        elif op == "crd":
+            st.crd = req["installed"]
+        elif op == "kick":
+            st.kick_gen += 1
+            st.lock.notify_all()
+        elif op == "stall":
+            st.stalled = req["on"]
+            st.lock.notify_all()
+        elif op == "requests":
+            return {"requests": st.requests}
+        return {"rv": st.rv}
+
+    def route(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        parts = u.path.strip("/").split("/")
+        if parts == ["apis", "networking.gke.io", "v1", POLICIES]:
+            return POLICIES, None, None, q
+        if len(parts) == 5 and parts[:2] == ["api", "v1"] and parts[2] == "namespaces" \
+                and parts[4] == CONFIGMAPS:
+            sel = q.get("fieldSelector", "")
+            name = sel[len("metadata.name="):] if sel.startswith("metadata.name=") else None
+            return CONFIGMAPS, parts[3], name, q
+        return None, None, None, q
+
+    def matches(self, resource, ns, name, obj):
+        if resource == POLICIES:
+            return True
+        md = obj["metadata"]
+        return md.get("namespace") == ns and (name is None or md["name"] == name)
+
+    def do_GET(self):
+        st = self.server.state
+        resource, ns, name, q = self.route()
+        watch = q.get("watch") in ("1", "true")
+        phase = "watch" if watch else "list"
+        with st.lock:
+            st.requests.append({"resource": resource, "phase": phase, "query": q,
+                                "auth": self.headers.get("Authorization", "")})
+            token_ok = st.token_ok(self.headers.get("Authorization", ""))
+            fault = st.take_fault(resource, phase) if resource and token_ok else None
+            crd = st.crd
+        if not token_ok:
+            return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+        if resource is None:
+            return self.send_json(404, status(404, "NotFound", "the server could not find "
+                                              "the requested resource"))
+        if resource == POLICIES and not crd:
+            return self.send_json(404, status(404, "NotFound", "the server could not find "
+                                              "the requested resource"))
+        if fault and self.fault(fault, watch):
+            return
+        if watch:
+            return self.watch(st, resource, ns, name, q, fault)
+        with st.lock:
+            items = [o for o in st.objects[resource].values()
+                     if self.matches(resource, ns, name, o)]
+            rv = st.rv
+        kind = "EgressNATPolicyList" if resource == POLICIES else "ConfigMapList"
+        api = "networking.gke.io/v1" if resource == POLICIES else "v1"
+        self.send_json(200, {"kind": kind, "apiVersion": api,
+                             "metadata": {"resourceVersion": str(rv)}, "items": items})
+
+    def fault(self, f, watch):
+        """Answer with the fault; False for those that happen inside a stream."""
+        kind = f["kind"]
+        codes = {"403": (403, "Forbidden", 'egressnatpolicies.networking.gke.io is forbidden: '
+                         'User "system:serviceaccount:kube-system:masqd" cannot list'),
+                 "404": (404, "NotFound", "the server could not find the requested resource"),
+                 "429": (429, "TooManyRequests", "the server has received too many requests"),
+                 "500": (500, "InternalError", "an error on the server"),
+                 "410": (410, "Expired", "too old resource version")}
+        if kind in codes:
+            code, reason, msg = codes[kind]
+            extra = {"Retry-After": str(f["retry_after"])} if "retry_after" in f else None
+            self.send_json(code, status(code, reason, msg), extra)
+            return True
+        if kind == "empty200":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        if kind == "disconnect":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.chunk(b'{"type":"ADDED","object":{"metadata":{"na')
+            self.wfile.flush()
+            self.close_abruptly()
+            return True
+        if kind == "garbage" and not watch:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "9")
+            self.end_headers()
+            self.wfile.write(b"not json\n")
+            return True
+        return False  # gone-event, and garbage in a watch
+
+    def close_abruptly(self):
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.close()
+        except OSError:
+            pass
+
+    def chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def send_event(self, st, line):
+        data = (json.dumps(line) + "\n").encode() if not isinstance(line, bytes) else line
+        step = st.split or len(data)
+        for i in range(0, len(data), step):
+            self.chunk(data[i:i + step])
+            self.wfile.flush()
+            if st.split:
+                time.sleep(0.001)  # separate segments, so curl sees separate reads
+
+    def watch(self, st, resource, ns, name, q, fault):
+        try:
+            since = int(q.get("resourceVersion", "0") or "0")
+        except ValueError:
+            return self.send_json(400, status(400, "BadRequest", "bad resourceVersion"))
+        timeout = float(q.get("timeoutSeconds", "1800"))
+        bookmarks = q.get("allowWatchBookmarks") == "true"
+        with st.lock:
+            gone = since and since <= st.compacted
+        if gone and not (fault and fault["kind"] == "gone-event"):
+            # the API answers an expired RV with 410 or, in a stream, an ERROR event
+            if self.server.gone_as_event:
+                fault = {"kind": "gone-event"}
+            else:
+                return self.send_json(410, status(410, "Expired", "too old resource version"))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            if fault and fault["kind"] == "gone-event":
+                self.send_event(st, {"type": "ERROR", "object": status(
+                    410, "Expired", "too old resource version: %d (%d)" % (since, st.compacted))})
+            elif fault and fault["kind"] == "garbage":
+                self.send_event(st, b"{this is not json\n")
+            else:
+                self.stream(st, resource, ns, name, since, timeout, bookmarks)
+            self.chunk(b"")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            self.close_connection = True
+
+    def stream(self, st, resource, ns, name, since, timeout, bookmarks):
+        end = time.monotonic() + timeout
+        last_bm = time.monotonic()
+        with st.lock:
+            kick = st.kick_gen
+        while time.monotonic() < end:
+            with st.lock:
+                if st.kick_gen != kick:
+                    return
+                if st.stalled:
+                    st.lock.wait(0.1)
+                    continue
+                events = [(rv, t, o) for rv, t, r, o in st.log
+                          if rv > since and r == resource and self.matches(resource, ns, name, o)]
+                if not events:
+                    wait = end - time.monotonic()
+                    if bookmarks and st.bookmark_s:
+                        wait = min(wait, st.bookmark_s - (time.monotonic() - last_bm))
+                    st.lock.wait(max(0.0, min(wait, 0.5)))
+                cur = st.rv
+                bm = bookmarks and st.bookmark_s and time.monotonic() - last_bm >= st.bookmark_s
+            for rv, t, o in events:
+                self.send_event(st, {"type": t, "object": o})
+                since = rv
+            if bm:
+                api = "networking.gke.io/v1" if resource == POLICIES else "v1"
+                kind = "EgressNATPolicy" if resource == POLICIES else "ConfigMap"
+                self.send_event(st, {"type": "BOOKMARK", "object": {
+                    "kind": kind, "apiVersion": api,
+                    "metadata": {"resourceVersion": str(cur)}}})
+                since = max(since, cur)
+                last_bm = time.monotonic()
+
+
+def ctl(host, port, req, cafile):
+    """A control request, for tests: prints the JSON answer."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    import http.client
+    c = http.client.HTTPSConnection(host, port, context=ctx, timeout=10)
+    c.request("POST", "/_ctl", body=json.dumps(req), headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    out = r.read().decode()
+    print(out.strip())
+    return 0 if r.status == 200 else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve")
+    s.add_argument("--port", type=int, default=6443)
+    s.add_argument("--host", default="127.0.0.1", help="127.0.0.1, or ::1 for IPv6")
+    s.add_argument("--cert", required=True)
+    s.add_argument("--key", required=True)
+    s.add_argument("--token-file")
+    s.add_argument("--gone-as-event", action="store_true",
+                   help="answer an expired resourceVersion with an ERROR event, not HTTP 410")
+    s.add_argument("-v", action="store_true")
+    c = sub.add_parser("ctl")
+    c.add_argument("--port", type=int, default=6443)
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--ca", required=True)
+    c.add_argument("json")
+    a = p.parse_args()
+    if a.cmd == "ctl":
+        return ctl(a.host, a.port, json.loads(a.json), a.ca)
+    if ":" in a.host:
+        ThreadingHTTPServer.address_family = socket.AF_INET6
+    srv = ThreadingHTTPServer((a.host, a.port), Handler)
+    srv.daemon_threads = True
+    srv.state = State(a.token_file)
+    srv.verbose = a.v
+    srv.gone_as_event = a.gone_as_event
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    print("fakeapi: serving on %s port %d" % (a.host, a.port), flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# End-to-end: the Kubernetes API watch against the fake API server
+# (tests/fakeapi/fakeapi.py, TLS with a throw-away CA), which runs on the
+# node namespace's loopback. EgressNATPolicies created, edited and deleted
+# through the API change which destinations keep the pod IP, seen with real
+# traffic; every fault the server can inject ends with the right rules and
+# masqd still running; an outage changes nothing; the watched ConfigMap wins
+# over the mounted file while the API answers. Topology and safety rules:
+# tests/netns/lib.sh. Needs root.
+source "$(dirname "$0")/lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "needs root for ip netns"; not_ok "run as root"; finish; exit 1; }
+
+FAKEAPI=$ROOT/tests/fakeapi/fakeapi.py
+API_PORT=6443
+PKI=$WORK/pki
+SA=$WORK/serviceaccount
+M=127.0.0.1:9743 H=127.0.0.1:9744
+HTTP=$ROOT/tests/netns/http_client.py
+
+pod_ip() { [[ $(seen_from "$POD" "$1") == 10.244.1.2 ]]; }
+node_ip() { [[ $(seen_from "$POD" "$1") == "$2" ]]; }
+vpc_kept() { pod_ip 10.10.0.2; }
+net_kept() { pod_ip 203.0.113.2; }
+alive() { kill -0 "$DAEMON" 2>/dev/null; }
+
+API_HOST=127.0.0.1
+ctl() { q "$NODE" python3 "$FAKEAPI" ctl --host "$API_HOST" --port "$API_PORT" --ca "$PKI/ca.crt" "$1"; }
+policy() { # NAME CIDR [ACTION]
+	ctl "{\"op\":\"put\",\"resource\":\"egressnatpolicies\",\"object\":{\"apiVersion\":\"networking.gke.io/v1\",\"kind\":\"EgressNATPolicy\",\"metadata\":{\"name\":\"$1\"},\"spec\":{\"action\":\"${3:-NoSNAT}\",\"destinations\":[{\"cidr\":\"$2\"}]}}}" >/dev/null
+}
+configmap() { # CONFIG-TEXT (JSON-escaped)
+	ctl "{\"op\":\"put\",\"resource\":\"configmaps\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"ip-masq-agent\",\"namespace\":\"kube-system\"},\"data\":{\"config\":\"$1\"}}}" >/dev/null
+}
+unpolicy() { ctl "{\"op\":\"delete\",\"resource\":\"egressnatpolicies\",\"name\":\"$1\"}" >/dev/null; }
+fault() { ctl "{\"op\":\"fault\",$1}" >/dev/null; }
+kick() { ctl '{"op":"kick"}' >/dev/null; }
+# A Python expression over the server's request log r (a list of dicts).
+requests() { ctl '{"op":"requests"}' | python3 -c "import json,sys; r=json.load(sys.stdin)['requests']; print($1)"; }
+lists() { requests "len([x for x in r if x['resource'] == 'egressnatpolicies' and x['phase'] == 'list'])"; }
+more_lists() { (($(lists) > $1)); }
+metric() { q "$NODE" python3 "$HTTP" get "http://$M/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+metric_ge() { local v; v=$(metric "$1"); [[ -n $v ]] && (($(printf '%.0f' "$v") >= $2)); }
+restarts() { metric "masqd_api_watch_restarts_total{resource=\"egressnatpolicies\",reason=\"$1\"}"; }
+api_listening() { [[ -n $(q "$NODE" ss -Htln "sport = :$API_PORT") ]]; }
+
+start_api() { # ARGS...: the fake API server on the node's loopback
+	bg "$NODE" python3 "$FAKEAPI" serve --port "$API_PORT" --cert "$PKI/server.crt" \
+		--key "$PKI/server.key" --token-file "$WORK/api-token" -v "$@" 2>>"$WORK/fakeapi.log"
+	API_PID=$LAST_PID
+	wait_until 100 api_listening || not_ok "the fake API server did not start"
+	ctl '{"op":"bookmarks","seconds":0.5}' >/dev/null
+}
+stop_api() { kill "$API_PID" && wait "$API_PID" 2>/dev/null; }
+
+# Make masqd list again: its resourceVersion compacted away, its watch ended.
+# No bookmarks meanwhile: one would move it past the compaction.
+relist() {
+	local n
+	ctl '{"op":"bookmarks","seconds":0}' >/dev/null
+	n=$(lists)
+	ctl '{"op":"compact"}' >/dev/null
+	kick
+	wait_until 40 more_lists "$n"
+	ctl '{"op":"bookmarks","seconds":0.5}' >/dev/null
+}
+
+# A change made through the API after a fault: it must reach the kernel.
+probe=0
+recovers() { # DESCRIPTION
+	probe=$((probe + 1))
+	policy probe "198.18.$probe.0/24"
+	wait_until 300 has_cidr "198.18.$probe.0/24"
+	expect_true "$1: a later edit reaches the kernel" has_cidr "198.18.$probe.0/24"
+	expect_true "$1: masqd is still running" alive
+}
+
+topo_up
+"$ROOT/tests/fakeapi/certs.sh" "$PKI"
+echo tok-1 >"$WORK/api-token"
+mkdir -p "$SA" "$WORK/etc-config"
+kubelet_swap_files "$SA" token tok-1 ca.crt "$(cat "$PKI/ca.crt")" namespace kube-system
+
+echo "== in-cluster: EgressNATPolicies through the API"
+start_api
+policy vpc 10.10.0.0/16
+log=$WORK/incluster.log
+export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$API_PORT
+start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies \
+	--serviceaccount-dir "$SA" --api-stall-timeout 3s --api-not-found-retry 1s \
+	--metrics-bind-address "$M" --healthz-bind-address "$H" --v 2
+unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
+expect_true "the first sync has the API's policy: the VPC peer sees the pod IP" vpc_kept
+expect_eq "a policy and no file: no built-in defaults (as GKE)" "" "$(set4 | grep -o 192.168.0.0/16)"
+list_rv=$(requests "[x['query'].get('resourceVersion') for x in r if x['phase'] == 'watch'][0]")
+expect_eq "the watch starts from the list's resourceVersion" 101 "$list_rv"
+expect_eq "with bookmarks" true \
+	"$(requests "[x['query'].get('allowWatchBookmarks') for x in r if x['phase'] == 'watch'][0]")"
+expect_eq "the token is sent" "Bearer tok-1" "$(requests "r[0]['auth']")"
+to=$(requests "[x['query'].get('timeoutSeconds') for x in r if x['phase'] == 'watch'][0]")
+expect_true "timeoutSeconds is 5 to 10 minutes, as client-go's ($to)" test "$to" -ge 300 -a "$to" -lt 600
+
+policy net 203.0.113.0/24
+wait_until 200 has_cidr 203.0.113.0/24
+expect_true "a policy created through the API: the outside host sees the pod IP" net_kept
+policy net 198.51.100.0/24
+wait_until 200 lacks_cidr 203.0.113.0/24
+expect_true "a policy edited: its old destination is masqueraded again" node_ip 203.0.113.2 203.0.113.1
+unpolicy vpc
+wait_until 200 lacks_cidr 10.10.0.0/16
+expect_true "a policy deleted: the VPC peer sees the node IP" node_ip 10.10.0.2 10.10.0.1
+
+policy net 198.51.100.0/24 SNAT
+wait_until 200 log_reaches "$log" 'spec.action \\"SNAT\\" is not supported' 1
+expect_true "a bad edit is refused, naming the policy" \
+	grep -q 'apiserver EgressNATPolicy/net.*spec.action' "$log"
+expect_true "the bad policy keeps its last good version" has_cidr 198.51.100.0/24
+expect_eq "and its source reports the failure" 0 \
+	"$(metric 'masqd_config_last_load_success{source="egress-nat-policy-api"}')"
+policy net 198.51.100.0/24
+wait_until 200 metric_ge 'masqd_config_last_load_success{source="egress-nat-policy-api"}' 1
+expect_eq "a good version clears it" 1 \
+	"$(metric 'masqd_config_last_load_success{source="egress-nat-policy-api"}')"
+
+echo "== faults: each ends with the right rules and masqd running"
+ctl '{"op":"split","bytes":3}' >/dev/null
+recovers "events split every 3 bytes"
+ctl '{"op":"split","bytes":0}' >/dev/null
+
+cm_rv=$(ctl '{"op":"put","resource":"configmaps","object":{"metadata":{"name":"x","namespace":"default"},"data":{}}}' |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["rv"])')
+watch_rv() { requests "[x['query'].get('resourceVersion') for x in r if x['phase'] == 'watch'][-1]"; }
+rewatched_from_cm() { (($(watch_rv) >= cm_rv)); }
+bookmarked() { kick && wait_until 10 rewatched_from_cm; }
+wait_until 5 bookmarked
+expect_true "a BOOKMARK moves the resourceVersion the next watch starts from" \
+	test "$(watch_rv)" -ge "$cm_rv"
+
+n=$(lists)
+relist
+expect_true "HTTP 410 on a watch: masqd lists again" more_lists "$n"
+recovers "HTTP 410"
+
+n=$(lists)
+fault '"resource":"egressnatpolicies","on":"watch","kind":"gone-event"'
+kick
+wait_until 40 more_lists "$n"
+expect_true "an ERROR event with 410 inside a 200 stream: masqd lists again" more_lists "$n"
+expect_true "both count as expired restarts" metric_ge \
+	'masqd_api_watch_restarts_total{resource="egressnatpolicies",reason="expired"}' 2
+recovers "ERROR 410 event"
+
+echo tok-2 >"$WORK/api-token"
+kubelet_swap_files "$SA" token tok-2 ca.crt "$(cat "$PKI/ca.crt")" namespace kube-system
+kick
+recovers "401 after the token rotated"
+expect_true "the 401 was seen and counted" metric_ge \
+	'masqd_api_requests_total{resource="egressnatpolicies",code="401"}' 1
+expect_eq "the next request carries the new token" "Bearer tok-2" "$(requests "r[-1]['auth']")"
+
+fault '"resource":"egressnatpolicies","on":"list","kind":"403"'
+relist
+wait_until 200 log_reaches "$log" 'check the RBAC' 1
+expect_true "403: a loud error that names RBAC" grep -q 'level=error.*403.*check the RBAC' "$log"
+recovers "403"
+
+ctl '{"op":"crd","installed":false}' >/dev/null
+kick
+wait_until 200 log_reaches "$log" 'is the EgressNATPolicy CRD installed' 1
+expect_true "404: the CRD is missing; the rules stay" has_cidr 198.51.100.0/24
+ctl '{"op":"crd","installed":true}' >/dev/null
+recovers "404, then the CRD installed"
+
+fault '"resource":"egressnatpolicies","on":"watch","kind":"429","retry_after":2'
+kick
+wait_until 200 log_reaches "$log" 'HTTP 429' 1
+wait_until 100 log_reaches "$log" 'next try in 2\.' 1
+expect_true "429 with Retry-After: 2: the next try waits 2 s" grep -q 'next try in 2\.' "$log"
+recovers "429"
+
+fault '"resource":"egressnatpolicies","on":"watch","kind":"500","count":2'
+kick
+recovers "500 twice"
+
+fault '"resource":"egressnatpolicies","on":"watch","kind":"disconnect"'
+kick
+recovers "an abrupt disconnect mid-event"
+
+fault '"resource":"egressnatpolicies","on":"list","kind":"empty200"'
+relist
+recovers "a 200 list with an empty body"
+
+fault '"resource":"egressnatpolicies","on":"watch","kind":"garbage"'
+kick
+recovers "a line that is not JSON in the stream"
+
+ctl '{"op":"stall","on":true}' >/dev/null
+wait_until 200 log_reaches "$log" 'watch sent nothing' 1
+expect_true "a stalled watch (no bytes, no bookmarks) is restarted" \
+	grep -q 'egressnatpolicies watch sent nothing' "$log"
+ctl '{"op":"stall","on":false}' >/dev/null
+recovers "a stalled watch"
+
+for why in expired unauthorized forbidden not-found throttled server-error error bad-response stall; do
+	expect_true "restarts counted by reason: $why" metric_ge \
+		"masqd_api_watch_restarts_total{resource=\"egressnatpolicies\",reason=\"$why\"}" 1
+done
+q "$NODE" python3 "$HTTP" get "http://$M/metrics" | sed '1s/^200 //' >"$WORK/scrape.txt"
+expect_true "promtool check metrics passes with the API families" \
+	bash -c "promtool check metrics <'$WORK/scrape.txt'"
+
+echo "== an API outage changes nothing"
+before=$(set4)
+stop_api
+api_down() { [[ $(metric 'masqd_api_up{resource="egressnatpolicies"}') == 0 ]]; }
+wait_until 100 api_down
+expect_eq "the API is reported down" 0 "$(metric 'masqd_api_up{resource="egressnatpolicies"}')"
+q "$NODE" kill -HUP "$DAEMON"
+sleep 0.5 # a reload during the outage, then compare
+expect_eq "the rules stay as the API last said" "$before" "$(set4)"
+expect_eq "masqd stays ready" 200 \
+	"$(q "$NODE" python3 "$HTTP" get "http://$H/readyz" | awk 'NR == 1 {print $1}')"
+expect_true "and running" alive
+stop_masqd
+
+echo "== the watched ConfigMap wins over the mounted file (kubeconfig access)"
+start_api
+cat >"$WORK/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+current-context: test
+contexts:
+- name: test
+  context: {cluster: fake, user: masqd}
+clusters:
+- name: fake
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: pki/ca.crt
+users:
+- name: masqd
+  user:
+    tokenFile: serviceaccount/token
+EOF
+cfgdir=$WORK/etc-config
+kubelet_swap "$cfgdir" $'nonMasqueradeCIDRs: [10.10.0.0/16]\n'
+configmap 'nonMasqueradeCIDRs: [203.0.113.0/24]\n'
+log=$WORK/configmap.log
+start_masqd "$log" --config "$cfgdir/ip-masq-agent" --watch-configmap kube-system/ip-masq-agent \
+	--kubeconfig "$WORK/kubeconfig" --metrics-bind-address "$M" --healthz-bind-address ""
+expect_true "the API's ConfigMap is programmed: the outside host sees the pod IP" net_kept
+expect_true "the mounted file's CIDR is not" lacks_cidr 10.10.0.0/16
+expect_eq "the list asks for the one ConfigMap by name" "metadata.name=ip-masq-agent" \
+	"$(requests "[x['query'].get('fieldSelector') for x in r if x['resource'] == 'configmaps'][0]")"
+configmap 'nonMasqueradeCIDRs: [198.51.100.0/24]\n'
+wait_until 200 has_cidr 198.51.100.0/24
+expect_true "an edit through the API applies" lacks_cidr 203.0.113.0/24
+configmap 'nonMasqueradeCIDRs: [198.18.0.1/15]\n'
+wait_until 200 log_reaches "$log" 'configmap kube-system/ip-masq-agent:1:' 1
+expect_true "a bad ConfigMap is refused, naming it" \
+	grep -q 'configmap kube-system/ip-masq-agent:1:.*198.18.0.0/15' "$log"
+expect_true "and its last good version stays" has_cidr 198.51.100.0/24
+stop_api
+wait_until 200 log_reaches "$log" "keeping the API's version" 1
+kubelet_swap "$cfgdir" $'nonMasqueradeCIDRs: [10.10.0.0/16]\n'
+q "$NODE" kill -HUP "$DAEMON"
+sleep 0.5 # the reload that must not switch to the file
+expect_true "outage: a kubelet swap with the same content keeps the API's version" \
+	has_cidr 198.51.100.0/24
+kubelet_swap "$cfgdir" $'nonMasqueradeCIDRs: [10.10.0.0/17]\n'
+wait_until 200 has_cidr 10.10.0.0/17
+expect_true "outage: a real change of the mounted file takes over" has_cidr 10.10.0.0/17
+expect_true "and the API's version goes" lacks_cidr 198.51.100.0/24
+stop_masqd
+
+echo "== in-cluster over IPv6: the service host is bracketed"
+API_HOST=::1
+start_api --host ::1
+policy v6 10.10.0.0/16
+log=$WORK/v6.log
+export KUBERNETES_SERVICE_HOST=::1 KUBERNETES_SERVICE_PORT=$API_PORT
+start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies --serviceaccount-dir "$SA" \
+	--metrics-bind-address "" --healthz-bind-address ""
+unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
+expect_true "KUBERNETES_SERVICE_HOST=::1 reaches https://[::1]:$API_PORT" \
+	grep -q "at https://\[::1\]:$API_PORT" "$log"
+expect_true "and its policy is programmed" has_cidr 10.10.0.0/16
+stop_masqd
+stop_api
+
+echo "== bad access settings are clear errors"
+out=$(q "$NODE" "$MASQD" --watch-egress-nat-policies --config "$WORK/absent" \
+	--metrics-bind-address "" --healthz-bind-address "" --status-socket "" 2>&1)
+expect_true "outside a pod without --kubeconfig: says how to fix it" \
+	grep -q 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set' <<<"$out"
+printf 'apiVersion: v1\nkind: Config\ncurrent-context: x\n' >"$WORK/bad-kubeconfig"
+out=$(q "$NODE" "$MASQD" --watch-egress-nat-policies --kubeconfig "$WORK/bad-kubeconfig" \
+	--metrics-bind-address "" --healthz-bind-address "" --status-socket "" 2>&1)
+expect_true "a kubeconfig without the context: FILE:LINE:COL" \
+	grep -q "bad-kubeconfig:.*current-context \\\\\"x\\\\\" names no entry" <<<"$out"
+finish
