@@ -31,5 +31,21 @@ run --config
 expect_eq "--config without a value: exit 2" 2 $rc
 run stray-argument
 expect_eq "a positional argument: exit 2" 2 $rc
+run --watch-configmap ip-masq-agent
+expect_eq "--watch-configmap without a namespace: exit 2" 2 $rc
+expect_true "--watch-configmap says the form" grep -q 'NAMESPACE/NAME' <<<"$out"
+run --watch-configmap kube-system/IP_Masq
+expect_eq "--watch-configmap with a name Kubernetes refuses: exit 2" 2 $rc
+run --watch-egress-nat-policies --once
+expect_eq "--once with the API watch: exit 2" 2 $rc
+expect_true "and says the watch needs the daemon" grep -q 'needs the daemon' <<<"$out"
+run --api-stall-timeout 0s
+expect_eq "--api-stall-timeout under 1s: exit 2" 2 $rc
+run --api-watch-timeout 2h
+expect_eq "--api-watch-timeout over 1h: exit 2" 2 $rc
+run --api-not-found-retry soon
+expect_eq "--api-not-found-retry not a duration: exit 2" 2 $rc
+run --help
+expect_true "--help lists the API flags" grep -q -- '--watch-egress-nat-policies' <<<"$out"
 
 finish

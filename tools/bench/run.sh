@@ -13,11 +13,13 @@ if [[ ${FULL:-0} == 1 ]]; then
 	program_args=(--sizes 64,1000,10000,100000 --v6-sizes 1000,10000 --repeat 5)
 	incremental_args=(--sizes 1000,10000,100000 --steps 20)
 	footprint_args=(--sizes 64,100000)
+	api_args=(--sizes 64,10000 --edits 200)
 else
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 2000 --idle 10)
 	program_args=(--sizes 64,1000,10000 --v6-sizes 1000 --repeat 3)
 	incremental_args=(--sizes 1000,10000 --steps 10)
 	footprint_args=(--sizes 64,10000)
+	api_args=(--sizes 64,10000 --edits 50)
 fi
 # each benchmark in a network namespace of its own; lo up so masqd serves its endpoints
 in_netns() { unshare -n sh -c 'ip link set lo up && exec "$@"' - "$@"; }
@@ -30,6 +32,9 @@ in_netns python3 tools/bench/incremental.py --masqd "$PWD/$BUILD/masqd" "${incre
 echo "== reload"
 in_netns python3 tools/bench/reload.py --masqd "$PWD/$BUILD/masqd" "${reload_args[@]}" \
 	--out "bench-results/reload-$stamp.md"
+echo "== API edit convergence"
+in_netns python3 tools/bench/api.py --masqd "$PWD/$BUILD/masqd" "${api_args[@]}" \
+	--out "bench-results/api-$stamp.md"
 echo "== footprint"
 in_netns python3 tools/bench/footprint.py --masqd "$PWD/$BUILD/masqd" --masqctl "$PWD/$BUILD/masqctl" \
 	"${footprint_args[@]}" --out "bench-results/footprint-$stamp.md"
