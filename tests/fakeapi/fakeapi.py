@@ -15,7 +15,8 @@ response, BOOKMARK events when allowWatchBookmarks=true, and ends at
 timeoutSeconds. A watch from a compacted RV gets 410, as an HTTP status or as
 an ERROR event inside a 200 stream (both happen in real clusters). Requests
 need "Authorization: Bearer TOKEN" with the token in --token-file, read at
-every request, so rotating the file is token rotation.
+every request, so rotating the file is token rotation; or, with --client-ca,
+a client certificate signed by that CA.
 
 Faults are injected through POST /_ctl (JSON), which tests use (see ctl()):
   {"op": "put", "resource": "egressnatpolicies", "object": {...}}   create or edit
@@ -61,7 +62,9 @@ class State:
         self.stalled = False
         self.token_file = token_file
 
-    def token_ok(self, header):
+    def token_ok(self, header, client_cert):
+        if client_cert:
+            return True  # verified against --client-ca by the TLS handshake
         if not self.token_file:
             return True
         try:
@@ -186,7 +189,8 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.requests.append({"resource": resource, "phase": phase, "query": q,
                                 "auth": self.headers.get("Authorization", "")})
-            token_ok = st.token_ok(self.headers.get("Authorization", ""))
+            token_ok = st.token_ok(self.headers.get("Authorization", ""),
+                                   bool(self.connection.getpeercert()))
             fault = st.take_fault(resource, phase) if resource and token_ok else None
             crd = st.crd
         if not token_ok:
@@ -357,6 +361,7 @@ def main():
     s.add_argument("--cert", required=True)
     s.add_argument("--key", required=True)
     s.add_argument("--token-file")
+    s.add_argument("--client-ca", help="also accept client certificates signed by this CA")
     s.add_argument("--gone-as-event", action="store_true",
                    help="answer an expired resourceVersion with an ERROR event, not HTTP 410")
     s.add_argument("-v", action="store_true")
@@ -377,6 +382,9 @@ def main():
     srv.gone_as_event = a.gone_as_event
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
+    if a.client_ca:
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_verify_locations(a.client_ca)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("fakeapi: serving on %s port %d" % (a.host, a.port), flush=True)
     srv.serve_forever()

@@ -288,6 +288,32 @@ expect_true "and its policy is programmed" has_cidr 10.10.0.0/16
 stop_masqd
 stop_api
 
+echo "== a client certificate from kubeconfig data; --apiserver-url with the service account"
+API_HOST=127.0.0.1
+start_api --client-ca "$PKI/ca.crt"
+policy cert 10.10.0.0/16
+cat >"$WORK/kubeconfig-cert" <<EOF
+current-context: c
+contexts: [{name: c, context: {cluster: k, user: node}}]
+clusters: [{name: k, cluster: {server: 'https://127.0.0.1:$API_PORT', certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")}}]
+users: [{name: node, user: {client-certificate-data: $(base64 -w0 "$PKI/client.crt"), client-key-data: $(base64 -w0 "$PKI/client.key")}}]
+EOF
+log=$WORK/cert.log
+start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies \
+	--kubeconfig "$WORK/kubeconfig-cert" --metrics-bind-address "" --healthz-bind-address ""
+expect_true "a client certificate and CA given as base64 data authenticate" has_cidr 10.10.0.0/16
+expect_eq "without a token" "" "$(requests "r[0]['auth']")"
+stop_masqd
+log=$WORK/url.log
+policy url 203.0.113.0/24
+start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies \
+	--apiserver-url "https://127.0.0.1:$API_PORT/" --serviceaccount-dir "$SA" \
+	--metrics-bind-address "" --healthz-bind-address ""
+expect_true "--apiserver-url uses the service account's token and CA" has_cidr 203.0.113.0/24
+expect_eq "the token sent is the service account's" "Bearer tok-2" "$(requests "r[-1]['auth']")"
+stop_masqd
+stop_api
+
 echo "== bad access settings are clear errors"
 out=$(q "$NODE" "$MASQD" --watch-egress-nat-policies --config "$WORK/absent" \
 	--metrics-bind-address "" --healthz-bind-address "" --status-socket "" 2>&1)
@@ -298,4 +324,5 @@ out=$(q "$NODE" "$MASQD" --watch-egress-nat-policies --kubeconfig "$WORK/bad-kub
 	--metrics-bind-address "" --healthz-bind-address "" --status-socket "" 2>&1)
 expect_true "a kubeconfig without the context: FILE:LINE:COL" \
 	grep -q "bad-kubeconfig:.*current-context \\\\\"x\\\\\" names no entry" <<<"$out"
+expect_true "no sanitizer report in any masqd log" bash -c "! grep -qs Sanitizer '$WORK'/*.log"
 finish
