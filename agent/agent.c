@@ -515,11 +515,56 @@ static int reconcile(struct agent *a, const char *reason, bool incremental)
 	return 0;
 }
 
+/* Upstream's chain left behind after a switch still masquerades, before
+ * masqd's decision counts: say so (once per change), or remove it. */
+static void check_legacy(struct agent *a)
+{
+	static const char *const fam[2] = { "ip", "ip6" };
+	struct nft_legacy found;
+	struct nft_error e;
+	bool was[2] = { a->st.legacy[0], a->st.legacy[1] };
+
+	if (!a->set.masq_chain || !a->set.masq_chain[0] ||
+	    nft_legacy_find(a->nft, a->set.masq_chain, &found) < 0)
+		return;
+	if ((found.f[0].present || found.f[1].present) && a->set.remove_legacy) {
+		if (nft_legacy_remove(a->nft, a->set.masq_chain, &found, &e) < 0) {
+			log_error("cannot remove upstream's chain %s: %s: %s", a->set.masq_chain,
+				  e.what, e.msg[0] ? e.msg : strerror(-e.err));
+		} else {
+			for (int f = 0; f < 2; f++) {
+				if (found.f[f].present)
+					log_info(
+						"removed upstream ip-masq-agent's chain %s from table "
+						"%s nat (%u rules) and %zu POSTROUTING jumps to it",
+						a->set.masq_chain, fam[f], found.f[f].rules,
+						found.f[f].njumps);
+				found.f[f].present = false;
+			}
+			a->st.legacy_removed++;
+		}
+	}
+	for (int f = 0; f < 2; f++) {
+		a->st.legacy[f] = found.f[f].present;
+		if (found.f[f].present && !was[f])
+			log_warnx(
+				"upstream ip-masq-agent's chain %s is still in table %s nat (%u "
+				"rules, %zu jumps from POSTROUTING): it masquerades traffic masqd "
+				"leaves alone; run masqd with --remove-legacy-chain, or see "
+				"deploy/MIGRATING.md",
+				a->set.masq_chain, fam[f], found.f[f].rules, found.f[f].njumps);
+	}
+}
+
 int agent_once(struct agent *a)
 {
+	int r;
+
 	if (load_config(a, NULL) != 0)
 		return 1; /* a bad source: --once changes nothing */
-	return reconcile(a, "once", false) < 0 ? 1 : 0;
+	r = reconcile(a, "once", false);
+	check_legacy(a);
+	return r < 0 ? 1 : 0;
 }
 
 int agent_cleanup(struct agent *a)
@@ -588,6 +633,7 @@ static void on_debounce(struct loop *l, struct loop_timer *t, void *data)
 static void on_resync(struct loop *l, struct loop_timer *t, void *data)
 {
 	reload(data, "resync");
+	check_legacy(data);
 }
 
 /* The plain fallback (or an orphan) can be changed by anyone: when the
@@ -711,6 +757,7 @@ static int setup_endpoints(struct agent *a)
 static void start_syncing(struct agent *a)
 {
 	first_sync(a);
+	check_legacy(a);
 	loop_timer_arm(a->resync, a->resync_ns, a->resync_ns);
 	/* Nobody else can touch an owned table while we run: no polling then,
 	 * so the only idle wakeup is the resync timer. */

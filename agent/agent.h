@@ -30,6 +30,8 @@ struct agent_settings {
 	const char *policy_dir; /* EgressNATPolicy files; "" for none */
 	unsigned max_cidrs_per_file; /* in a config directory */
 	int64_t dir_resync_ns; /* --resync-interval: the resync in directory mode */
+	const char *masq_chain; /* upstream's iptables chain, to find after a switch */
+	bool remove_legacy; /* --remove-legacy-chain */
 	/* the Kubernetes API watch */
 	bool watch_policies; /* --watch-egress-nat-policies */
 	const char *watch_configmap; /* "NAMESPACE/NAME", or "" */
@@ -63,6 +65,8 @@ struct agent_stats {
 	unsigned cidrs[2]; /* non-masquerade CIDRs programmed, IPv4 and IPv6 */
 	uint32_t table_flags;
 	double start_unix;
+	bool legacy[2]; /* upstream's chain is still in ip / ip6 nat */
+	uint64_t legacy_removed;
 };
 
 /* Upper bounds of the sync duration buckets, in seconds. */

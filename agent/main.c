@@ -19,7 +19,6 @@ struct cli {
 	const char *resync;
 	int max_cidrs;
 	const char *to_ports;
-	const char *masq_chain;
 	const char *api_stall, *api_watch_timeout, *api_not_found;
 	bool once, cleanup, help, version;
 	int verbosity;
@@ -159,14 +158,14 @@ int main(int argc, char **argv)
 			 .watch_configmap = "",
 			 .kubeconfig = "",
 			 .apiserver_url = "",
-			 .sa_dir = KUBE_SA_DIR },
+			 .sa_dir = KUBE_SA_DIR,
+			 .masq_chain = "IP-MASQ-AGENT" },
 		.api_stall = "2m",
 		.api_watch_timeout = "5m",
 		.api_not_found = "60s",
 		.http_deadline = "10s",
 		.resync = "60",
 		.max_cidrs = SOURCES_DEFAULT_MAX_CIDRS,
-		.masq_chain = "IP-MASQ-AGENT",
 	};
 	const struct flag_def defs[] = {
 		{ "config", FLAG_STRING, &a.set.config, "PATH",
@@ -175,8 +174,11 @@ int main(int argc, char **argv)
 		MASQ_OUTCOME_FLAGS(a.set, a.max_cidrs, a.resync, a.to_ports),
 		{ "once", FLAG_BOOL, &a.once, NULL, "program the rules once and exit" },
 		{ "cleanup", FLAG_BOOL, &a.cleanup, NULL, "delete masqd's table and exit" },
-		{ "masq-chain", FLAG_STRING, &a.masq_chain, "NAME",
-		  "legacy iptables chain name (default IP-MASQ-AGENT; GKE: IP-MASQ)" },
+		{ "masq-chain", FLAG_STRING, &a.set.masq_chain, "NAME",
+		  "upstream's iptables chain, looked for after a switch (default IP-MASQ-AGENT; GKE: "
+		  "IP-MASQ)" },
+		{ "remove-legacy-chain", FLAG_BOOL, &a.set.remove_legacy, NULL,
+		  "delete that chain and its POSTROUTING jump (iptables-nft), in one transaction" },
 		{ "table-flags", FLAG_STRING, &a.set.table_flags_mode, "auto|plain",
 		  "auto: owner|persist where the kernel has it (6.9+); plain: never" },
 		{ "metrics-bind-address", FLAG_STRING, &a.set.metrics_bind, "IP:PORT",

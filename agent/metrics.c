@@ -40,6 +40,16 @@ static void sync_metrics(struct expo *e, const struct agent_stats *st)
 	expo_family(e, "masqd_drift_repairs_total", "counter",
 		    "Times the table had been changed by someone else and was restored.");
 	expo_sample(e, "masqd_drift_repairs_total", NULL, (double)st->drift_repairs);
+	expo_family(
+		e, "masqd_legacy_chain_present", "gauge",
+		"1 while upstream ip-masq-agent's iptables-nft chain (--masq-chain) is still in "
+		"the nat table of the family: it overrides masqd's decisions.");
+	for (int f = 0; f < 2; f++)
+		expo_sample(e, "masqd_legacy_chain_present",
+			    (const char *[]){ "family", families[f], NULL }, st->legacy[f]);
+	expo_family(e, "masqd_legacy_chain_removals_total", "counter",
+		    "Times --remove-legacy-chain deleted upstream's chain.");
+	expo_sample(e, "masqd_legacy_chain_removals_total", NULL, (double)st->legacy_removed);
 	expo_family(e, "masqd_table_adoptions_total", "counter",
 		    "Times masqd took over the table a previous masqd left, unchanged.");
 	expo_sample(e, "masqd_table_adoptions_total", NULL, (double)st->adoptions);

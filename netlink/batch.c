@@ -8,6 +8,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <libnftnl/chain.h>
@@ -493,4 +494,55 @@ int nft_batch_add_ruleset(struct nft_batch *b, const struct masq_ruleset *rs)
 	for (size_t i = 0; r == 0 && i < rs->nrules; i++)
 		r = add_rule(b, rs, &rs->rules[i], i);
 	return r;
+}
+
+/* A message for another family's table (iptables-nft's ip and ip6 nat). */
+static void set_family(struct nlmsghdr *nlh, int family)
+{
+	struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+
+	g->nfgen_family = (uint8_t)family;
+}
+
+int nft_batch_del_rule(struct nft_batch *b, int family, const char *table, const char *chain,
+		       uint64_t handle)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!r)
+		return -ENOMEM;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	if (handle)
+		nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
+	nlh = handle ? start(b, NFT_MSG_DELRULE, 0, "delete rule %s %s handle %llu", table, chain,
+			     (unsigned long long)handle)
+		     : start(b, NFT_MSG_DELRULE, 0, "flush chain %s %s", table, chain);
+	if (nlh) {
+		set_family(nlh, family);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		push(b, nlh);
+	}
+	nftnl_rule_free(r);
+	return nlh ? 0 : -ENOMEM;
+}
+
+int nft_batch_del_chain(struct nft_batch *b, int family, const char *table, const char *chain)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!c)
+		return -ENOMEM;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain);
+	nlh = start(b, NFT_MSG_DELCHAIN, 0, "delete chain %s %s", table, chain);
+	if (nlh) {
+		set_family(nlh, family);
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		push(b, nlh);
+	}
+	nftnl_chain_free(c);
+	return nlh ? 0 : -ENOMEM;
 }

@@ -42,6 +42,16 @@ int nft_batch_add_ruleset(struct nft_batch *b, const struct masq_ruleset *rs)
 int nft_batch_elems(struct nft_batch *b, int family, const struct set_elem *elems, size_t n,
 		    bool del) __attribute__((warn_unused_result));
 
+/* Append DELRULE for rule handle of chain in the family's table (not
+ * inet: iptables-nft's are ip and ip6); handle 0 deletes every rule of
+ * the chain. */
+int nft_batch_del_rule(struct nft_batch *b, int family, const char *table, const char *chain,
+		       uint64_t handle) __attribute__((warn_unused_result));
+
+/* Append DELCHAIN for chain in the family's table. */
+int nft_batch_del_chain(struct nft_batch *b, int family, const char *table, const char *chain)
+	__attribute__((warn_unused_result));
+
 /* The bytes to send, and their length. */
 const void *nft_batch_data(const struct nft_batch *b);
 size_t nft_batch_len(const struct nft_batch *b);
