@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the unit tests, the network-namespace end-to-end suites and a fuzz
 # smoke run, and ends with one line: "N passed, M failed".
-#   tests/run.sh [all|unit|netns|fuzz]     (unit includes the masqctl CLI suite)
+#   tests/run.sh [all|unit|deploy|netns|fuzz]   (unit includes the CLI suites; deploy
+#   renders the Helm chart and kustomize overlays, with helm from tools/k8s-tools.sh)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -70,11 +71,12 @@ run_fuzz() {
 }
 
 case $what in
-all) run_unit; run_scripts tests/cli; run_scripts tests/netns; run_fuzz ;;
+all) run_unit; run_scripts tests/cli; run_scripts tests/deploy; run_scripts tests/netns; run_fuzz ;;
 unit) run_unit; run_scripts tests/cli ;;
+deploy) run_scripts tests/deploy ;;
 netns) run_scripts tests/netns ;;
 fuzz) run_fuzz ;;
-*) echo "usage: $0 [all|unit|netns|fuzz]" >&2; exit 2 ;;
+*) echo "usage: $0 [all|unit|deploy|netns|fuzz]" >&2; exit 2 ;;
 esac
 ((failed == 0)) && rm -rf "$logdir" || echo "logs: $logdir"
 echo "$passed passed, $failed failed"
