@@ -12,6 +12,8 @@ CC       ?= cc
 PKG_CONFIG ?= pkg-config
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 SANITIZE ?=
 BUILD    ?= build$(if $(SANITIZE),-san)
 
@@ -116,11 +118,16 @@ deps:
 	$(Q)bash tools/deps.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BUILD)/masqd $(BUILD)/masqctl $(DESTDIR)$(BINDIR)/
+	install -m 0644 deploy/man/masqd.8 deploy/man/masqctl.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(BINDIR)|g' deploy/systemd/masqd.service >$(DESTDIR)$(UNITDIR)/masqd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/masqd.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/masqd $(DESTDIR)$(BINDIR)/masqctl
+	rm -f $(DESTDIR)$(MANDIR)/man8/masqd.8 $(DESTDIR)$(MANDIR)/man8/masqctl.8
+	rm -f $(DESTDIR)$(UNITDIR)/masqd.service
 
 FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 format:
