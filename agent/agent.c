@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
@@ -56,6 +57,8 @@ struct agent {
 	bool cm_file_wins; /* ... and the mounted file changed since it began */
 	uint64_t cm_outage_digest; /* the mounted config when the outage began */
 	bool awaiting_api; /* the first sync waits for the API's first lists */
+	bool stopping; /* SIGTERM came; the uninstall check runs */
+	struct loop_timer *stop_timer;
 	struct loop_timer *apiwait;
 };
 
@@ -653,16 +656,22 @@ static void on_genpoll(struct loop *l, struct loop_timer *t, void *data)
 	a->gen_known = true;
 }
 
+static int uninstall_check(struct agent *a);
+
 static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct signalfd_siginfo si;
+	struct agent *a = data;
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_info("SIGHUP: reloading");
-			reload(data, "SIGHUP");
+			reload(a, "SIGHUP");
 			continue;
 		}
+		if (si.ssi_signo == SIGTERM && a->set.uninstall_ds[0] && !a->stopping &&
+		    uninstall_check(a) == 0)
+			continue; /* it stops the loop */
 		log_info("signal %u: exiting; the rules stay in place", si.ssi_signo);
 		loop_stop(l, 0);
 	}
@@ -892,6 +901,76 @@ static int setup_kube(struct agent *a)
 		return -ENOMEM;
 	a->awaiting_api = true;
 	return loop_timer_arm(a->apiwait, AGENT_API_WAIT_NS, 0);
+}
+
+/* --cleanup-on-uninstall: at SIGTERM, is masqd's DaemonSet gone (helm
+ * uninstall, kubectl delete) or still there (an update, a restart)? A
+ * pre-delete hook could not do this: while masqd runs, the table is owned
+ * by its socket and nobody else may delete it. */
+static void uninstall_answer(void *data, long code, const char *body, size_t len, const char *err)
+{
+	struct agent *a = data;
+	json_t *ds = code == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *gone = json_object_get(json_object_get(ds, "metadata"), "deletionTimestamp");
+	struct nft_error e;
+	int r;
+
+	if (code == 404 || (gone && !json_is_null(gone))) {
+		r = nft_table_remove(a->nft, &e);
+		if (r < 0)
+			log_error("DaemonSet %s is %s, but deleting table inet %s failed: %s",
+				  a->set.uninstall_ds, code == 404 ? "gone" : "being deleted",
+				  MASQ_TABLE, e.msg[0] ? e.msg : strerror(-r));
+		else
+			log_info("DaemonSet %s is %s: masqd is being uninstalled; table inet %s "
+				 "removed",
+				 a->set.uninstall_ds, code == 404 ? "gone" : "being deleted",
+				 MASQ_TABLE);
+	} else if (code == 200) {
+		log_info("SIGTERM: DaemonSet %s is still there (an update or a restart): the "
+			 "rules stay in place",
+			 a->set.uninstall_ds);
+	} else {
+		log_warnx("SIGTERM: cannot tell whether DaemonSet %s is being deleted (%s%s%ld): "
+			  "the rules stay in place; `masqd --cleanup` removes them",
+			  a->set.uninstall_ds, err && err[0] ? err : "",
+			  err && err[0] ? ", HTTP " : "HTTP ", code);
+	}
+	json_decref(ds);
+	loop_stop(a->loop, 0);
+}
+
+static void on_stop_timer(struct loop *l, struct loop_timer *t, void *data)
+{
+	log_warnx("SIGTERM: no answer about the DaemonSet in time: the rules stay in place");
+	loop_stop(l, 0);
+}
+
+static int uninstall_check(struct agent *a)
+{
+	const char *ds = a->set.uninstall_ds, *slash = strchr(ds, '/');
+	char path[600], err[300];
+	struct kube_settings ks = { .opts = a->set.opts };
+
+	a->stopping = true;
+	if (!a->kube) {
+		if (kube_access_build(&a->set, &ks.acc) < 0)
+			return -EINVAL;
+		a->kube = kube_client_new(a->loop, &ks, on_kube_changed, a, err, sizeof(err));
+		if (!a->kube) {
+			log_error("kubernetes: %s", err);
+			return -EINVAL;
+		}
+	}
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%.*s/daemonsets/%s",
+		 (int)(slash - ds), ds, slash + 1);
+	a->stop_timer = loop_timer_new(a->loop, on_stop_timer, a);
+	if (!a->stop_timer ||
+	    loop_timer_arm(a->stop_timer, (AGENT_UNINSTALL_CHECK_MS + 500) * 1000000LL, 0) < 0 ||
+	    kube_client_get(a->kube, path, AGENT_UNINSTALL_CHECK_MS, uninstall_answer, a) < 0)
+		return -EIO;
+	log_info("SIGTERM: asking the API whether DaemonSet %s is being deleted", ds);
+	return 0;
 }
 
 int agent_run(struct agent *a)

@@ -13,6 +13,7 @@
 #define AGENT_DEBOUNCE_NS 5000000LL /* 5 ms: kubelet's swap is a burst of a few events */
 #define AGENT_GENPOLL_NS 1000000000LL /* drift check in the plain fallback */
 
+#define AGENT_UNINSTALL_CHECK_MS 3000 /* inside the DaemonSet's 10 s grace period */
 #define AGENT_API_WAIT_NS 5000000000LL /* the first sync waits this long for the API */
 
 #define AGENT_DEFAULT_METRICS "127.0.0.1:9743" /* kube-proxy's defaults, masqd's ports */
@@ -39,6 +40,7 @@ struct agent_settings {
 	const char *apiserver_url; /* "" for none */
 	const char *sa_dir; /* the service account's files, in a pod */
 	int64_t api_stall_ns, api_watch_timeout_ns, api_not_found_ns;
+	const char *uninstall_ds; /* "NAMESPACE/NAME": SIGTERM removes the table when it is gone */
 };
 
 struct agent_source_stats {

@@ -138,6 +138,7 @@ struct kube_client {
 	char *token;
 	int64_t token_read_ns;
 	struct reflector ref[KUBE_NRES];
+	struct oneshot *oneshot;
 	struct kube_stats st;
 };
 
@@ -271,16 +272,16 @@ static size_t on_write(char *data, size_t size, size_t n, void *arg)
 	return e < 0 ? 0 : len; /* 0 ends the transfer */
 }
 
-static int add_header(struct reflector *r, const char *head, const char *value)
+static int add_header(struct curl_slist **hdrs, const char *head, const char *value)
 {
 	char line[KUBE_TOKEN_MAX + 64];
 	struct curl_slist *l;
 
 	snprintf(line, sizeof(line), "%s%s", head, value);
-	l = cu.slist_append(r->hdrs, line);
+	l = cu.slist_append(*hdrs, line);
 	if (!l)
 		return -ENOMEM;
-	r->hdrs = l;
+	*hdrs = l;
 	return 0;
 }
 
@@ -308,6 +309,26 @@ static void set_tls(struct kube_client *k, CURL *e)
 		cu.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		cu.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
+}
+
+/* What every request has: the URL, JSON, the token, TLS, bounds. */
+static int setup_easy(struct kube_client *k, CURL *e, const char *url, struct curl_slist **hdrs,
+		      char *errbuf)
+{
+	token_refresh(k, false);
+	if (add_header(hdrs, "Accept: ", "application/json") < 0 ||
+	    (k->token && add_header(hdrs, "Authorization: Bearer ", k->token) < 0))
+		return -ENOMEM;
+	cu.easy_setopt(e, CURLOPT_URL, url);
+	cu.easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
+	cu.easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu.easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	cu.easy_setopt(e, CURLOPT_USERAGENT, "masqd/" MASQD_VERSION);
+	cu.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	set_tls(k, e);
+	return 0;
 }
 
 /* client-go's reflector: timeoutSeconds random in [min, 2 * min). */
@@ -340,26 +361,15 @@ static int build_request(struct reflector *r, enum phase ph)
 			k->set.acc.server, r->path, strchr(r->path, '?') ? "&" : "?", rv, timeout);
 	cu.free(rv);
 	r->easy = e;
-	token_refresh(k, false);
-	if (add_header(r, "Accept: ", "application/json") < 0 ||
-	    (k->token && add_header(r, "Authorization: Bearer ", k->token) < 0))
+	if (setup_easy(k, e, url, &r->hdrs, r->errbuf) < 0)
 		return -ENOMEM;
-	cu.easy_setopt(e, CURLOPT_URL, url);
-	cu.easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 	cu.easy_setopt(e, CURLOPT_PRIVATE, r);
 	cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	cu.easy_setopt(e, CURLOPT_WRITEDATA, r);
 	cu.easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	cu.easy_setopt(e, CURLOPT_HEADERDATA, r);
-	cu.easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-	cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	cu.easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	cu.easy_setopt(e, CURLOPT_USERAGENT, "masqd/" MASQD_VERSION);
-	cu.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
 	/* a watch ends at timeoutSeconds on the server; this is the backstop */
 	cu.easy_setopt(e, CURLOPT_TIMEOUT, ph == PH_LIST ? (long)LIST_TIMEOUT_S : timeout + 60);
-	set_tls(k, e);
 	return 0;
 }
 
@@ -765,6 +775,95 @@ static void finish(struct reflector *r, CURLcode res)
 	backoff(r, why, retry_after);
 }
 
+/* --- one GET, outside the watches */
+
+struct oneshot {
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char errbuf[CURL_ERROR_SIZE];
+	char *body;
+	size_t len;
+	kube_get_fn fn;
+	void *data;
+};
+
+static size_t oneshot_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct oneshot *o = arg;
+	size_t len = size * n;
+	char *b;
+
+	if (o->len + len > ERROR_BODY_MAX * 16 || !(b = realloc(o->body, o->len + len + 1)))
+		return 0; /* bounded: a DaemonSet is a few KiB */
+	memcpy(b + o->len, data, len);
+	o->body = b;
+	o->len += len;
+	o->body[o->len] = '\0';
+	return len;
+}
+
+static void oneshot_free(struct kube_client *k)
+{
+	struct oneshot *o = k->oneshot;
+
+	if (!o)
+		return;
+	cu.multi_remove_handle(k->multi, o->easy);
+	cu.easy_cleanup(o->easy);
+	cu.slist_free_all(o->hdrs);
+	free(o->body);
+	free(o);
+	k->oneshot = NULL;
+}
+
+static void oneshot_done(struct kube_client *k, CURLcode res)
+{
+	struct oneshot *o = k->oneshot;
+	long code = 0;
+
+	cu.easy_getinfo(o->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (res != CURLE_OK)
+		snprintf(o->errbuf + strlen(o->errbuf), sizeof(o->errbuf) - strlen(o->errbuf), "%s",
+			 o->errbuf[0] ? "" : cu.easy_strerror(res));
+	k->oneshot = NULL; /* the callback may free the client */
+	o->fn(o->data, res == CURLE_OK ? code : 0, o->body ? o->body : "", o->len,
+	      res == CURLE_OK ? "" : o->errbuf);
+	k->oneshot = o;
+	oneshot_free(k);
+}
+
+int kube_client_get(struct kube_client *k, const char *path, long timeout_ms, kube_get_fn fn,
+		    void *data)
+{
+	struct oneshot *o;
+	char url[2048];
+
+	if (k->oneshot)
+		return -EBUSY;
+	o = calloc(1, sizeof(*o));
+	if (!o || !(o->easy = cu.easy_init())) {
+		free(o);
+		return -ENOMEM;
+	}
+	o->fn = fn;
+	o->data = data;
+	k->oneshot = o;
+	snprintf(url, sizeof(url), "%s%s", k->set.acc.server, path);
+	if (setup_easy(k, o->easy, url, &o->hdrs, o->errbuf) < 0) {
+		oneshot_free(k);
+		return -ENOMEM;
+	}
+	cu.easy_setopt(o->easy, CURLOPT_WRITEFUNCTION, oneshot_write);
+	cu.easy_setopt(o->easy, CURLOPT_WRITEDATA, o);
+	cu.easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+	cu.easy_setopt(o->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	if (cu.multi_add_handle(k->multi, o->easy) != CURLM_OK) {
+		oneshot_free(k);
+		return -EIO;
+	}
+	return 0;
+}
+
 /* --- libcurl's multi-socket glue */
 
 static void check_done(struct kube_client *k)
@@ -776,6 +875,10 @@ static void check_done(struct kube_client *k)
 		struct reflector *r = NULL;
 		if (m->msg != CURLMSG_DONE)
 			continue;
+		if (k->oneshot && m->easy_handle == k->oneshot->easy) {
+			oneshot_done(k, m->data.result);
+			continue;
+		}
 		cu.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		if (r && r->easy == m->easy_handle)
 			finish(r, m->data.result);
@@ -918,6 +1021,7 @@ void kube_client_free(struct kube_client *k)
 		bad_clear(r);
 		free(r->cm_text);
 	}
+	oneshot_free(k);
 	if (k->multi)
 		cu.multi_cleanup(k->multi);
 	if (k->curl_timer)

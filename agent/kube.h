@@ -92,4 +92,11 @@ const struct masq_policy_list *kube_client_policies(const struct kube_client *k)
  * *ret_text NULL when the ConfigMap or its key does not exist. */
 bool kube_client_configmap(const struct kube_client *k, const char **ret_text, size_t *ret_len);
 
+/* The answer to kube_client_get: code 0 when there was none (err says why). */
+typedef void (*kube_get_fn)(void *data, long code, const char *body, size_t len, const char *err);
+
+/* GET path once (bounded in time), beside the watches. One at a time. */
+int kube_client_get(struct kube_client *k, const char *path, long timeout_ms, kube_get_fn fn,
+		    void *data) __attribute__((warn_unused_result));
+
 #endif

@@ -55,12 +55,21 @@ static bool k8s_name(const char *s, size_t n)
 	return true;
 }
 
+/* "NAMESPACE/NAME", or "" when allowed. */
+static bool ns_name(const char *s, bool empty_ok)
+{
+	const char *slash = strchr(s, '/');
+
+	if (!s[0])
+		return empty_ok;
+	return slash && k8s_name(s, (size_t)(slash - s)) && k8s_name(slash + 1, strlen(slash + 1));
+}
+
 static int check_api_usage(struct cli *a)
 {
-	const char *cm = a->set.watch_configmap, *slash = strchr(cm, '/');
+	const char *cm = a->set.watch_configmap;
 
-	if (cm[0] && (!slash || !k8s_name(cm, (size_t)(slash - cm)) ||
-		      !k8s_name(slash + 1, strlen(slash + 1)))) {
+	if (!ns_name(cm, true)) {
 		fprintf(stderr, "masqd: --watch-configmap must be NAMESPACE/NAME, not \"%s\"\n",
 			cm);
 		return -EINVAL;
@@ -81,7 +90,13 @@ static int check_api_usage(struct cli *a)
 		fprintf(stderr, "masqd: --api-not-found-retry must be a duration of at least 1s\n");
 		return -EINVAL;
 	}
-	if ((a->set.watch_policies || cm[0]) && (a->once || a->cleanup)) {
+	if (!ns_name(a->set.uninstall_ds, true)) {
+		fprintf(stderr,
+			"masqd: --cleanup-on-uninstall must be NAMESPACE/NAME, not \"%s\"\n",
+			a->set.uninstall_ds);
+		return -EINVAL;
+	}
+	if ((a->set.watch_policies || cm[0] || a->set.uninstall_ds[0]) && (a->once || a->cleanup)) {
 		fprintf(stderr, "masqd: --once and --cleanup read files only; the API watch "
 				"needs the daemon\n");
 		return -EINVAL;
@@ -159,7 +174,8 @@ int main(int argc, char **argv)
 			 .kubeconfig = "",
 			 .apiserver_url = "",
 			 .sa_dir = KUBE_SA_DIR,
-			 .masq_chain = "IP-MASQ-AGENT" },
+			 .masq_chain = "IP-MASQ-AGENT",
+			 .uninstall_ds = "" },
 		.api_stall = "2m",
 		.api_watch_timeout = "5m",
 		.api_not_found = "60s",
@@ -210,6 +226,9 @@ int main(int argc, char **argv)
 		  "5m)" },
 		{ "api-not-found-retry", FLAG_STRING, &a.api_not_found, "DURATION",
 		  "retry after a 404, when the EgressNATPolicy CRD is not installed (default 60s)" },
+		{ "cleanup-on-uninstall", FLAG_STRING, &a.set.uninstall_ds, "NAMESPACE/NAME",
+		  "at SIGTERM, ask the API for this DaemonSet (masqd's own): gone or being deleted "
+		  "means an uninstall, and the table is removed; otherwise (an update) it stays" },
 		{ "v", FLAG_INT, &a.verbosity, "N", "log verbosity; 2 or more adds debug" },
 		{ "help", FLAG_BOOL, &a.help, NULL, "show this help" },
 		{ "h", FLAG_BOOL, &a.help, NULL, NULL },

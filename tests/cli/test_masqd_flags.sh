@@ -45,6 +45,8 @@ run --api-watch-timeout 2h
 expect_eq "--api-watch-timeout over 1h: exit 2" 2 $rc
 run --api-not-found-retry soon
 expect_eq "--api-not-found-retry not a duration: exit 2" 2 $rc
+run --cleanup-on-uninstall masqd
+expect_eq "--cleanup-on-uninstall without a namespace: exit 2" 2 $rc
 run --help
 expect_true "--help lists the API flags" grep -q -- '--watch-egress-nat-policies' <<<"$out"
 

@@ -145,6 +145,20 @@ def check_rbac(docs, args, ds):
         check("bound to masqd's ServiceAccount in " + ns, len(binds) == 1)
 
 
+def check_uninstall(docs, args):
+    ds = flag(args, "cleanup-on-uninstall")
+    check("uninstall removes the table: --cleanup-on-uninstall names masqd's DaemonSet",
+          ds == "kube-system/masqd", ds)
+    if not ds:
+        return
+    ns, name = ds.split("/", 1)
+    rules = [r for role in by_kind(docs, "Role") if role["metadata"].get("namespace") == ns
+             for r in role.get("rules", [])]
+    check("a Role lets masqd get its own DaemonSet only",
+          any(rbac_allows(r, "apps", "daemonsets", ["get"]) and r.get("resourceNames") == [name]
+              for r in rules), rules)
+
+
 def check_crd(docs):
     crd = one(docs, "CustomResourceDefinition")
     if crd is None:
@@ -171,6 +185,7 @@ def main():
         return 1
     args = check_daemonset(ds, masqd)
     check_rbac(docs, args, ds)
+    check_uninstall(docs, args)
     check_crd(docs)
     check("no ConfigMap by default (on migration kube-system/ip-masq-agent exists)",
           profile == "with-configmap" or not by_kind(docs, "ConfigMap"))

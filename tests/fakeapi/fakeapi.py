@@ -8,6 +8,7 @@ documents (API concepts: "Efficient detection of changes", "Watch bookmarks",
   GET /apis/networking.gke.io/v1/egressnatpolicies                 list
   GET /apis/networking.gke.io/v1/egressnatpolicies?watch=1&...     watch
   GET /api/v1/namespaces/NS/configmaps?fieldSelector=metadata.name%3DNAME[&watch=1...]
+  GET /apis/apps/v1/namespaces/NS/daemonsets/NAME                   one object, or 404
 
 Lists carry metadata.resourceVersion; a watch from resourceVersion RV sends
 every change after RV as newline-delimited JSON events in a chunked 200
@@ -44,6 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 POLICIES = "egressnatpolicies"
 CONFIGMAPS = "configmaps"
+DAEMONSETS = "daemonsets"  # GET of one, for masqd --cleanup-on-uninstall
 
 
 class State:
@@ -51,7 +53,7 @@ class State:
         self.lock = threading.Condition()
         self.rv = 100
         self.compacted = 0
-        self.objects = {POLICIES: {}, CONFIGMAPS: {}}  # key -> object
+        self.objects = {POLICIES: {}, CONFIGMAPS: {}, DAEMONSETS: {}}  # key -> object
         self.log = []  # (rv, type, resource, object)
         self.faults = []
         self.split = 0
@@ -168,6 +170,9 @@ class Handler(BaseHTTPRequestHandler):
         parts = u.path.strip("/").split("/")
         if parts == ["apis", "networking.gke.io", "v1", POLICIES]:
             return POLICIES, None, None, q
+        if len(parts) == 7 and parts[:4] == ["apis", "apps", "v1", "namespaces"] \
+                and parts[5] == DAEMONSETS:
+            return DAEMONSETS, parts[4], parts[6], q
         if len(parts) == 5 and parts[:2] == ["api", "v1"] and parts[2] == "namespaces" \
                 and parts[4] == CONFIGMAPS:
             sel = q.get("fieldSelector", "")
@@ -203,6 +208,13 @@ class Handler(BaseHTTPRequestHandler):
                                               "the requested resource"))
         if fault and self.fault(fault, watch):
             return
+        if resource == DAEMONSETS:
+            with st.lock:
+                obj = st.objects[DAEMONSETS].get((ns, name))
+            if obj is None:
+                return self.send_json(404, status(404, "NotFound", 'daemonsets.apps "%s" not '
+                                                  'found' % name))
+            return self.send_json(200, obj)
         if watch:
             return self.watch(st, resource, ns, name, q, fault)
         with st.lock:

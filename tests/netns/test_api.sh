@@ -273,6 +273,37 @@ expect_true "outage: a real change of the mounted file takes over" has_cidr 10.1
 expect_true "and the API's version goes" lacks_cidr 198.51.100.0/24
 stop_masqd
 
+echo "== --cleanup-on-uninstall: SIGTERM removes the table only when the DaemonSet is going"
+API_HOST=127.0.0.1
+start_api
+daemonset() { # [DELETION-TIMESTAMP]
+	local del=${1:+,\"deletionTimestamp\":\"$1\"}
+	ctl "{\"op\":\"put\",\"resource\":\"daemonsets\",\"object\":{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"masqd\",\"namespace\":\"kube-system\"$del}}}" >/dev/null
+}
+uninstall_run() { # LOG: start masqd, stop it with SIGTERM
+	start_masqd "$1" --config "$WORK/absent" --cleanup-on-uninstall kube-system/masqd \
+		--kubeconfig "$WORK/kubeconfig" --metrics-bind-address "" --healthz-bind-address ""
+	stop_masqd
+}
+daemonset
+uninstall_run "$WORK/update.log"
+expect_true "the DaemonSet is there (an update): the rules stay" table_present
+expect_true "and masqd says why" grep -q 'still there (an update or a restart)' "$WORK/update.log"
+daemonset 2026-11-29T10:00:00Z
+uninstall_run "$WORK/foreground.log"
+expect_true "the DaemonSet has a deletionTimestamp: the table is removed" \
+	bash -c "! ip netns exec $NODE nft list table inet ip-masq-agent >/dev/null 2>&1"
+ctl '{"op":"delete","resource":"daemonsets","name":"masqd","namespace":"kube-system"}' >/dev/null
+uninstall_run "$WORK/uninstall.log"
+expect_true "the DaemonSet is gone (helm uninstall): the table is removed" \
+	bash -c "! ip netns exec $NODE nft list table inet ip-masq-agent >/dev/null 2>&1"
+expect_true "and masqd says so" grep -q 'masqd is being uninstalled; table inet ip-masq-agent removed' \
+	"$WORK/uninstall.log"
+stop_api
+uninstall_run "$WORK/noapi.log"
+expect_true "no API to ask: the rules stay" table_present
+expect_true "and masqd says how to remove them" grep -q 'masqd --cleanup' "$WORK/noapi.log"
+
 echo "== in-cluster over IPv6: the service host is bracketed"
 API_HOST=::1
 start_api --host ::1
