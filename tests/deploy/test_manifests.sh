@@ -57,4 +57,8 @@ done
 expect_true "the example policies are valid" \
 	quiet "$ROOT/${BUILD:-build}/masqctl" validate --egress-nat-policy-dir "$ROOT/deploy/examples/egressnatpolicies" \
 	"$WORK/empty"
+eff=$("$ROOT/${BUILD:-build}/masqctl" effective --json \
+	--egress-nat-policy-dir "$ROOT/deploy/examples/egressnatpolicies" "$WORK/empty")
+expect_true "both example policies contribute" \
+	bash -c 'grep -q EgressNATPolicy/default <<<"$1" && grep -q EgressNATPolicy/onprem <<<"$1"' - "$eff"
 finish
