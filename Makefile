@@ -111,8 +111,12 @@ check-unit: all $(UNIT_BINS)
 demo: deps all
 	$(Q)BUILD=$(BUILD) bash tools/demo.sh
 
-bench: all
+bench: all $(BUILD)/tools/bench/flood
 	$(Q)BUILD=$(BUILD) bash tools/bench/run.sh
+
+$(BUILD)/tools/bench/flood: $(BUILD)/tools/bench/flood.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 deps:
 	$(Q)bash tools/deps.sh

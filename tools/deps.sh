@@ -13,6 +13,7 @@ pkgs=(
 	libcurl4-openssl-dev openssl                   # the API watch; the fake API server's CA
 	prometheus                                     # promtool and a real scrape in the tests
 	iptables time                                  # make bench: the reference rule shape, peak RSS
+	conntrack gnuplot-nox                          # make bench: per-connection runs, PNG plots
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reload import plot, png_for  # noqa: E402
 from reload import Masqd, emit  # noqa: E402
 
 PER_FILE = 10000
@@ -93,12 +94,20 @@ def main():
     out = ["### incremental change in a running masqd, median of %d steps (ms)\n" % a.steps,
            "| N | change | CIDRs changed | set elements sent | in-process | kernel commit | userspace (in-process - kernel) |",
            "|---:|---|---:|---:|---:|---:|---:|"]
+    series = {"one CIDR": [], "1%": []}
     for n in [int(x) for x in a.sizes.split(",")]:
         for name, frac in (("one CIDR", 0), ("1%", 0.01)):
             count, elems, inproc, kern = measure(a.masqd, n, a.steps, frac)
             out.append("| %d | %s | %d | %d | %.2f | %.2f | %.2f |" % (n, name, count, elems, inproc, kern, inproc - kern))
+            series[name].append((n, inproc, kern))
             print(out[-1], file=sys.stderr, flush=True)
     emit("\n".join(out), a.out)
+    plot(png_for(a.out), "A change in a running masqd holding N CIDRs (median ms)",
+         "CIDRs held", "ms",
+         [("one CIDR: in-process", [(n, i) for n, i, _ in series["one CIDR"]]),
+          ("one CIDR: kernel commit", [(n, k) for n, _, k in series["one CIDR"]]),
+          ("1%: in-process", [(n, i) for n, i, _ in series["1%"]]),
+          ("1%: kernel commit", [(n, k) for n, _, k in series["1%"]])])
 
 
 if __name__ == "__main__":

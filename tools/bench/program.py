@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reload import emit  # noqa: E402
+from reload import emit, plot, png_for  # noqa: E402
 
 PER_FILE = 10000  # CIDRs per config file: 100k CIDRs exceed one 1 MiB file
 
@@ -155,6 +155,12 @@ def main():
         out.append("| %d | %s | %d | %d | %s |" % (r["n"], r["family"], r["rss_m"], r["rss_n"],
                                                   "—" if r["rss_i"] is None else "%d" % r["rss_i"]))
     emit("\n".join(out), a.out)
+    v4 = [r for r in rows if r["family"] == "ipv4"]
+    plot(png_for(a.out), "Programming N IPv4 CIDRs, cold (median ms)", "non-masquerade CIDRs",
+         "ms", [("masqd --once", [(r["n"], r["masqd"]) for r in v4]),
+                ("nft -f (same table)", [(r["n"], r["nft"]) for r in v4]),
+                ("iptables-restore (upstream chain)", [(r["n"], r["ipt"]) for r in v4]),
+                ("kernel commit (masqd's sendmsg)", [(r["n"], r["kernel"]) for r in v4])])
 
 
 if __name__ == "__main__":

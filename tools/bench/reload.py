@@ -112,6 +112,32 @@ def emit(text, out=None):
             f.write(text + "\n")
 
 
+def plot(png, title, xlabel, ylabel, series, logy=True):
+    """A PNG line plot with gnuplot: series is [(name, [(x, y), ...])], x on
+    a log scale. Nothing when gnuplot or png is missing."""
+    import shutil as _sh
+    if not png or not _sh.which("gnuplot"):
+        return
+    dat = png[:-4] + ".dat"
+    with open(dat, "w") as f:
+        for _, pts in series:
+            for x, y in pts:
+                f.write("%g %g\n" % (x, y))
+            f.write("\n\n")
+    plots = ", ".join("'%s' index %d with linespoints lw 2 title '%s'" % (dat, i, name)
+                      for i, (name, _) in enumerate(series))
+    script = ("set terminal pngcairo size 800,500 noenhanced\nset output '%s'\n"
+              "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset logscale x\n%s"
+              "set grid\nset key top left\nplot %s\n"
+              % (png, title, xlabel, ylabel, "set logscale y\n" if logy else "", plots))
+    subprocess.run(["gnuplot"], input=script, text=True, check=False)
+
+
+def png_for(out):
+    """bench-results/x-STAMP.md -> bench-results/x-STAMP.png"""
+    return out[:-3] + ".png" if out and out.endswith(".md") else None
+
+
 def pct(values, p):
     v = sorted(values)
     return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]

@@ -14,12 +14,14 @@ if [[ ${FULL:-0} == 1 ]]; then
 	incremental_args=(--sizes 1000,10000,100000 --steps 20)
 	footprint_args=(--sizes 64,100000)
 	api_args=(--sizes 64,10000 --edits 200)
+	conn_args=(--sizes 64,1000,10000 --repeat 7 --probes 500)
 else
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 2000 --idle 10)
 	program_args=(--sizes 64,1000,10000 --v6-sizes 1000 --repeat 3)
 	incremental_args=(--sizes 1000,10000 --steps 10)
 	footprint_args=(--sizes 64,10000)
 	api_args=(--sizes 64,10000 --edits 50)
+	conn_args=(--sizes 64,1000,10000 --repeat 3 --probes 200)
 fi
 # each benchmark in a network namespace of its own; lo up so masqd serves its endpoints
 in_netns() { unshare -n sh -c 'ip link set lo up && exec "$@"' - "$@"; }
@@ -35,6 +37,9 @@ in_netns python3 tools/bench/reload.py --masqd "$PWD/$BUILD/masqd" "${reload_arg
 echo "== API edit convergence"
 in_netns python3 tools/bench/api.py --masqd "$PWD/$BUILD/masqd" "${api_args[@]}" \
 	--out "bench-results/api-$stamp.md"
+echo "== per-connection cost"
+python3 tools/bench/conn.py --masqd "$PWD/$BUILD/masqd" --flood "$PWD/$BUILD/tools/bench/flood" \
+	"${conn_args[@]}" --out "bench-results/conn-$stamp.md"
 echo "== footprint"
 in_netns python3 tools/bench/footprint.py --masqd "$PWD/$BUILD/masqd" --masqctl "$PWD/$BUILD/masqctl" \
 	"${footprint_args[@]}" --out "bench-results/footprint-$stamp.md"
