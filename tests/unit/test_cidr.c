@@ -187,6 +187,50 @@ static void test_merge_single_hosts(void **state)
 	MERGE(AF_INET6, in6, want6);
 }
 
+/* IPv4 is merged with a radix sort of its own: against a bitmap of a /16,
+ * the merged ranges must be exactly the runs of covered addresses. */
+static void test_merge_random_v4(void **state)
+{
+	static uint8_t covered[65536];
+	struct cidr c[600];
+	struct addr_range *r;
+	unsigned seed = 1;
+
+	for (int round = 0; round < 50; round++) {
+		size_t n = 1 + (size_t)(rand_r(&seed) % 600), k = 0;
+		int cnt;
+
+		memset(covered, 0, sizeof(covered));
+		for (size_t i = 0; i < n; i++) {
+			unsigned plen = 16 + (unsigned)rand_r(&seed) % 17, size = 1u << (32 - plen);
+			unsigned off = ((unsigned)rand_r(&seed) % 65536) & ~(size - 1);
+			char s[32];
+			snprintf(s, sizeof(s), "10.0.%u.%u/%u", off >> 8, off & 255, plen);
+			assert_int_equal(cidr_parse(s, &c[i], NULL), 0);
+			memset(covered + off, 1, size);
+		}
+		cnt = cidr_merge(c, n, AF_INET, &r);
+		assert_true(cnt > 0);
+		for (unsigned a = 0; a < 65536;) {
+			unsigned b = a;
+			if (!covered[a]) {
+				a++;
+				continue;
+			}
+			while (b + 1 < 65536 && covered[b + 1])
+				b++;
+			assert_true(k < (size_t)cnt);
+			assert_int_equal(r[k].lo[2] << 8 | r[k].lo[3], a);
+			assert_int_equal(r[k].hi[2] << 8 | r[k].hi[3], b);
+			assert_int_equal(r[k].lo[0], 10);
+			k++;
+			a = b + 1;
+		}
+		assert_int_equal(k, (size_t)cnt);
+		free(r);
+	}
+}
+
 /* Ranges of CIDR strings (merged), for the diff tests. */
 static size_t ranges(const char *const *in, size_t n, struct addr_range **ret)
 {
@@ -274,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_parse_misaligned_names_aligned_form),
 		cmocka_unit_test(test_increment_carry),
 		cmocka_unit_test(test_merge_overlap_containment),
+		cmocka_unit_test(test_merge_random_v4),
 		cmocka_unit_test(test_merge_adjacent),
 		cmocka_unit_test(test_merge_sorted_disjoint),
 		cmocka_unit_test(test_merge_zero_prefix),
