@@ -348,3 +348,38 @@ int range_diff(const struct addr_range *old, size_t nold, const struct addr_rang
 	*ret_nadd = na;
 	return 0;
 }
+
+static uint64_t cidr_hash(const struct cidr *c)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)c->family ^ ((uint64_t)c->plen << 8);
+	size_t len = cidr_addr_len(c->family);
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ c->addr[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
+int cidr_first_equal(const struct cidr *in, size_t n, size_t *ret_first)
+{
+	size_t cap = 16, mask;
+	size_t *slot;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	slot = malloc(cap * sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	memset(slot, 0xff, cap * sizeof(*slot)); /* SIZE_MAX: empty */
+	mask = cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t h = (size_t)cidr_hash(&in[i]) & mask;
+
+		while (slot[h] != SIZE_MAX && !cidr_equal(&in[slot[h]], &in[i]))
+			h = (h + 1) & mask;
+		if (slot[h] == SIZE_MAX)
+			slot[h] = i;
+		ret_first[i] = slot[h];
+	}
+	free(slot);
+	return 0;
+}

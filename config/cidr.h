@@ -75,4 +75,10 @@ int range_diff(const struct addr_range *old, size_t nold, const struct addr_rang
  * is exactly a prefix, "a-b" otherwise. */
 void range_format(const struct addr_range *r, int family, char buf[CIDR_STRLEN]);
 
+/* For each CIDR, the index of the first one equal to it (its own index when
+ * it is the first): duplicates found in O(n) with a hash table. Returns 0 or
+ * -ENOMEM. */
+int cidr_first_equal(const struct cidr *in, size_t n, size_t *ret_first)
+	__attribute__((warn_unused_result));
+
 #endif

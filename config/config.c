@@ -484,57 +484,30 @@ static void check_cidr(struct parser *p, const struct item *it, struct masq_conf
 	cfg->cidrs[cfg->ncidrs++] = c;
 }
 
-struct ranked {
-	struct cidr c;
-	size_t pos; /* input order */
-};
-
-static int ranked_cmp(const void *x, const void *y)
-{
-	const struct ranked *a = x, *b = y;
-	int r = a->c.family - b->c.family;
-
-	if (!r)
-		r = a->c.plen - b->c.plen;
-	if (!r)
-		r = memcmp(a->c.addr, b->c.addr, sizeof(a->c.addr));
-	return r ? r : (a->pos > b->pos) - (a->pos < b->pos);
-}
-
 /* Drop repeated CIDRs, keeping the first of each in input order, with a
- * warning at each repeat. Sorting keeps this O(n log n) for large lists. */
+ * warning at each repeat; found with a hash table, in O(n). */
 static int dedup(struct parser *p, struct masq_config *cfg, const size_t *item_of)
 {
-	struct ranked *r = calloc(cfg->ncidrs ? cfg->ncidrs : 1, sizeof(*r));
-	bool *drop = calloc(cfg->ncidrs ? cfg->ncidrs : 1, sizeof(*drop));
-	size_t out = 0;
+	size_t *first = malloc((cfg->ncidrs ? cfg->ncidrs : 1) * sizeof(*first)), out = 0;
 
-	if (!r || !drop) {
-		free(r);
-		free(drop);
+	if (!first || cidr_first_equal(cfg->cidrs, cfg->ncidrs, first) < 0) {
+		free(first);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < cfg->ncidrs; i++)
-		r[i] = (struct ranked){ cfg->cidrs[i], i };
-	qsort(r, cfg->ncidrs, sizeof(*r), ranked_cmp);
-	for (size_t i = 1; i < cfg->ncidrs; i++) {
-		if (cidr_equal(&r[i].c, &r[i - 1].c)) {
-			const struct item *it = &p->cidrs[item_of[r[i].pos]];
+	for (size_t i = 0; i < cfg->ncidrs; i++) {
+		if (first[i] != i) {
+			const struct item *it = &p->cidrs[item_of[i]];
 			char canon[CIDR_STRLEN];
 
-			drop[r[i].pos] = true;
-			cidr_format(&r[i].c, canon);
+			cidr_format(&cfg->cidrs[i], canon);
 			diag_add(p->d, DIAG_WARNING, p->name, it->line, it->col,
 				 "duplicate CIDR %s ignored", canon);
+			continue;
 		}
-	}
-	for (size_t i = 0; i < cfg->ncidrs; i++) {
-		if (!drop[i])
-			cfg->cidrs[out++] = cfg->cidrs[i];
+		cfg->cidrs[out++] = cfg->cidrs[i];
 	}
 	cfg->ncidrs = out;
-	free(r);
-	free(drop);
+	free(first);
 	return 0;
 }
 

@@ -166,8 +166,8 @@ static bool any_file(const char *name)
 }
 
 /* Merging: CIDRs are appended with their origin in input order, and
- * duplicates are folded at the end (merge_finish), by sorting, so a large
- * config merges in O(n log n). */
+ * duplicates are folded at the end (merge_finish) with a hash table, so a
+ * large config merges in O(n). */
 struct merge {
 	struct masq_merged *m;
 	size_t cap;
@@ -194,23 +194,6 @@ static int merge_add(struct merge *mg, const struct cidr *c, const char *origin)
 	mg->m->norigins = cfg->ncidrs + 1;
 	cfg->cidrs[cfg->ncidrs++] = *c;
 	return 0;
-}
-
-struct pos {
-	const struct cidr *c;
-	size_t i;
-};
-
-static int pos_cmp(const void *x, const void *y)
-{
-	const struct pos *a = x, *b = y;
-	int r = a->c->family - b->c->family;
-
-	if (!r)
-		r = a->c->plen - b->c->plen;
-	if (!r)
-		r = memcmp(a->c->addr, b->c->addr, sizeof(a->c->addr));
-	return r ? r : (a->i > b->i) - (a->i < b->i);
 }
 
 /* Is name one of the ", "-separated names of list? */
@@ -243,37 +226,27 @@ static int merge_finish(struct merge *mg)
 {
 	struct masq_config *cfg = mg->m->cfg;
 	size_t n = cfg->ncidrs, out = 0;
-	struct pos *p = calloc(n ? n : 1, sizeof(*p));
-	bool *dup = calloc(n ? n : 1, sizeof(*dup));
+	size_t *first = malloc((n ? n : 1) * sizeof(*first));
 
-	if (!p || !dup) {
-		free(p);
-		free(dup);
+	if (!first || cidr_first_equal(cfg->cidrs, n, first) < 0) {
+		free(first);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		p[i] = (struct pos){ &cfg->cidrs[i], i };
-	qsort(p, n, sizeof(*p), pos_cmp);
-	for (size_t i = 1; i < n; i++) {
-		size_t first = i;
-		while (first > 0 && cidr_equal(p[first - 1].c, p[i].c))
-			first--;
-		if (first != i) {
-			join_origin(&mg->m->origins[p[first].i], mg->m->origins[p[i].i]);
-			dup[p[i].i] = true;
+	/* name the origins first, then compact: the first of each moves */
+	for (size_t i = 0; i < n; i++) {
+		if (first[i] != i) {
+			join_origin(&mg->m->origins[first[i]], mg->m->origins[i]);
+			free(mg->m->origins[i]);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (dup[i]) {
-			free(mg->m->origins[i]);
+		if (first[i] != i)
 			continue;
-		}
 		cfg->cidrs[out] = cfg->cidrs[i];
 		mg->m->origins[out++] = mg->m->origins[i];
 	}
 	cfg->ncidrs = mg->m->norigins = out;
-	free(p);
-	free(dup);
+	free(first);
 	return 0;
 }
 

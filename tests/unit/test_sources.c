@@ -118,6 +118,23 @@ static void test_directory_merge(void **state)
 	merged_clear(&m);
 }
 
+/* Repeats across several files: each CIDR kept once, where it first came,
+ * naming every file that gave it, whatever moves in between. */
+static void test_merge_repeats(void **state)
+{
+	struct masq_merged m;
+
+	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8, 192.168.0.0/16]\n");
+	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]\n");
+	put(dir, "ip-masq-c", "nonMasqueradeCIDRs: [192.168.0.0/16, 100.64.0.0/10, 10.0.0.0/8]\n");
+	assert_string_equal(
+		load(0, &m),
+		"10.0.0.0/8<ip-masq-a+ip-masq-b+ip-masq-c>,"
+		"192.168.0.0/16<ip-masq-a+ip-masq-b+ip-masq-c>,172.16.0.0/12<ip-masq-b>,"
+		"100.64.0.0/10<ip-masq-c>");
+	merged_clear(&m);
+}
+
 static void test_bad_file_keeps_last_good(void **state)
 {
 	struct masq_merged m;
@@ -252,6 +269,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_directory_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_repeats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_file_keeps_last_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_file_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults_only_without_files, setup, teardown),

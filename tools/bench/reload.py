@@ -124,10 +124,10 @@ def plot(png, title, xlabel, ylabel, series, logy=True):
             for x, y in pts:
                 f.write("%g %g\n" % (x, y))
             f.write("\n\n")
-    plots = ", ".join("'%s' index %d with linespoints lw 2 title '%s'" % (dat, i, name)
-                      for i, (name, _) in enumerate(series))
+    plots = ", ".join("'%s' index %d with linespoints lw 2 title \"%s\"" % (
+        dat, i, name.replace('"', "")) for i, (name, _) in enumerate(series))
     script = ("set terminal pngcairo size 800,500 noenhanced\nset output '%s'\n"
-              "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset logscale x\n%s"
+              "set title \"%s\"\nset xlabel \"%s\"\nset ylabel \"%s\"\nset logscale x\n%s"
               "set grid\nset key top left\nplot %s\n"
               % (png, title, xlabel, ylabel, "set logscale y\n" if logy else "", plots))
     subprocess.run(["gnuplot"], input=script, text=True, check=False)
