@@ -12,8 +12,10 @@ run, in the node namespace:
   masqd, empty set   masqd's table with an empty non-masquerade set
   masqd N            masqd's table, N CIDRs in its interval set
   upstream N         ip-masq-agent's linear iptables-nft chain, N RETURN rules
-It reports new flows per second (median of repeats) and the first-packet
-round trip of a new flow to an echo server (p50/p99), with ratios.
+It reports new flows per second (median of rounds; each round measures
+every shape once, so a machine whose speed drifts moves them alike) and the
+first-packet round trip of a new flow to an echo server (p50/p99), with
+ratios.
 """
 import argparse
 import os
@@ -107,11 +109,10 @@ def flood(flood_bin, count, first_port):
     return (delivered() - before) / (int(out[1]) / 1e9)
 
 
-def flows_per_second(flood_bin, repeat):
-    """Calibrate to about 0.4 s of load, then take the median of repeats."""
+def calibrated_count(flood_bin):
+    """Flows for about 0.4 s of load at this shape's rate."""
     rate = flood(flood_bin, 1000, 0)
-    count = int(min(60000, max(1000, rate * 0.4)))
-    return statistics.median(flood(flood_bin, count, 1000 * (i + 1)) for i in range(repeat))
+    return int(min(60000, max(1000, rate * 0.4)))
 
 
 PROBE = r"""
@@ -160,13 +161,22 @@ def main():
         plan = [("conntrack only", 0, shape_conntrack), ("masqd", 0, shape_masqd)]
         for n in sizes:
             plan += [("masqd", n, shape_masqd), ("upstream", n, shape_upstream)]
-        for name, n, fn in plan:
-            reset_node()
-            fn(n, work, a.masqd)
-            rate = flows_per_second(a.flood, a.repeat)
-            lat = first_packet_us(a.probes)
-            rows.append((name, n, rate, lat))
-            print("  %-15s N=%-6d %9.0f flows/s" % (name, n, rate), file=sys.stderr)
+        # Round-robin: every round measures every shape once, so a machine
+        # that slows down or speeds up over the run moves all of them alike
+        # and the ratios taken in one run hold.
+        counts, lat, rates = {}, {}, {}
+        for rnd in range(a.repeat):
+            for name, n, fn in plan:
+                reset_node()
+                fn(n, work, a.masqd)
+                if rnd == 0:
+                    counts[(name, n)] = calibrated_count(a.flood)
+                    lat[(name, n)] = first_packet_us(a.probes)
+                r = flood(a.flood, counts[(name, n)], 1000 * (rnd + 1))
+                rates.setdefault((name, n), []).append(r)
+            print("  round %d of %d done" % (rnd + 1, a.repeat), file=sys.stderr, flush=True)
+        rows = [(name, n, statistics.median(rates[(name, n)]), lat[(name, n)])
+                for name, n, _ in plan]
         reset_node()
     finally:
         if echo:
@@ -186,7 +196,7 @@ def table(rows):
     rate = {(name, n): r for name, n, r, _ in rows}
     empty = rate[("masqd", 0)]
     lines = ["New connections through the node, to a destination no CIDR matches (UDP flows, one",
-             "datagram each; median of repeats; first packet = a new flow's round trip to an echo server)",
+             "datagram each; median of rounds; first packet = a new flow's round trip to an echo server)",
              "",
              "| rules | N | flows/s | vs masqd empty set | masqd / upstream | first packet p50 µs | p99 µs |",
              "|---|---:|---:|---:|---:|---:|---:|"]
