@@ -318,6 +318,11 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True
 
+    def changes(self, st, resource, ns, name, since):
+        """The events after since (st.lock held)."""
+        return [(rv, t, o) for rv, t, r, o in st.log
+                if rv > since and r == resource and self.matches(resource, ns, name, o)]
+
     def stream(self, st, resource, ns, name, since, timeout, bookmarks):
         end = time.monotonic() + timeout
         last_bm = time.monotonic()
@@ -330,13 +335,15 @@ class Handler(BaseHTTPRequestHandler):
                 if st.stalled:
                     st.lock.wait(0.1)
                     continue
-                events = [(rv, t, o) for rv, t, r, o in st.log
-                          if rv > since and r == resource and self.matches(resource, ns, name, o)]
+                events = self.changes(st, resource, ns, name, since)
                 if not events:
                     wait = end - time.monotonic()
                     if bookmarks and st.bookmark_s:
                         wait = min(wait, st.bookmark_s - (time.monotonic() - last_bm))
                     st.lock.wait(max(0.0, min(wait, 0.5)))
+                    # the wait let go of the lock: look again, or a bookmark
+                    # at the newest RV would skip what came meanwhile
+                    events = self.changes(st, resource, ns, name, since)
                 cur = st.rv
                 bm = bookmarks and st.bookmark_s and time.monotonic() - last_bm >= st.bookmark_s
             for rv, t, o in events:

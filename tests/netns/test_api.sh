@@ -71,6 +71,7 @@ recovers() { # DESCRIPTION
 	probe=$((probe + 1))
 	policy probe "198.18.$probe.0/24"
 	wait_until 300 has_cidr "198.18.$probe.0/24"
+	has_cidr "198.18.$probe.0/24" || tail -15 "$log" | cut -c1-240 | sed 's/^/    masqd: /'
 	expect_true "$1: a later edit reaches the kernel" has_cidr "198.18.$probe.0/24"
 	expect_true "$1: masqd is still running" alive
 }
