@@ -11,7 +11,7 @@ stamp=$(date +%Y%m%d-%H%M%S)
 if [[ ${FULL:-0} == 1 ]]; then
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 10000 --idle 60)
 	program_args=(--sizes 64,1000,10000,100000 --v6-sizes 1000,10000 --repeat 5)
-	incremental_args=(--sizes 1000,10000,100000 --steps 20)
+	incremental_args=(--sizes 1000,10000,100000 --steps 100)
 	footprint_args=(--sizes 64,100000)
 	api_args=(--sizes 64,10000 --edits 200)
 	conn_args=(--sizes 64,1000,10000 --repeat 7 --probes 500)
