@@ -219,21 +219,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *data)
 
 static int append_body(struct reflector *r, const char *data, size_t n, size_t max)
 {
-	if (r->len + n > max)
-		return -E2BIG;
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 16384;
-		char *b;
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		if (!(b = realloc(r->body, cap)))
-			return -ENOMEM;
-		r->body = b;
-		r->cap = cap;
-	}
-	memcpy(r->body + r->len, data, n);
-	r->len += n;
-	return 0;
+	return kw_buf_append(&r->body, &r->len, &r->cap, data, n, max);
 }
 
 static void abort_with(struct reflector *r, enum kube_restart why, const char *msg)
@@ -507,39 +493,43 @@ static void log_diags(const struct diags *d)
 	}
 }
 
-/* Validate one object into list; a rejected one keeps its version in old
- * (the last good one), as a bad file does. Returns -ENOMEM or 0. */
+/* Validate one object into list. A rejected one keeps its last good
+ * version: the one in old (a relist builds a new list), which is list itself
+ * for an event. Returns -ENOMEM or 0. */
 static int pol_take(struct reflector *r, json_t *obj, const struct masq_policy_list *old,
 		    struct masq_policy_list *list)
 {
 	const char *name =
 		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	struct masq_policy_list fresh = { 0 };
 	struct diags d;
 	ssize_t i;
 	int e;
 
 	diags_init(&d);
-	pol_remove(list, name ? name : "");
-	e = kw_policy_from_object(obj, &r->k->set.opts, list, &d);
-	if (e < 0)
-		return e;
+	e = kw_policy_from_object(obj, &r->k->set.opts, &fresh, &d);
 	if (e == 1) {
-		bad_set(r, list->v[list->n - 1].name, false);
+		pol_remove(list, fresh.v[0].name);
+		e = policy_list_add(list, &fresh.v[0]);
+		bad_set(r, fresh.v[0].name, false);
 		r->k->st.loads_ok[r->res]++;
-		return 0;
+	} else if (e == 0) {
+		r->k->st.loads_failed[r->res]++;
+		log_diags(&d);
+		if (d.n)
+			diag_format(&d.items[0], r->k->st.error[r->res],
+				    sizeof(r->k->st.error[r->res]));
+		if (name)
+			bad_set(r, name, true);
+		if (name && (i = pol_find(old, name)) >= 0) {
+			log_warnx("config: keeping the last good version of EgressNATPolicy/%s",
+				  name);
+			if (old != list)
+				e = policy_list_add(list, &old->v[i]);
+		}
 	}
-	r->k->st.loads_failed[r->res]++;
-	log_diags(&d);
-	if (d.n)
-		diag_format(&d.items[0], r->k->st.error[r->res], sizeof(r->k->st.error[r->res]));
-	if (!name)
-		return 0;
-	bad_set(r, name, true);
-	if ((i = pol_find(old, name)) >= 0) {
-		log_warnx("config: keeping the last good version of EgressNATPolicy/%s", name);
-		return policy_list_add(list, &old->v[i]);
-	}
-	return 0;
+	policy_list_clear(&fresh);
+	return e < 0 ? e : 0;
 }
 
 static int cm_take(struct reflector *r, json_t *obj)
@@ -591,9 +581,6 @@ static void apply_list(struct reflector *r, json_t *items, const char *rv)
 
 static int apply_event(struct reflector *r, const struct kw_event *ev)
 {
-	struct masq_policy_list old;
-	int e = 0;
-
 	if (r->res == KUBE_CONFIGMAP) {
 		if (ev->type == KW_DELETED) {
 			free(r->cm_text);
@@ -607,14 +594,7 @@ static int apply_event(struct reflector *r, const struct kw_event *ev)
 		bad_set(r, ev->name, false);
 		return 0;
 	}
-	/* pol_take falls back to the version it replaces */
-	old = (struct masq_policy_list){ 0 };
-	if (pol_find(&r->pols, ev->name) >= 0)
-		e = policy_list_add(&old, &r->pols.v[pol_find(&r->pols, ev->name)]);
-	if (e == 0)
-		e = pol_take(r, ev->object, &old, &r->pols);
-	policy_list_clear(&old);
-	return e;
+	return pol_take(r, ev->object, &r->pols, &r->pols);
 }
 
 static int on_event_line(void *arg, const char *line, size_t len)
@@ -782,7 +762,7 @@ struct oneshot {
 	struct curl_slist *hdrs;
 	char errbuf[CURL_ERROR_SIZE];
 	char *body;
-	size_t len;
+	size_t len, cap;
 	kube_get_fn fn;
 	void *data;
 };
@@ -790,16 +770,11 @@ struct oneshot {
 static size_t oneshot_write(char *data, size_t size, size_t n, void *arg)
 {
 	struct oneshot *o = arg;
-	size_t len = size * n;
-	char *b;
 
-	if (o->len + len > ERROR_BODY_MAX * 16 || !(b = realloc(o->body, o->len + len + 1)))
-		return 0; /* bounded: a DaemonSet is a few KiB */
-	memcpy(b + o->len, data, len);
-	o->body = b;
-	o->len += len;
-	o->body[o->len] = '\0';
-	return len;
+	/* bounded: a DaemonSet is a few KiB */
+	return kw_buf_append(&o->body, &o->len, &o->cap, data, size * n, ERROR_BODY_MAX * 16) < 0
+		       ? 0
+		       : size * n;
 }
 
 static void oneshot_free(struct kube_client *k)

@@ -12,24 +12,30 @@ static int call_line(const char *line, size_t len, kw_line_fn fn, void *arg)
 	return len ? fn(arg, line, len) : 0;
 }
 
-static int split_append(struct kw_splitter *s, const char *data, size_t n)
+int kw_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t max)
 {
-	if (s->len + n > s->max)
+	if (*len + n > max)
 		return -E2BIG;
-	if (s->len + n > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap : 4096;
 		char *b;
-		while (cap < s->len + n)
-			cap *= 2;
-		b = realloc(s->buf, cap);
+		while (c < *len + n + 1)
+			c *= 2;
+		b = realloc(*buf, c);
 		if (!b)
 			return -ENOMEM;
-		s->buf = b;
-		s->cap = cap;
+		*buf = b;
+		*cap = c;
 	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
 	return 0;
+}
+
+static int split_append(struct kw_splitter *s, const char *data, size_t n)
+{
+	return kw_buf_append(&s->buf, &s->len, &s->cap, data, n, s->max);
 }
 
 int kw_split_feed(struct kw_splitter *s, const char *data, size_t n, kw_line_fn fn, void *arg)

@@ -17,6 +17,12 @@
 #define KW_MAX_LIST (64u << 20) /* one list response */
 #define KW_RV_LEN 128 /* resourceVersion, kept as an opaque string */
 
+/* Append n bytes to a growing buffer and keep a NUL after them (bodies are
+ * handed to parsers as strings). Returns 0, -E2BIG past max bytes, or
+ * -ENOMEM; the buffer is unchanged on error. */
+int kw_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t max)
+	__attribute__((warn_unused_result));
+
 /* Splits a byte stream into lines. A line longer than max is an error; a
  * line that fits is handed over whole, wherever the chunks were cut. */
 struct kw_splitter {
