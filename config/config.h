@@ -23,6 +23,12 @@ struct masq_opts {
 	bool all_reserved; /* --nomasq-all-reserved-ranges */
 	bool enable_ipv6; /* --enable-ipv6 */
 	bool random_fully; /* --random-fully, default true */
+	/* --to-ports: TCP, UDP and SCTP leave from these ranges, in proportion to
+	 * their sizes as upstream; none: any port (masq_ports_parse in ruleset.h) */
+	struct masq_port_range {
+		uint16_t first, last;
+	} to_ports[16];
+	unsigned nto_ports;
 };
 
 /* A validated config. cidrs are canonical, deduplicated, in input order, and
