@@ -1,6 +1,8 @@
 #include "config/ruleset.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,10 +44,121 @@ static int family_ranges(const struct masq_config *cfg, int family, bool add_lin
 	return r;
 }
 
+const uint8_t masq_port_protos[MASQ_PORT_PROTOS] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+
+/* One port, 1..65535, digits only. Returns the characters read, or 0. */
+static size_t parse_port(const char *s, uint16_t *ret)
+{
+	unsigned long v = 0;
+	size_t i = 0;
+
+	while (s[i] >= '0' && s[i] <= '9') {
+		v = v * 10 + (unsigned long)(s[i++] - '0');
+		if (v > 65535)
+			return 0;
+	}
+	if (i == 0 || v == 0)
+		return 0;
+	*ret = (uint16_t)v;
+	return i;
+}
+
+/* One element of the list: PORT or FIRST-LAST, up to the next comma. */
+static int parse_range(const char *s, size_t len, struct masq_port_range *ret, char *why,
+		       size_t why_len)
+{
+	size_t n = parse_port(s, &ret->first);
+
+	ret->last = ret->first;
+	if (n && n < len && s[n] == '-') {
+		size_t m = parse_port(s + n + 1, &ret->last);
+		n = m ? n + 1 + m : 0;
+	}
+	if (n == 0 || n != len) {
+		snprintf(why, why_len, "\"%.*s\" is not a port (1-65535) or a FIRST-LAST range",
+			 (int)len, s);
+		return -EINVAL;
+	}
+	if (ret->first > ret->last) {
+		snprintf(why, why_len, "range \"%.*s\" is reversed", (int)len, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int masq_ports_parse(const char *s, struct masq_opts *opts, char *why, size_t why_len)
+{
+	struct masq_port_range r[MASQ_PORT_RANGES_MAX];
+	const char *p = s, *comma;
+	unsigned n = 0;
+
+	while (*s) { /* "" is no ranges, as upstream's default */
+		size_t len = (comma = strchr(p, ',')) ? (size_t)(comma - p) : strlen(p);
+
+		if (n == MASQ_PORT_RANGES_MAX) {
+			snprintf(why, why_len, "more than %zu port ranges", MASQ_PORT_RANGES_MAX);
+			return -EINVAL;
+		}
+		if (len == 0) {
+			snprintf(why, why_len, "an empty port range in \"%s\"", s);
+			return -EINVAL;
+		}
+		if (parse_range(p, len, &r[n++], why, why_len) < 0)
+			return -EINVAL;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	memcpy(opts->to_ports, r, n * sizeof(r[0]));
+	opts->nto_ports = n;
+	return 0;
+}
+
 static void add_rule(struct masq_ruleset *rs, enum masq_rule_kind kind, int family,
 		     const char *comment)
 {
-	rs->rules[rs->nrules++] = (struct masq_rule){ kind, family, comment };
+	rs->rules[rs->nrules++] =
+		(struct masq_rule){ .kind = kind, .family = family, .comment = comment };
+}
+
+/* Upstream's writeMasqToPortsRules, per protocol: range i is taken with
+ * probability size_i / (the sizes of ranges i..n), so that overall each
+ * range gets its share of the total size; the last range takes the rest.
+ * numgen random mod M < N is that probability exactly. */
+static void add_port_rules(struct masq_ruleset *rs, const struct masq_opts *opts, int family)
+{
+	uint32_t total = 0;
+
+	for (unsigned i = 0; i < opts->nto_ports; i++)
+		total += (uint32_t)(opts->to_ports[i].last - opts->to_ports[i].first) + 1;
+	for (size_t p = 0; p < MASQ_PORT_PROTOS; p++) {
+		uint32_t left = total;
+
+		for (unsigned i = 0; i < opts->nto_ports; i++) {
+			const struct masq_port_range *pr = &opts->to_ports[i];
+			uint32_t size = (uint32_t)(pr->last - pr->first) + 1;
+
+			rs->rules[rs->nrules++] = (struct masq_rule){
+				.kind = MASQ_RULE_MASQUERADE_PORTS,
+				.family = family,
+				.comment = comment_masq,
+				.l4proto = masq_port_protos[p],
+				.port_first = pr->first,
+				.port_last = pr->last,
+				.ng_mod = size == left ? 0 : left,
+				.ng_lt = size == left ? 0 : size,
+			};
+			left -= size;
+		}
+	}
+}
+
+/* Per family: its non-masquerade set, --to-ports, then masquerade the rest. */
+static void add_family_rules(struct masq_ruleset *rs, const struct masq_opts *opts, int family)
+{
+	add_rule(rs, MASQ_RULE_NOMASQ_RETURN, family, comment_nomasq);
+	add_port_rules(rs, opts, family);
+	add_rule(rs, MASQ_RULE_MASQUERADE, family, comment_masq);
 }
 
 int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *opts,
@@ -56,6 +169,9 @@ int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *op
 
 	if (!rs)
 		return -ENOMEM;
+	r = -EINVAL;
+	if (opts->nto_ports > MASQ_PORT_RANGES_MAX)
+		goto fail;
 	rs->ipv6 = opts->enable_ipv6;
 	rs->random_fully = opts->random_fully;
 	r = family_ranges(cfg, AF_INET, !cfg->masq_link_local, &rs->v4);
@@ -70,12 +186,9 @@ int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *op
 	}
 	/* Order as upstream's chain: local, non-masquerade, then masquerade last. */
 	add_rule(rs, MASQ_RULE_LOCAL_RETURN, 0, comment_local);
-	add_rule(rs, MASQ_RULE_NOMASQ_RETURN, AF_INET, comment_nomasq);
-	add_rule(rs, MASQ_RULE_MASQUERADE, AF_INET, comment_masq);
-	if (rs->ipv6) {
-		add_rule(rs, MASQ_RULE_NOMASQ_RETURN, AF_INET6, comment_nomasq);
-		add_rule(rs, MASQ_RULE_MASQUERADE, AF_INET6, comment_masq);
-	}
+	add_family_rules(rs, opts, AF_INET);
+	if (rs->ipv6)
+		add_family_rules(rs, opts, AF_INET6);
 	*ret = rs;
 	return 0;
 fail:
@@ -83,10 +196,23 @@ fail:
 	return r;
 }
 
+/* Field by field: the structs have padding. */
+static bool rule_equal(const struct masq_rule *a, const struct masq_rule *b)
+{
+	return a->kind == b->kind && a->family == b->family && a->comment == b->comment &&
+	       a->l4proto == b->l4proto && a->port_first == b->port_first &&
+	       a->port_last == b->port_last && a->ng_mod == b->ng_mod && a->ng_lt == b->ng_lt;
+}
+
 bool masq_ruleset_same_shape(const struct masq_ruleset *a, const struct masq_ruleset *b)
 {
-	return a->ipv6 == b->ipv6 && a->random_fully == b->random_fully && a->nrules == b->nrules &&
-	       memcmp(a->rules, b->rules, a->nrules * sizeof(a->rules[0])) == 0;
+	if (a->ipv6 != b->ipv6 || a->random_fully != b->random_fully || a->nrules != b->nrules)
+		return false;
+	for (size_t i = 0; i < a->nrules; i++) {
+		if (!rule_equal(&a->rules[i], &b->rules[i]))
+			return false;
+	}
+	return true;
 }
 
 void masq_ruleset_free(struct masq_ruleset *rs)
@@ -121,6 +247,23 @@ static void render_set(const struct masq_ruleset *rs, int family, FILE *f)
 	fprintf(f, "%s\t}\n\n", n ? " }\n" : "");
 }
 
+/* As nft lists it: a single port without "-LAST", numgen before the counter. */
+static void render_port_rule(const struct masq_ruleset *rs, const struct masq_rule *rule, FILE *f)
+{
+	const char *proto = rule->l4proto == IPPROTO_TCP   ? "tcp"
+			    : rule->l4proto == IPPROTO_UDP ? "udp"
+							   : "sctp";
+
+	fprintf(f, "meta nfproto ipv%s meta l4proto %s ", rule->family == AF_INET6 ? "6" : "4",
+		proto);
+	if (rule->ng_mod)
+		fprintf(f, "numgen random mod %u < %u ", rule->ng_mod, rule->ng_lt);
+	fprintf(f, "counter masquerade to :%u", rule->port_first);
+	if (rule->port_last != rule->port_first)
+		fprintf(f, "-%u", rule->port_last);
+	fprintf(f, "%s", rs->random_fully ? " fully-random" : "");
+}
+
 static void render_rule(const struct masq_ruleset *rs, const struct masq_rule *rule, FILE *f)
 {
 	const char *v = rule->family == AF_INET6 ? "6" : "4";
@@ -137,6 +280,9 @@ static void render_rule(const struct masq_ruleset *rs, const struct masq_rule *r
 	case MASQ_RULE_MASQUERADE:
 		fprintf(f, "meta nfproto ipv%s counter masquerade%s", v,
 			rs->random_fully ? " fully-random" : "");
+		break;
+	case MASQ_RULE_MASQUERADE_PORTS:
+		render_port_rule(rs, rule, f);
 		break;
 	}
 	fprintf(f, " comment \"%s\"\n", rule->comment);

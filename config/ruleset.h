@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config/cidr.h"
@@ -18,19 +19,36 @@
 #define MASQ_TABLE_COMMENT "managed by masqd"
 #define MASQ_CHAIN_PRIORITY 100 /* NF_IP_PRI_NAT_SRC, nft's "srcnat" */
 
+/* --to-ports ranges accepted at most (the size of masq_opts.to_ports) */
+#define MASQ_PORT_RANGES_MAX                            \
+	(sizeof(((struct masq_opts *)NULL)->to_ports) / \
+	 sizeof(((struct masq_opts *)NULL)->to_ports[0]))
+
+/* The protocols --to-ports applies to, as upstream's toPortsProtocols. */
+#define MASQ_PORT_PROTOS 3
+extern const uint8_t masq_port_protos[MASQ_PORT_PROTOS]; /* tcp, udp, sctp */
+
 enum masq_rule_kind {
 	MASQ_RULE_LOCAL_RETURN, /* fib daddr type local return */
 	MASQ_RULE_NOMASQ_RETURN, /* ip[6] daddr @nomasq[46] counter return */
 	MASQ_RULE_MASQUERADE, /* meta nfproto ipv[46] counter masquerade */
+	/* meta nfproto ipv[46] meta l4proto P [numgen random mod M < N] counter
+	 * masquerade to :FIRST-LAST */
+	MASQ_RULE_MASQUERADE_PORTS,
 };
 
 struct masq_rule {
 	enum masq_rule_kind kind;
 	int family; /* AF_INET or AF_INET6; unused for the local rule */
 	const char *comment;
+	/* MASQ_RULE_MASQUERADE_PORTS only */
+	uint8_t l4proto; /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
+	uint16_t port_first, port_last;
+	uint32_t ng_mod, ng_lt; /* taken when numgen random mod ng_mod < ng_lt; 0: always */
 };
 
-#define MASQ_RULES_MAX 5
+/* local; then per family: non-masquerade, one rule per protocol and range, catch-all */
+#define MASQ_RULES_MAX (1 + 2 * (2 + MASQ_PORT_PROTOS * MASQ_PORT_RANGES_MAX))
 
 struct masq_ruleset {
 	bool ipv6; /* nomasq6 and the IPv6 rules exist */
@@ -40,6 +58,14 @@ struct masq_ruleset {
 	struct masq_rule rules[MASQ_RULES_MAX];
 	size_t nrules;
 };
+
+/* Parse --to-ports as upstream's interval.ParseIntervals does: ports and
+ * FIRST-LAST ranges joined by commas ("1024-29999,32768-65535"), each port
+ * 1..65535, at most MASQ_PORT_RANGES_MAX ranges; "" means none. Sets
+ * opts->to_ports and opts->nto_ports on success; otherwise returns -EINVAL
+ * and why (why_len bytes) says what is wrong. */
+int masq_ports_parse(const char *s, struct masq_opts *opts, char *why, size_t why_len)
+	__attribute__((warn_unused_result));
 
 /* Build the desired ruleset for cfg under opts. */
 int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *opts,

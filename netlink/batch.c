@@ -452,6 +452,111 @@ static int exprs_masq(struct nftnl_rule *r, int family, bool random_fully)
 	return 0;
 }
 
+/* meta l4proto P: one byte, as nft compares it */
+static int expr_l4proto_eq(struct nftnl_rule *r, uint8_t proto)
+{
+	struct nftnl_expr *m = expr_new(r, "meta"), *c;
+
+	if (!m)
+		return -ENOMEM;
+	nftnl_expr_set_u32(m, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
+	nftnl_expr_set_u32(m, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	c = expr_new(r, "cmp");
+	if (!c)
+		return -ENOMEM;
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto));
+	return 0;
+}
+
+/* numgen random mod M < N: nft turns the host-order number into network
+ * order before comparing it with a big-endian constant. */
+static int exprs_numgen_lt(struct nftnl_rule *r, uint32_t mod, uint32_t lt)
+{
+	struct nftnl_expr *n = expr_new(r, "numgen"), *o, *c;
+	uint32_t be = htonl(lt);
+
+	if (!n)
+		return -ENOMEM;
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NG_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NG_MODULUS, mod);
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+	/* the kernel dumps offset 0; set it so read-back compares equal */
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NG_OFFSET, 0);
+	o = expr_new(r, "byteorder");
+	if (!o)
+		return -ENOMEM;
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_LEN, 4);
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_SIZE, 4);
+	c = expr_new(r, "cmp");
+	if (!c)
+		return -ENOMEM;
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_LT);
+	nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &be, sizeof(be));
+	return 0;
+}
+
+/* A port into a register, two bytes in network order. */
+static int expr_port(struct nftnl_rule *r, uint32_t reg, uint16_t port)
+{
+	struct nftnl_expr *e = expr_new(r, "immediate");
+	uint16_t be = htons(port);
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &be, sizeof(be));
+	return 0;
+}
+
+/* --to-ports: meta nfproto X; meta l4proto P; [numgen]; counter; masquerade to :A-B */
+static int exprs_masq_ports(struct nftnl_rule *r, const struct masq_rule *mr, bool random_fully)
+{
+	bool range = mr->port_last != mr->port_first;
+	uint32_t flags = NF_NAT_RANGE_PROTO_SPECIFIED;
+	struct nftnl_expr *m;
+
+	if (expr_meta_nfproto_eq(r, mr->family) < 0 || expr_l4proto_eq(r, mr->l4proto) < 0)
+		return -ENOMEM;
+	if (mr->ng_mod && exprs_numgen_lt(r, mr->ng_mod, mr->ng_lt) < 0)
+		return -ENOMEM;
+	if (expr_simple(r, "counter") < 0 || expr_port(r, NFT_REG_1, mr->port_first) < 0 ||
+	    (range && expr_port(r, NFT_REG_2, mr->port_last) < 0))
+		return -ENOMEM;
+	m = expr_new(r, "masq");
+	if (!m)
+		return -ENOMEM;
+	/* nft leaves proto_max out for a single port; the kernel then uses
+	 * proto_min's register for both and dumps both, so name it here too */
+	nftnl_expr_set_u32(m, NFTNL_EXPR_MASQ_REG_PROTO_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(m, NFTNL_EXPR_MASQ_REG_PROTO_MAX, range ? NFT_REG_2 : NFT_REG_1);
+	if (random_fully)
+		flags |= NF_NAT_RANGE_PROTO_RANDOM_FULLY;
+	nftnl_expr_set_u32(m, NFTNL_EXPR_MASQ_FLAGS, flags);
+	return 0;
+}
+
+static int rule_exprs(struct nftnl_rule *r, const struct masq_ruleset *rs,
+		      const struct masq_rule *mr)
+{
+	switch (mr->kind) {
+	case MASQ_RULE_LOCAL_RETURN:
+		return exprs_local(r);
+	case MASQ_RULE_NOMASQ_RETURN:
+		return exprs_nomasq(r, mr->family);
+	case MASQ_RULE_MASQUERADE:
+		return exprs_masq(r, mr->family, rs->random_fully);
+	case MASQ_RULE_MASQUERADE_PORTS:
+		return exprs_masq_ports(r, mr, rs->random_fully);
+	}
+	return -EINVAL;
+}
+
 static int add_rule(struct nft_batch *b, const struct masq_ruleset *rs, const struct masq_rule *mr,
 		    size_t idx)
 {
@@ -464,9 +569,7 @@ static int add_rule(struct nft_batch *b, const struct masq_ruleset *rs, const st
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, MASQ_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, MASQ_CHAIN);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	ret = mr->kind == MASQ_RULE_LOCAL_RETURN    ? exprs_local(r)
-	      : mr->kind == MASQ_RULE_NOMASQ_RETURN ? exprs_nomasq(r, mr->family)
-						    : exprs_masq(r, mr->family, rs->random_fully);
+	ret = rule_exprs(r, rs, mr);
 	if (ret == 0)
 		ret = set_comment(r, rule_set_data, NFTNL_RULE_USERDATA, NFTNL_UDATA_RULE_COMMENT,
 				  mr->comment);

@@ -416,6 +416,110 @@ static void test_delete_elements(void **state)
 	nft_batch_free(b);
 }
 
+/* A rule's expressions as `nft --debug=netlink` prints them. */
+static void debug_text(struct nftnl_rule *r, char *out, size_t len)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
+	struct nftnl_expr *e;
+	size_t o = 0;
+
+	out[0] = '\0';
+	while ((e = nftnl_expr_iter_next(it))) {
+		char text[256];
+
+		nftnl_expr_snprintf(text, sizeof(text), e, NFTNL_OUTPUT_DEFAULT, 0);
+		o += (size_t)snprintf(out + o, len - o, "  [ %s %s]\n",
+				      nftnl_expr_get_str(e, NFTNL_EXPR_NAME), text);
+	}
+	nftnl_expr_iter_destroy(it);
+}
+
+/* What nft 1.0.6 builds for the same rules, from `nft --debug=netlink -f`
+ * of masqctl render's lines. */
+static const char nft_tcp_first_range[] = "  [ meta load nfproto => reg 1 ]\n"
+					  "  [ cmp eq reg 1 0x00000002 ]\n"
+					  "  [ meta load l4proto => reg 1 ]\n"
+					  "  [ cmp eq reg 1 0x00000006 ]\n"
+					  "  [ numgen reg 1 = random mod 61744 ]\n"
+					  "  [ byteorder reg 1 = hton(reg 1, 4, 4) ]\n"
+					  "  [ cmp lt reg 1 0x30710000 ]\n"
+					  "  [ counter pkts 0 bytes 0 ]\n"
+					  "  [ immediate reg 1 0x00000004 ]\n"
+					  "  [ immediate reg 2 0x00002f75 ]\n"
+					  "  [ masq proto_min reg 1 proto_max reg 2 flags 0x12 ]\n";
+/* nft leaves proto_max out for a single port; the kernel stores and dumps
+ * proto_max = proto_min's register then, and masqd says so itself */
+static const char nft_sctp6_single_port[] =
+	"  [ meta load nfproto => reg 1 ]\n"
+	"  [ cmp eq reg 1 0x0000000a ]\n"
+	"  [ meta load l4proto => reg 1 ]\n"
+	"  [ cmp eq reg 1 0x00000084 ]\n"
+	"  [ counter pkts 0 bytes 0 ]\n"
+	"  [ immediate reg 1 0x00000004 ]\n"
+	"  [ masq proto_min reg 1 proto_max reg 1 flags 0x2 ]\n";
+
+static struct nftnl_rule *rule_at(const struct msgs *m, size_t i, char *names, size_t len)
+{
+	struct nftnl_rule *r;
+
+	parse_rule(m->m[i], names, len, &r);
+	return r;
+}
+
+static void test_to_ports_expressions(void **state)
+{
+	struct masq_opts o = { .enable_ipv6 = true, .random_fully = true };
+	struct masq_ruleset *rs;
+	struct nft_batch *b;
+	struct nftnl_rule *r;
+	struct msgs m;
+	char names[256], text[2048];
+	char why[64];
+
+	assert_int_equal(masq_ports_parse("1024-29999,32768-65535", &o, why, sizeof(why)), 0);
+	rs = ruleset(NULL, &o);
+	b = full_batch(rs, false);
+	split(b, &m);
+	/* begin, table, chain, set4, elems4, set6, elems6, local, then per family:
+	 * nomasq, 3 protocols x 2 ranges, catch-all; end */
+	assert_int_equal(m.n, 7 + 1 + 2 * 8 + 1);
+	r = rule_at(&m, 9, names, sizeof(names));
+	debug_text(r, text, sizeof(text));
+	assert_string_equal(text, nft_tcp_first_range);
+	nftnl_rule_free(r);
+	r = rule_at(&m, 10, names, sizeof(names)); /* the last range: no numgen */
+	assert_string_equal(names, "meta cmp meta cmp counter immediate immediate masq");
+	assert_int_equal(nftnl_expr_get_u32(nth_expr(r, 7), NFTNL_EXPR_MASQ_FLAGS),
+			 NF_NAT_RANGE_PROTO_SPECIFIED | NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+	nftnl_rule_free(r);
+	r = rule_at(&m, 15, names, sizeof(names)); /* the IPv4 catch-all: no ports */
+	assert_string_equal(names, "meta cmp counter masq");
+	nftnl_rule_free(r);
+	r = rule_at(&m, 17, names, sizeof(names)); /* IPv6, tcp, first range */
+	assert_string_equal(names, "meta cmp meta cmp numgen byteorder cmp counter immediate "
+				   "immediate masq");
+	assert_int_equal(*(const uint8_t *)nftnl_expr_get(nth_expr(r, 1), NFTNL_EXPR_CMP_DATA,
+							  &(uint32_t){ 0 }),
+			 NFPROTO_IPV6);
+	nftnl_rule_free(r);
+	assert_string_equal(nft_batch_describe(b, 100 + 23), "rule 17");
+	nft_batch_free(b);
+	masq_ruleset_free(rs);
+
+	o.random_fully = false;
+	assert_int_equal(masq_ports_parse("1024", &o, why, sizeof(why)), 0);
+	rs = ruleset(NULL, &o);
+	b = full_batch(rs, false);
+	split(b, &m);
+	/* local, IPv4 nomasq and 3 + 1 masquerades, IPv6 nomasq, tcp, udp; then sctp */
+	r = rule_at(&m, 7 + 1 + 4 + 1 + 3, names, sizeof(names));
+	debug_text(r, text, sizeof(text));
+	assert_string_equal(text, nft_sctp6_single_port);
+	nftnl_rule_free(r);
+	nft_batch_free(b);
+	masq_ruleset_free(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_end_element_carry),
 		cmocka_unit_test(test_large_sets_are_chunked),
 		cmocka_unit_test(test_delete_elements),
+		cmocka_unit_test(test_to_ports_expressions),
 	};
 	return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }

@@ -1,6 +1,9 @@
 /* The desired ruleset and its nft rendering. */
 #include "tests/unit/unit.h"
 
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -141,6 +144,199 @@ static void test_rule_order(void **state)
 	cfg_free(cfg);
 }
 
+static int ports(const char *s, struct masq_opts *o)
+{
+	char why[128] = "";
+	int r = masq_ports_parse(s, o, why, sizeof(why));
+
+	/* a failure always says why, a success never does */
+	assert_int_equal(r < 0, why[0] != '\0');
+	return r;
+}
+
+static void test_ports_parse(void **state)
+{
+	struct masq_opts o = { 0 };
+
+	assert_int_equal(ports("1024-29999,32768-65535", &o), 0);
+	assert_int_equal(o.nto_ports, 2);
+	assert_int_equal(o.to_ports[0].first, 1024);
+	assert_int_equal(o.to_ports[0].last, 29999);
+	assert_int_equal(o.to_ports[1].first, 32768);
+	assert_int_equal(o.to_ports[1].last, 65535);
+	assert_int_equal(ports("1024", &o), 0); /* a single port, as upstream */
+	assert_int_equal(o.nto_ports, 1);
+	assert_int_equal(o.to_ports[0].first, 1024);
+	assert_int_equal(o.to_ports[0].last, 1024);
+	assert_int_equal(ports("1-1,65535,0080-00443", &o), 0); /* Go's Atoi takes leading zeros */
+	assert_int_equal(o.nto_ports, 3);
+	assert_int_equal(o.to_ports[0].last, 1);
+	assert_int_equal(o.to_ports[1].first, 65535);
+	assert_int_equal(o.to_ports[2].first, 80);
+	assert_int_equal(o.to_ports[2].last, 443);
+	assert_int_equal(ports("", &o), 0); /* the default: no port mapping */
+	assert_int_equal(o.nto_ports, 0);
+	assert_int_equal(ports("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", &o), 0);
+	assert_int_equal(o.nto_ports, MASQ_PORT_RANGES_MAX);
+	assert_int_equal(MASQ_PORT_RANGES_MAX, 16);
+}
+
+static void test_ports_parse_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"0",
+		"0-100",
+		"65536",
+		"1024-65536",
+		"99999999999999999999",
+		"2000-1000",
+		"abc",
+		"1024,",
+		",1024",
+		"1024,,2000",
+		",",
+		" 1024",
+		"1024 ",
+		"+1024",
+		"-1024",
+		"1024-",
+		"1-2-3",
+		"1024:2000",
+		"1024-2000;",
+		"0x400",
+		"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+	};
+	struct masq_opts o = { .nto_ports = 1, .to_ports = { { 7, 9 } } };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("--to-ports %s\n", bad[i]);
+		assert_int_equal(ports(bad[i], &o), -EINVAL);
+		/* on failure opts keep what they had */
+		assert_int_equal(o.nto_ports, 1);
+		assert_int_equal(o.to_ports[0].first, 7);
+	}
+}
+
+static struct masq_ruleset *build_ports(const char *to_ports, bool ipv6)
+{
+	struct masq_opts o = { .enable_ipv6 = ipv6, .random_fully = true };
+	struct masq_config *cfg;
+	struct masq_ruleset *rs;
+
+	assert_int_equal(ports(to_ports, &o), 0);
+	assert_int_equal(cfg_new_defaults(&o, &cfg), 0);
+	assert_int_equal(masq_ruleset_build(cfg, &o, &rs), 0);
+	cfg_free(cfg);
+	return rs;
+}
+
+static const char masq_comment[] =
+	" comment \"ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in "
+	"chain)\"\n";
+
+static void test_to_ports_render(void **state)
+{
+	struct masq_opts o = { .random_fully = true };
+	char *out, want[4096], *chain;
+	size_t n = 0;
+
+	assert_int_equal(ports("1024-29999,32768-65535", &o), 0);
+	out = render(NULL, &o);
+	chain = strstr(out, "\t\tip daddr @nomasq4 counter return");
+	assert_non_null(chain);
+	chain = strchr(chain, '\n') + 1;
+	/* per protocol as upstream: the first range with probability 28976/61744,
+	 * the second takes the rest; then the catch-all for other protocols */
+	for (int p = 0; p < 3; p++) {
+		const char *proto = p == 0 ? "tcp" : p == 1 ? "udp" : "sctp";
+		n += (size_t)snprintf(
+			want + n, sizeof(want) - n,
+			"\t\tmeta nfproto ipv4 meta l4proto %s numgen random mod 61744 "
+			"< 28976 counter masquerade to :1024-29999 fully-random%s"
+			"\t\tmeta nfproto ipv4 meta l4proto %s counter masquerade to "
+			":32768-65535 fully-random%s",
+			proto, masq_comment, proto, masq_comment);
+	}
+	snprintf(want + n, sizeof(want) - n,
+		 "\t\tmeta nfproto ipv4 counter masquerade fully-random%s\t}\n}\n", masq_comment);
+	assert_string_equal(chain, want);
+	free(out);
+
+	o.random_fully = false;
+	assert_int_equal(ports("1024", &o), 0);
+	out = render(NULL, &o);
+	/* one range takes every connection: no numgen; a single port has no "-LAST" */
+	assert_non_null(strstr(out, "\t\tmeta nfproto ipv4 meta l4proto udp counter masquerade to "
+				    ":1024 comment"));
+	assert_null(strstr(out, "numgen"));
+	assert_null(strstr(out, "fully-random"));
+	free(out);
+}
+
+/* Upstream's test expectations (ip-masq-agent_test.go) for three ranges:
+ * --probability 0.5807279140612474, then 0.7831739961759082, then none. */
+static void test_to_ports_weights_as_upstream(void **state)
+{
+	struct masq_ruleset *rs = build_ports("1024-29999,32768-49151,61000-65535", false);
+	const struct masq_rule *r = &rs->rules[2];
+
+	assert_int_equal(rs->nrules, 1 + 1 + 3 * 3 + 1);
+	for (int p = 0; p < 3; p++, r += 3) {
+		assert_int_equal(r[0].kind, MASQ_RULE_MASQUERADE_PORTS);
+		assert_int_equal(r[0].l4proto, masq_port_protos[p]);
+		assert_int_equal(r[0].ng_mod, 28976 + 16384 + 4536);
+		assert_int_equal(r[0].ng_lt, 28976);
+		assert_true(fabs((double)r[0].ng_lt / r[0].ng_mod - 0.5807279140612474) < 1e-15);
+		assert_int_equal(r[1].ng_mod, 16384 + 4536);
+		assert_int_equal(r[1].ng_lt, 16384);
+		assert_true(fabs((double)r[1].ng_lt / r[1].ng_mod - 0.7831739961759082) < 1e-15);
+		assert_int_equal(r[2].ng_mod, 0); /* the last range: the rest */
+		assert_int_equal(r[2].port_first, 61000);
+		assert_int_equal(r[2].port_last, 65535);
+	}
+	assert_int_equal(masq_port_protos[0], IPPROTO_TCP);
+	assert_int_equal(masq_port_protos[2], IPPROTO_SCTP);
+	assert_int_equal(rs->rules[rs->nrules - 1].kind, MASQ_RULE_MASQUERADE);
+	masq_ruleset_free(rs);
+	/* two single ports: 0.5 each, as upstream's "1024,65535" case */
+	rs = build_ports("1024,65535", false);
+	assert_int_equal(rs->rules[2].ng_mod, 2);
+	assert_int_equal(rs->rules[2].ng_lt, 1);
+	masq_ruleset_free(rs);
+}
+
+static void test_to_ports_per_family_and_bound(void **state)
+{
+	struct masq_ruleset *rs = build_ports("1-2,3-4,5-6,7-8,9-10,11-12,13-14,15-16,17-18,19-20,"
+					      "21-22,23-24,25-26,27-28,29-30,31-32",
+					      true);
+	struct masq_ruleset *plain = build_ports("", true), *other = build_ports("1-2", true);
+
+	assert_int_equal(rs->nrules, MASQ_RULES_MAX);
+	assert_int_equal(rs->rules[1 + 1 + 48].kind, MASQ_RULE_MASQUERADE);
+	assert_int_equal(rs->rules[1 + 1 + 48].family, AF_INET);
+	assert_int_equal(rs->rules[1 + 50 + 1].family, AF_INET6);
+	assert_int_equal(rs->rules[1 + 50 + 1].kind, MASQ_RULE_MASQUERADE_PORTS);
+	/* equal sizes: 1/16, 1/15, ... 1/2, then the rest */
+	assert_int_equal(rs->rules[2].ng_mod, 32);
+	assert_int_equal(rs->rules[2].ng_lt, 2);
+	assert_int_equal(rs->rules[16].ng_mod, 4);
+	assert_int_equal(rs->rules[17].ng_mod, 0);
+	/* ports change the rules, not only the sets' elements */
+	assert_false(masq_ruleset_same_shape(rs, plain));
+	assert_false(masq_ruleset_same_shape(plain, other));
+	assert_true(masq_ruleset_same_shape(rs, rs));
+	masq_ruleset_free(rs);
+	rs = build_ports("1-3", true);
+	assert_false(masq_ruleset_same_shape(rs, other));
+	masq_ruleset_free(rs);
+	rs = build_ports("1-2", true);
+	assert_true(masq_ruleset_same_shape(rs, other));
+	masq_ruleset_free(rs);
+	masq_ruleset_free(other);
+	masq_ruleset_free(plain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +346,11 @@ int main(void)
 		cmocka_unit_test(test_link_local_follows_config),
 		cmocka_unit_test(test_merged_ranges_and_wrapping),
 		cmocka_unit_test(test_rule_order),
+		cmocka_unit_test(test_ports_parse),
+		cmocka_unit_test(test_ports_parse_rejects),
+		cmocka_unit_test(test_to_ports_render),
+		cmocka_unit_test(test_to_ports_weights_as_upstream),
+		cmocka_unit_test(test_to_ports_per_family_and_bound),
 	};
 	return cmocka_run_group_tests_name("ruleset", tests, NULL, NULL);
 }
