@@ -6,23 +6,13 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/cli.h"
 #include "agent/log.h"
 #include "config/config.h"
 #include "config/duration.h"
 #include "config/flags.h"
 #include "config/kubeconfig.h"
 #include "config/ruleset.h"
-
-struct cli {
-	struct agent_settings set;
-	const char *http_deadline;
-	const char *resync;
-	int max_cidrs;
-	const char *to_ports;
-	const char *api_stall, *api_watch_timeout, *api_not_found;
-	bool once, cleanup, help, version;
-	int verbosity;
-};
 
 static void usage(const struct flag_def *defs)
 {
@@ -107,14 +97,14 @@ static int check_api_usage(struct cli *a)
 static int check_usage(struct cli *a)
 {
 	const char *tf = a->set.table_flags_mode;
+	char why[128];
 
 	if (strcmp(tf, "auto") != 0 && strcmp(tf, "plain") != 0) {
 		fprintf(stderr, "masqd: --table-flags must be auto or plain, not \"%s\"\n", tf);
 		return -EINVAL;
 	}
-	if (a->to_ports && *a->to_ports) {
-		fprintf(stderr, "masqd: --to-ports is not supported yet: nft needs one rule per "
-				"port range; run without it\n");
+	if (masq_ports_parse(a->to_ports, &a->set.opts, why, sizeof(why)) < 0) {
+		fprintf(stderr, "masqd: --to-ports: %s\n", why);
 		return -EINVAL;
 	}
 	if (duration_parse(a->http_deadline, &a->set.http_deadline_ns) < 0 ||
@@ -181,6 +171,7 @@ int main(int argc, char **argv)
 		.api_not_found = "60s",
 		.http_deadline = "10s",
 		.resync = "60",
+		.to_ports = "",
 		.max_cidrs = SOURCES_DEFAULT_MAX_CIDRS,
 	};
 	const struct flag_def defs[] = {
@@ -188,48 +179,7 @@ int main(int argc, char **argv)
 		  "config file (default " MASQ_DEFAULT_CONFIG "); missing means defaults; a "
 		  "directory: its ip-masq* files are merged as ip-masq-agent-v2 does" },
 		MASQ_OUTCOME_FLAGS(a.set, a.max_cidrs, a.resync, a.to_ports),
-		{ "once", FLAG_BOOL, &a.once, NULL, "program the rules once and exit" },
-		{ "cleanup", FLAG_BOOL, &a.cleanup, NULL, "delete masqd's table and exit" },
-		{ "masq-chain", FLAG_STRING, &a.set.masq_chain, "NAME",
-		  "upstream's iptables chain, looked for after a switch (default IP-MASQ-AGENT; GKE: "
-		  "IP-MASQ)" },
-		{ "remove-legacy-chain", FLAG_BOOL, &a.set.remove_legacy, NULL,
-		  "delete that chain and its POSTROUTING jump (iptables-nft), in one transaction" },
-		{ "table-flags", FLAG_STRING, &a.set.table_flags_mode, "auto|plain",
-		  "auto: owner|persist where the kernel has it (6.9+); plain: never" },
-		{ "metrics-bind-address", FLAG_STRING, &a.set.metrics_bind, "IP:PORT",
-		  "serve /metrics here (default " AGENT_DEFAULT_METRICS "); empty: off" },
-		{ "healthz-bind-address", FLAG_STRING, &a.set.healthz_bind, "IP:PORT",
-		  "serve /healthz and /readyz here (default " AGENT_DEFAULT_HEALTHZ
-		  "); empty: off" },
-		{ "status-socket", FLAG_STRING, &a.set.status_socket, "PATH",
-		  "unix socket for masqctl status (default " AGENT_DEFAULT_STATUS "); empty: off" },
-		{ "http-deadline", FLAG_STRING, &a.http_deadline, "DURATION",
-		  "longest an HTTP connection may stay open, however active (default 10s)" },
-		{ "watch-egress-nat-policies", FLAG_BOOL, &a.set.watch_policies, NULL,
-		  "watch EgressNATPolicy objects (networking.gke.io/v1) through the API" },
-		{ "watch-configmap", FLAG_STRING, &a.set.watch_configmap, "NAMESPACE/NAME",
-		  "watch this ConfigMap (data key config) through the API; while the API answers "
-		  "it wins over --config" },
-		{ "kubeconfig", FLAG_STRING, &a.set.kubeconfig, "PATH",
-		  "API access from this kubeconfig (default: in-cluster)" },
-		{ "apiserver-url", FLAG_STRING, &a.set.apiserver_url, "URL",
-		  "the API server (overrides the kubeconfig's; in a pod the service account's "
-		  "token and CA are still used)" },
-		{ "serviceaccount-dir", FLAG_STRING, &a.set.sa_dir, "DIR",
-		  "in-cluster token, ca.crt and namespace (default " KUBE_SA_DIR ")" },
-		{ "api-stall-timeout", FLAG_STRING, &a.api_stall, "DURATION",
-		  "restart a watch that sent nothing, not even a bookmark, for this long (default "
-		  "2m)" },
-		{ "api-watch-timeout", FLAG_STRING, &a.api_watch_timeout, "DURATION",
-		  "watches last a random time from this to twice this, as client-go's (default "
-		  "5m)" },
-		{ "api-not-found-retry", FLAG_STRING, &a.api_not_found, "DURATION",
-		  "retry after a 404, when the EgressNATPolicy CRD is not installed (default 60s)" },
-		{ "cleanup-on-uninstall", FLAG_STRING, &a.set.uninstall_ds, "NAMESPACE/NAME",
-		  "at SIGTERM, ask the API for this DaemonSet (masqd's own): gone or being deleted "
-		  "means an uninstall, and the table is removed; otherwise (an update) it stays" },
-		{ "v", FLAG_INT, &a.verbosity, "N", "log verbosity; 2 or more adds debug" },
+		MASQD_RUN_FLAGS(MASQD_FLAG_BIND, a),
 		{ "help", FLAG_BOOL, &a.help, NULL, "show this help" },
 		{ "h", FLAG_BOOL, &a.help, NULL, NULL },
 		{ "version", FLAG_BOOL, &a.version, NULL, "print the version and exit" },

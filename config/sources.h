@@ -51,7 +51,9 @@ struct sources_settings {
 		{ "resync-interval", FLAG_STRING, &(resync), "DURATION",                             \
 		  "resync in directory mode (default 60; a bare number is seconds, as v2)" },        \
 	{                                                                                            \
-		"to-ports", FLAG_STRING, &(to_ports), "RANGES", "not supported yet; rejected"        \
+		"to-ports", FLAG_STRING, &(to_ports), "RANGES",                                      \
+			"masquerade TCP, UDP and SCTP to these ports, e.g. 1024-29999,32768-65535 "  \
+			"(ranges used in proportion to their sizes, as upstream)"                    \
 	}
 
 struct source_state {

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/cli.h"
 #include "config/config.h"
 #include "config/duration.h"
 #include "config/flags.h"
@@ -25,8 +26,9 @@ struct ctl {
 	const char *to_ports;
 	const char *resync;
 	int max_cidrs;
-	bool json, help;
+	bool json, help, version;
 	const char *path;
+	const char *config; /* masqd's --config: PATH when none is given */
 	const char *socket;
 };
 
@@ -42,8 +44,10 @@ static void usage(FILE *f, const struct flag_def *defs)
 		   "PATH is an ip-masq-agent config file (YAML or JSON), or a directory whose\n"
 		   "ip-masq* files are merged as ip-masq-agent-v2 does. For render and\n"
 		   "effective a missing file means the built-in defaults, as for masqd.\n\n"
-		   "Flags (those of masqd that change the outcome):\n");
+		   "Flags (those of masqd that change the outcome, and masqctl's own):\n");
 	flags_print_help(defs, f);
+	fprintf(f, "\nmasqd's other flags (--masq-chain, --v, klog's, ...) are accepted and\n"
+		   "ignored, so a DaemonSet's args can be pasted as they are.\n");
 	fprintf(f,
 		"\nExit status: 0 on success, 1 when the config has errors, 2 on a usage error.\n");
 }
@@ -301,20 +305,28 @@ static int cmd_status(const struct ctl *c)
 int main(int argc, char **argv)
 {
 	struct ctl c = { .set = { .opts = { .random_fully = true } },
-			 .socket = "/run/masqd/masqd.sock",
+			 .socket = AGENT_DEFAULT_STATUS,
 			 .resync = "60",
+			 .to_ports = "",
 			 .max_cidrs = SOURCES_DEFAULT_MAX_CIDRS };
+	/* masqctl's own first: they win over a masqd flag of the same name */
 	const struct flag_def defs[] = {
 		MASQ_OUTCOME_FLAGS(c.set, c.max_cidrs, c.resync, c.to_ports),
 		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective, status)" },
 		{ "socket", FLAG_STRING, &c.socket, "PATH",
-		  "masqd's status socket (status; default /run/masqd/masqd.sock)" },
+		  "masqd's status socket (status; default " AGENT_DEFAULT_STATUS ")" },
+		{ "config", FLAG_STRING, &c.config, "PATH",
+		  "as masqd's: the config to read when no PATH argument is given" },
 		{ "help", FLAG_BOOL, &c.help, NULL, "show this help" },
 		{ "h", FLAG_BOOL, &c.help, NULL, NULL },
+		{ "version", FLAG_BOOL, &c.version, NULL, "print the version and exit" },
+		MASQD_RUN_FLAGS(MASQD_FLAG_IGNORE, c), /* names no member of c */
+		FLAGS_KLOG,
 		FLAGS_END,
 	};
 	struct flag_ctx fc;
 	const char *cmd;
+	char why[128];
 
 	if (flags_parse(defs, argc, argv, 1, &fc) < 0) {
 		fprintf(stderr, "masqctl: %s\n", fc.err);
@@ -324,14 +336,20 @@ int main(int argc, char **argv)
 		usage(stdout, defs);
 		return 0;
 	}
+	if (c.version) {
+		printf("masqctl %s (%s)\n", MASQD_VERSION, MASQD_REVISION);
+		return 0;
+	}
+	if (fc.ignored[0])
+		fprintf(stderr, "masqctl: ignored, they do not change the rules: %s\n", fc.ignored);
 	if (fc.nargs == 1 && strcmp(fc.args[0], "status") == 0)
 		return cmd_status(&c);
-	if (fc.nargs != 2) {
+	if (fc.nargs != 2 && !(fc.nargs == 1 && c.config)) {
 		usage(stderr, defs);
 		return 2;
 	}
-	if (c.to_ports && *c.to_ports) {
-		fprintf(stderr, "masqctl: --to-ports is not supported yet\n");
+	if (masq_ports_parse(c.to_ports, &c.set.opts, why, sizeof(why)) < 0) {
+		fprintf(stderr, "masqctl: --to-ports: %s\n", why);
 		return 2;
 	}
 	if (c.max_cidrs < 1 || c.max_cidrs > MASQ_CIDR_LIMIT_MAX ||
@@ -341,7 +359,7 @@ int main(int argc, char **argv)
 	}
 	c.set.max_cidrs_per_file = (unsigned)c.max_cidrs;
 	cmd = fc.args[0];
-	c.path = fc.args[1];
+	c.path = fc.nargs == 2 ? fc.args[1] : c.config;
 	if (strcmp(cmd, "validate") == 0)
 		return cmd_validate(&c);
 	if (strcmp(cmd, "render") == 0)

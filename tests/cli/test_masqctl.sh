@@ -128,9 +128,99 @@ run frobnicate "$good"
 expect_eq "unknown command: exit 2" 2 $rc
 run validate
 expect_eq "missing PATH: exit 2" 2 $rc
-run validate --to-ports 1000-2000 "$good"
-expect_eq "--to-ports is refused, not ignored" 2 $rc
 run --help
 expect_true "--help describes the three commands" grep -q 'masqctl effective --json' <<<"$out"
+
+echo "== --to-ports"
+masq_comment='comment "ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)"'
+run render --to-ports 1024-29999,32768-65535 "$WORK/none"
+expect_eq "render --to-ports: exit 0" 0 $rc
+want=""
+for proto in tcp udp sctp; do
+	want+=$'\t\t'"meta nfproto ipv4 meta l4proto $proto numgen random mod 61744 < 28976 counter masquerade to :1024-29999 fully-random $masq_comment"$'\n'
+	want+=$'\t\t'"meta nfproto ipv4 meta l4proto $proto counter masquerade to :32768-65535 fully-random $masq_comment"$'\n'
+done
+want+=$'\t\t'"meta nfproto ipv4 counter masquerade fully-random $masq_comment"
+expect_eq "render --to-ports: per protocol, each range weighted by its size as upstream, then the catch-all" \
+	"$want" "$(grep -F 'masquerade' <<<"$out")"
+run render --to-ports 1024-29999,32768-65535 --enable-ipv6 --random-fully=false "$WORK/none"
+expect_eq "render --to-ports --enable-ipv6: the IPv6 rules too" 6 \
+	"$(grep -c 'meta nfproto ipv6 meta l4proto .* masquerade to :' <<<"$out")"
+expect_eq "render --to-ports --random-fully=false: no fully-random" 0 "$(grep -c fully-random <<<"$out")"
+run render --to-ports 40000 "$WORK/none"
+expect_eq "render --to-ports PORT: one port, no numgen" 3 \
+	"$(grep -c 'l4proto [a-z]* counter masquerade to :40000 fully-random comment' <<<"$out")"
+run validate --to-ports=1024-65535 "$good"
+expect_eq "validate --to-ports: OK" "0 $good: OK" "$rc $out"
+for bad in 0 65536 2000-1000 1024, 1024,,2000 x 1-2-3 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17; do
+	run render --to-ports "$bad" "$good"
+	expect_eq "--to-ports '$bad': exit 2, nothing on stdout" "2 " "$rc $out"
+	expect_true "--to-ports '$bad': says what is wrong" grep -q '^masqctl: --to-ports: ' <<<"$err"
+done
+
+echo "== every masqd flag is accepted (a DaemonSet's args pasted as they are)"
+MASQD=$ROOT/$BUILD/masqd
+mkdir -p "$WORK/empty-policies"
+value_for() { # a value masqctl can take for a masqd flag, by its metavar
+	case $1 in
+	PATH) echo "$good" ;;
+	DIR) echo "$WORK/empty-policies" ;;
+	N) echo 64 ;;
+	DURATION) echo 60 ;;
+	RANGES) echo 1024-29999,32768-65535 ;;
+	NAME) echo IP-MASQ ;;
+	IP:PORT) echo 127.0.0.1:9743 ;;
+	NAMESPACE/NAME) echo kube-system/ip-masq-agent ;;
+	URL) echo https://127.0.0.1:6443 ;;
+	'auto|plain') echo plain ;;
+	*) echo "unknown metavar $1" >&2; echo x ;;
+	esac
+}
+# "  --flag[ METAVAR]  help", the help on the next line when the left part is long
+flags=$("$MASQD" --help | sed -n 's/^  \(--[a-z0-9-]*\)\( [^ ]\{1,\}\)\{0,1\}\(  .*\)\{0,1\}$/\1\2/p')
+expect_true "masqd --help lists its flags" test "$(wc -l <<<"$flags")" -ge 25
+while read -r flag meta; do
+	case $flag in
+	--help | --version)
+		run "$flag"
+		expect_eq "masqctl takes masqd's $flag too" 0 $rc
+		continue
+		;;
+	esac
+	arg=$flag
+	[[ -n $meta ]] && arg="$flag=$(value_for "$meta")"
+	run validate "$arg" "$good"
+	expect_eq "masqctl takes masqd's $arg" "0 $good: OK" "$rc $out"
+done <<<"$flags"
+for klog in --logtostderr --alsologtostderr=false --v=4 --vmodule=x=2 --log_file=/dev/null \
+	--stderrthreshold=INFO --skip_headers --log_dir=/tmp -v=3; do
+	run validate "$klog" "$good"
+	expect_eq "masqctl takes klog's $klog" "0 $good: OK" "$rc $out"
+done
+clean=$WORK/clean.yaml
+printf 'nonMasqueradeCIDRs: [10.0.0.0/8]\n' >"$clean"
+run validate --masq-chain IP-MASQ --status-socket /x --metrics-bind-address= "$clean"
+expect_eq "the flags that do not change the rules are named once on stderr" \
+	"masqctl: ignored, they do not change the rules: --masq-chain, --status-socket, --metrics-bind-address" "$err"
+run validate --no-such-flag "$good"
+expect_eq "a flag masqd lacks is still a usage error" \
+	"2 masqctl: flag provided but not defined: -no-such-flag" "$rc $err"
+
+daemonset=(--masq-chain=IP-MASQ --nomasq-all-reserved-ranges --enable-ipv6 --v=2 --logtostderr
+	--resync-interval=60 --to-ports=1024-29999,32768-65535)
+run render "${daemonset[@]}" "$WORK/none"
+expect_eq "a pasted DaemonSet args line: render exits 0" 0 $rc
+expect_eq "and names the ignored flags once" \
+	"masqctl: ignored, they do not change the rules: --masq-chain, --v, --logtostderr" "$err"
+pasted=$out
+run render --nomasq-all-reserved-ranges --enable-ipv6 --to-ports=1024-29999,32768-65535 "$WORK/none"
+expect_eq "the ignored flags change nothing in the render" "$out" "$pasted"
+expect_true "the flags that matter took effect: reserved ranges" grep -qF '198.18.0.0/15' <<<"$pasted"
+expect_true "the flags that matter took effect: IPv6 port ranges" \
+	grep -qF 'meta nfproto ipv6 meta l4proto sctp counter masquerade to :32768-65535' <<<"$pasted"
+run validate --config="$good" --once
+expect_eq "masqd's --config gives PATH when there is no PATH argument" "0 $good: OK" "$rc $out"
+run validate --config="$WORK/none" "$good"
+expect_eq "a PATH argument wins over --config" "0 $good: OK" "$rc $out"
 
 finish

@@ -20,9 +20,26 @@ expect_eq "unknown flag: exit 2" 2 $rc
 expect_true "unknown flag: Go's message" grep -q 'flag provided but not defined: -no-such-flag' <<<"$out"
 run --table-flags=sometimes
 expect_eq "bad --table-flags: exit 2" 2 $rc
-run --to-ports 1024-2047
-expect_eq "--to-ports is refused, not ignored: exit 2" 2 $rc
-expect_true "--to-ports says why" grep -q 'not supported yet' <<<"$out"
+# A good --to-ports passes its check and reaches the last one (which needs no kernel).
+for good in 1024-2047 1024-29999,32768-65535 1024 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16; do
+	run --to-ports "$good" --once --cleanup
+	expect_eq "--to-ports $good is accepted" "2 masqd: --once and --cleanup exclude each other" \
+		"$rc $out"
+done
+run --to-ports=1024-29999,32768-65535 --help
+expect_eq "--to-ports with --help exits 0" 0 $rc
+for bad in 0 65536 2047-1024 1024-2047, ,1024 1024,,2047 abc 1024-2047-4095 ' 1024' \
+	1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17; do
+	run --to-ports "$bad"
+	expect_eq "--to-ports '$bad' is a usage error: exit 2" 2 $rc
+	expect_true "--to-ports '$bad' says what is wrong" grep -q '^masqd: --to-ports: ..*' <<<"$out"
+done
+run --to-ports 2047-1024
+expect_eq "a reversed range is named" 'masqd: --to-ports: range "2047-1024" is reversed' "$out"
+run --to-ports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17
+expect_eq "too many ranges is named" 'masqd: --to-ports: more than 16 port ranges' "$out"
+run --help
+expect_true "--help describes --to-ports" grep -q -- '--to-ports RANGES .*TCP, UDP and SCTP' <<<"$out"
 run --once --cleanup
 expect_eq "--once with --cleanup: exit 2" 2 $rc
 run --random-fully=maybe
