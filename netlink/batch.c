@@ -482,7 +482,7 @@ static int exprs_numgen_lt(struct nftnl_rule *r, uint32_t mod, uint32_t lt)
 	nftnl_expr_set_u32(n, NFTNL_EXPR_NG_DREG, NFT_REG_1);
 	nftnl_expr_set_u32(n, NFTNL_EXPR_NG_MODULUS, mod);
 	nftnl_expr_set_u32(n, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
-	/* the kernel dumps offset 0; set it so read-back compares equal */
+	/* nft leaves offset out; the kernel reports 0: send what it will report */
 	nftnl_expr_set_u32(n, NFTNL_EXPR_NG_OFFSET, 0);
 	o = expr_new(r, "byteorder");
 	if (!o)

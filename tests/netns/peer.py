@@ -12,11 +12,22 @@
                             send one datagram per new socket (a new flow each)
                             to each ADDR in turn, about 2000 flows a second,
                             until STOPFILE exists (at most 10 minutes)
+  peer.py echo-port PORT    answer every TCP connection and every UDP datagram
+                            on PORT with "ADDRESS PORT", the source it arrived
+                            from; exits after 15 minutes
+  peer.py ports tcp|udp ADDR PORT COUNT
+                            COUNT new connections (or one-datagram flows), each
+                            from a new socket, to an echo-port peer; print the
+                            "ADDRESS PORT" each was seen from, one a line
+  peer.py ping ADDR         one ICMP echo request (IPv4, raw socket); prints
+                            "reply" or "unreachable(...)"
 """
 import json
 import os
+import selectors
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -101,7 +112,92 @@ def udp_flood(port, stopfile, addrs):
     return 0
 
 
+def unmapped(host):
+    return host[7:] if host.startswith("::ffff:") else host
+
+
+def echo_port(port):
+    tcp = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    for s in (tcp, udp):
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::", port))
+    tcp.listen(64)
+    sel = selectors.DefaultSelector()
+    sel.register(tcp, selectors.EVENT_READ)
+    sel.register(udp, selectors.EVENT_READ)
+    deadline = time.monotonic() + 900  # never outlive a test run
+    while time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1):
+            if key.fileobj is udp:
+                _, addr = udp.recvfrom(64)
+                udp.sendto(("%s %d\n" % (unmapped(addr[0]), addr[1])).encode(), addr)
+                continue
+            c, addr = tcp.accept()
+            try:
+                c.sendall(("%s %d\n" % (unmapped(addr[0]), addr[1])).encode())
+            finally:
+                c.close()
+    return 0
+
+
+def ports(proto, addr, port, count):
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    failed = 0
+    for _ in range(count):
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        s = socket.socket(family, kind)
+        s.settimeout(3)
+        try:
+            if proto == "tcp":
+                s.connect((addr, port))
+                print(s.recv(256).decode().strip())
+            else:
+                s.sendto(b"x", (addr, port))
+                print(s.recv(256).decode().strip())
+        except OSError as e:
+            print("unreachable(%s)" % e.__class__.__name__)
+            failed = 1
+        finally:
+            s.close()
+    return failed
+
+
+def checksum(data):
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    total = (total >> 16) + (total & 0xFFFF)
+    return ~(total + (total >> 16)) & 0xFFFF
+
+
+def ping(addr):
+    ident = os.getpid() & 0xFFFF
+    body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"masqd-ping"
+    packet = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.settimeout(3)
+    try:
+        s.sendto(packet, (addr, 0))
+        while True:
+            data, _ = s.recvfrom(1500)
+            icmp = data[(data[0] & 0x0F) * 4:]
+            if icmp[0] == 0 and struct.unpack("!H", icmp[4:6])[0] == ident:
+                print("reply")
+                return 0
+    except OSError as e:
+        print("unreachable(%s)" % e.__class__.__name__)
+        return 1
+    finally:
+        s.close()
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "ping":
+        sys.exit(ping(sys.argv[2]))
+    if len(sys.argv) == 3 and sys.argv[1] == "echo-port":
+        sys.exit(echo_port(int(sys.argv[2])))
+    if len(sys.argv) == 6 and sys.argv[1] == "ports" and sys.argv[2] in ("tcp", "udp"):
+        sys.exit(ports(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
     if len(sys.argv) == 4 and sys.argv[1] == "udp-count":
         sys.exit(udp_count(int(sys.argv[2]), sys.argv[3]))
     if len(sys.argv) >= 5 and sys.argv[1] == "udp-flood":

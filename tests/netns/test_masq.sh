@@ -8,13 +8,6 @@ source "$(dirname "$0")/lib.sh"
 [[ $(id -u) == 0 ]] || { echo "needs root for ip netns"; not_ok "run as root"; finish; exit 1; }
 
 dump() { q "$NODE" nft -s list table inet ip-masq-agent 2>&1; }
-# nft prints table flags, the owner's name and, when there are flags, a blank
-# line closing the table's declarations; masqctl render prints none of them
-# (nft 1.0.6 cannot load the persist flag back).
-normalize() {
-	sed 's/ # progname .*//' |
-		awk '/^\tflags( |$)/ {f=1; next} f && /^$/ {f=0; next} /^\t(set|chain) / {f=0} {print}'
-}
 masqd() { node "$MASQD" "$@"; }
 rule_count() { dump | grep -c 'comment "ip-masq-agent' || true; }
 
@@ -28,16 +21,6 @@ check_traffic() { # MODE WANT_NET WANT_LINKLOCAL WANT_NET6
 		"$(seen_from "$NODE" 203.0.113.1 10.10.0.1)"
 	expect_eq "$1: pod -> node address (INPUT, never POSTROUTING)" 10.244.1.2 \
 		"$(seen_from "$POD" 10.10.0.1)"
-}
-
-expect_render_matches() { # MODE CONFIG MASQCTL_FLAGS...
-	local want got
-	want=$("$MASQCTL" render "${@:3}" "$2")
-	got=$(dump | normalize)
-	if [[ $got == "$want" ]]; then ok "$1: nft list shows exactly what masqctl render prints"; else
-		not_ok "$1: nft list differs from masqctl render"
-		diff <(echo "$want") <(echo "$got") | sed 's/^/    /'
-	fi
 }
 
 suite() { # MODE: auto or plain
