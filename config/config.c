@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config/doc.h"
 #include "config/duration.h"
 
 #include <errno.h>
@@ -30,7 +31,7 @@ struct item {
 enum key_id { KEY_CIDRS, KEY_LIMIT, KEY_LL, KEY_LL6, KEY_RESYNC, KEY_COUNT };
 
 struct parser {
-	yaml_parser_t yp;
+	struct doc_reader *rd;
 	yaml_event_t ev;
 	bool have_ev;
 	unsigned depth;
@@ -71,12 +72,8 @@ static int next_event(struct parser *p)
 	if (p->have_ev)
 		yaml_event_delete(&p->ev);
 	p->have_ev = false;
-	if (!yaml_parser_parse(&p->yp, &p->ev)) {
-		yaml_mark_t m = p->yp.problem_mark;
-		perr(p, &m, "YAML syntax error: %s%s%s", p->yp.problem ? p->yp.problem : "unknown",
-		     p->yp.context ? " " : "", p->yp.context ? p->yp.context : "");
-		return -EINVAL;
-	}
+	if (doc_reader_next(p->rd, &p->ev) < 0)
+		return -EINVAL; /* reported by the reader */
 	p->have_ev = true;
 	switch (p->ev.type) {
 	case YAML_ALIAS_EVENT:
@@ -511,6 +508,22 @@ static int dedup(struct parser *p, struct masq_config *cfg, const size_t *item_o
 	return 0;
 }
 
+/* Upstream fills in its defaults before it reads the file and then checks
+ * the count against cidrLimit, so "cidrLimit: 2" without nonMasqueradeCIDRs
+ * is refused: the 3 (or 11) defaults exceed it. */
+static int defaults_within_limit(struct parser *p, struct masq_config *cfg)
+{
+	int r = default_cidrs(p->opts, cfg);
+
+	if (r == 0 && cfg->ncidrs > cfg->cidr_limit)
+		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_LIMIT], p->key_col[KEY_LIMIT],
+			 "cidrLimit %u is below the %zu default nonMasqueradeCIDRs (%s); list "
+			 "nonMasqueradeCIDRs or raise cidrLimit",
+			 cfg->cidr_limit, cfg->ncidrs,
+			 p->opts->all_reserved ? "--nomasq-all-reserved-ranges" : "RFC 1918");
+	return r;
+}
+
 static int build_config(struct parser *p, struct masq_config *cfg)
 {
 	cfg->cidr_limit = (unsigned)p->limit;
@@ -518,7 +531,7 @@ static int build_config(struct parser *p, struct masq_config *cfg)
 	cfg->masq_link_local = p->ll;
 	cfg->masq_link_local6 = p->ll6;
 	if (!p->seen_line[KEY_CIDRS] && !p->member)
-		return default_cidrs(p->opts, cfg);
+		return defaults_within_limit(p, cfg);
 
 	if (p->ncidrs > cfg->cidr_limit)
 		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_CIDRS], p->key_col[KEY_CIDRS],
@@ -546,7 +559,7 @@ static void parser_done(struct parser *p)
 {
 	if (p->have_ev)
 		yaml_event_delete(&p->ev);
-	yaml_parser_delete(&p->yp);
+	doc_reader_free(p->rd);
 	for (size_t i = 0; i < p->ncidrs; i++)
 		free(p->cidrs[i].text);
 	free(p->cidrs);
@@ -565,9 +578,11 @@ static int parse(const char *name, const char *buf, size_t len, const struct mas
 	size_t errors = d->errors;
 	int r;
 
-	if (!yaml_parser_initialize(&p.yp))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&p.yp, (const unsigned char *)buf, len);
+	r = doc_reader_new(name, buf, len, d, &p.rd);
+	if (r < 0) {
+		diags_sort(d);
+		return r;
+	}
 	cfg = cfg_alloc_defaults();
 	r = cfg ? parse_stream(&p) : -ENOMEM;
 	if (r >= 0)

@@ -6,9 +6,10 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "config/doc.h"
 
 struct builder {
-	yaml_parser_t p;
+	struct doc_reader *rd;
 	const char *name;
 	struct diags *d;
 	size_t nodes;
@@ -42,12 +43,7 @@ static int fail(struct builder *b, const yaml_mark_t *m, const char *msg)
 
 static int next(struct builder *b, yaml_event_t *ev)
 {
-	if (yaml_parser_parse(&b->p, ev))
-		return 0;
-	diag_add(b->d, DIAG_ERROR, b->name, (unsigned)b->p.problem_mark.line + 1,
-		 (unsigned)b->p.problem_mark.column + 1, "YAML syntax error: %s",
-		 b->p.problem ? b->p.problem : "unknown");
-	return -EINVAL;
+	return doc_reader_next(b->rd, ev) < 0 ? -EINVAL : 0; /* reported by the reader */
 }
 
 static int add_kid(struct yt_node *n, struct yt_node *k)
@@ -112,7 +108,8 @@ static int build(struct builder *b, yaml_event_t *ev, struct yt_node **ret)
 		r = fail(b, &ev->start_mark, "too many YAML nodes");
 	else if (ev->type == YAML_SCALAR_EVENT) {
 		n->type = YT_SCALAR;
-		n->text = strdup((const char *)ev->data.scalar.value);
+		/* the reader refuses a NUL inside a scalar, so text is the whole value */
+		n->text = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag;
 		r = n->text ? 0 : -ENOMEM;
 	} else if (ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_SEQUENCE_START_EVENT) {
@@ -162,9 +159,9 @@ int yt_parse(const char *name, const char *buf, size_t len, struct yt_node ***re
 	yaml_event_t ev;
 	int n = 0, r;
 
-	if (!yaml_parser_initialize(&b.p))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&b.p, (const unsigned char *)buf, len);
+	r = doc_reader_new(name, buf, len, d, &b.rd);
+	if (r < 0)
+		return r;
 	r = next(&b, &ev); /* STREAM_START */
 	while (r == 0) {
 		yaml_event_delete(&ev);
@@ -184,7 +181,7 @@ int yt_parse(const char *name, const char *buf, size_t len, struct yt_node ***re
 	}
 	if (r == 0)
 		yaml_event_delete(&ev);
-	yaml_parser_delete(&b.p);
+	doc_reader_free(b.rd);
 	if (r < 0) {
 		yt_free_docs(docs, n);
 		return r;

@@ -245,6 +245,93 @@ static void json_form_accepted(void **state)
 	cfg_free(cfg);
 }
 
+/* Upstream's own test configs indent JSON with tabs (Go's YAML reads it);
+ * libyaml refuses tabs, so JSON goes to jansson. */
+static void json_with_tabs_accepted(void **state)
+{
+	struct masq_config *cfg;
+
+	assert_int_equal(parse("\n\t\t{\n\t\t  \"nonMasqueradeCIDRs\": [\"172.16.0.0/12\", "
+			       "\"10.0.0.0/8\", \"fc00::/7\"],\n\t\t  \"masqLinkLocal\": true,\n"
+			       "\t\t  \"resyncInterval\": \"5s\"\n\t\t}\n\t\t",
+			       &v6_opts, &cfg),
+			 0);
+	assert_string_equal(cidrs_of(cfg), "172.16.0.0/12,10.0.0.0/8,fc00::/7");
+	assert_true(cfg->masq_link_local);
+	assert_int_equal(cfg->resync_ns, 5000000000LL);
+	cfg_free(cfg);
+	/* the same type rules as YAML: a quoted bool or number is refused */
+	assert_int_equal(parse("{\n\t\"masqLinkLocal\": \"true\",\n\t\"cidrLimit\": \"3\"\n}",
+			       &v4_opts, &cfg),
+			 -EINVAL);
+	assert_true(has_diag("cfg.yaml:2:19: masqLinkLocal must be true or false"));
+	assert_true(has_diag("cfg.yaml:3:15: cidrLimit must be an unquoted integer"));
+	assert_int_equal(parse("{\n\t\"resyncInterval\": 60\n}", &v4_opts, &cfg), -EINVAL);
+	assert_true(has_diag("cfg.yaml:2:20: resyncInterval must be a duration string"));
+	/* null keeps the default (a nil slice for the list), as encoding/json */
+	assert_int_equal(
+		parse("{\"nonMasqueradeCIDRs\": null,\t\"masqLinkLocal\": null}", &v4_opts, &cfg),
+		0);
+	assert_int_equal(cfg->ncidrs, 0);
+	assert_false(cfg->masq_link_local);
+	cfg_free(cfg);
+	/* duplicate keys are refused in JSON too, where the tab would hide them */
+	assert_int_equal(parse("{\n\t\"cidrLimit\": 3,\n\t\"cidrLimit\": 4\n}", &v4_opts, &cfg),
+			 -EINVAL);
+	assert_true(has_diag("cfg.yaml:3:12: JSON: duplicate object key"));
+	/* a YAML flow mapping that looks like JSON is still YAML */
+	assert_int_equal(
+		parse("{nonMasqueradeCIDRs: [10.0.0.0/8], masqLinkLocal: yes}", &v4_opts, &cfg), 0);
+	assert_string_equal(cidrs_of(cfg), "10.0.0.0/8");
+	assert_true(cfg->masq_link_local);
+	cfg_free(cfg);
+}
+
+/* "10.0.0.0/8\0junk" used to read as 10.0.0.0/8 and "cidrLimit\0xyz" as
+ * cidrLimit; Go keeps the whole string and refuses both. */
+static void nul_bytes_refused(void **state)
+{
+	static const char value[] = "nonMasqueradeCIDRs: [\"10.0.0.0/8\\0junk\"]\n";
+	static const char key[] = "\"cidrLimit\\0xyz\": 3\n";
+	static const char json[] = "{\"nonMasqueradeCIDRs\": [\"10.0.0.0/8\\u0000junk\"]}";
+	struct masq_config *cfg;
+
+	diags_init(&d);
+	assert_int_equal(cfg_parse_buf("cfg.yaml", value, sizeof(value) - 1, &v4_opts, &cfg, &d),
+			 -EINVAL);
+	assert_true(has_diag("cfg.yaml:1:22: a key or value holds a NUL byte"));
+	diags_init(&d);
+	assert_int_equal(cfg_parse_buf("cfg.yaml", key, sizeof(key) - 1, &v4_opts, &cfg, &d),
+			 -EINVAL);
+	assert_true(has_diag("cfg.yaml:1:1: a key or value holds a NUL byte"));
+	diags_init(&d);
+	assert_int_equal(cfg_parse_buf("cfg.yaml", json, sizeof(json) - 1, &v4_opts, &cfg, &d),
+			 -EINVAL);
+	assert_true(has_diag("cfg.yaml:1:25: a key or value holds a NUL byte"));
+}
+
+/* Upstream applies its defaults before reading the file, then checks the
+ * count against cidrLimit: the defaults must fit too. */
+static void cidr_limit_bounds_defaults(void **state)
+{
+	struct masq_config *cfg;
+
+	assert_int_equal(parse("cidrLimit: 2\n", &v4_opts, &cfg), -EINVAL);
+	assert_string_equal(first_diag(), "cfg.yaml:1:1: cidrLimit 2 is below the 3 default "
+					  "nonMasqueradeCIDRs (RFC 1918); list "
+					  "nonMasqueradeCIDRs or raise cidrLimit");
+	assert_int_equal(parse("masqLinkLocal: true\ncidrLimit: 0\n", &v4_opts, &cfg), -EINVAL);
+	assert_true(has_diag("cfg.yaml:2:1: cidrLimit 0 is below the 3 default"));
+	assert_int_equal(parse("cidrLimit: 10\n", &reserved_opts, &cfg), -EINVAL);
+	assert_true(has_diag("below the 11 default nonMasqueradeCIDRs"));
+	assert_int_equal(parse("cidrLimit: 3\n", &v4_opts, &cfg), 0);
+	assert_int_equal(cfg->ncidrs, 3);
+	cfg_free(cfg);
+	assert_int_equal(parse("cidrLimit: 0\nnonMasqueradeCIDRs: []\n", &v4_opts, &cfg), 0);
+	assert_int_equal(cfg->ncidrs, 0);
+	cfg_free(cfg);
+}
+
 static void resync_interval_rules(void **state)
 {
 	struct masq_config *cfg;
@@ -389,6 +476,9 @@ int main(void)
 		cmocka_unit_test(row_yaml11_booleans_unquoted_only),
 		cmocka_unit_test(row_empty_file_gives_defaults),
 		cmocka_unit_test(json_form_accepted),
+		cmocka_unit_test(json_with_tabs_accepted),
+		cmocka_unit_test(nul_bytes_refused),
+		cmocka_unit_test(cidr_limit_bounds_defaults),
 		cmocka_unit_test(resync_interval_rules),
 		cmocka_unit_test(bad_values_each_reported),
 		cmocka_unit_test(duplicate_cidrs_deduplicated),

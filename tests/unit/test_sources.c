@@ -246,6 +246,39 @@ static void test_policies(void **state)
 	merged_clear(&m);
 }
 
+/* v2's own tests write directory files and policies as tab-indented JSON. */
+static void test_tab_indented_json(void **state)
+{
+	struct masq_merged m;
+
+	set.policy_dir = pol;
+	put(dir, "ip-masq-a",
+	    "{\n\t\"nonMasqueradeCIDRs\": [\"10.0.0.0/8\"],\n"
+	    "\t\"masqLinkLocal\": true\n}\n");
+	put(pol, "p.json",
+	    "{\n\t\"apiVersion\": \"networking.gke.io/v1\",\n"
+	    "\t\"kind\": \"EgressNATPolicy\",\n"
+	    "\t\"metadata\": {\"name\": \"tabs\"},\n"
+	    "\t\"spec\": {\n\t\t\"action\": \"NoSNAT\",\n"
+	    "\t\t\"destinations\": [{\"cidr\": \"100.64.0.0/10\"}]\n\t}\n}\n");
+	assert_string_equal(load(0, &m),
+			    "10.0.0.0/8<ip-masq-a>,100.64.0.0/10<EgressNATPolicy/tabs>");
+	assert_true(m.cfg->masq_link_local);
+	merged_clear(&m);
+	/* a bad CIDR in such a policy is located in the file, line and column */
+	put(pol, "p.json",
+	    "{\n\t\"apiVersion\": \"networking.gke.io/v1\",\n"
+	    "\t\"kind\": \"EgressNATPolicy\",\n"
+	    "\t\"metadata\": {\"name\": \"tabs\"},\n"
+	    "\t\"spec\": {\"action\": \"NoSNAT\", \"destinations\": "
+	    "[{\"cidr\": \"100.64.0.1/10\"}]}\n}\n");
+	assert_string_equal(load(1, &m),
+			    "10.0.0.0/8<ip-masq-a>,100.64.0.0/10<EgressNATPolicy/tabs>");
+	if (!strstr(st[SOURCE_POLICY].error, "p.json:5:"))
+		fail_msg("policy error: %s", st[SOURCE_POLICY].error);
+	merged_clear(&m);
+}
+
 static void test_single_file_and_policies(void **state)
 {
 	struct masq_merged m;
@@ -274,6 +307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_per_file_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults_only_without_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tab_indented_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_file_and_policies, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("sources", tests, NULL, NULL);
