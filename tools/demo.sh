@@ -4,7 +4,7 @@
 # show which destinations see the pod IP and which see the node IP.
 # Everything it creates is deleted on exit. Needs root.
 source "$(dirname "$0")/../tests/netns/lib.sh"
-[[ $(id -u) == 0 ]] || { echo "make demo needs root (sudo make demo)" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || { echo "make demo needs root: run it as root (or with sudo where it is installed)" >&2; exit 1; }
 
 pretty() { :; } # the demo narrates instead of echoing every command
 echo "Building a sandbox: pod 10.244.1.2 -> node (masqd) -> VPC peer 10.10.0.2 and outside host 203.0.113.2"

@@ -24,7 +24,7 @@ if ((${#missing[@]} == 0)); then
 	exit 0
 fi
 if [[ $(id -u) != 0 ]]; then
-	echo "deps: missing ${missing[*]}; run as root (sudo make deps)" >&2
+	echo "deps: missing ${missing[*]}; run make deps as root" >&2
 	exit 1
 fi
 echo "deps: installing ${missing[*]}"
