@@ -12,9 +12,9 @@
                             send one datagram per new socket (a new flow each)
                             to each ADDR in turn, about 2000 flows a second,
                             until STOPFILE exists (at most 10 minutes)
-  peer.py echo-port PORT    answer every TCP connection and every UDP datagram
-                            on PORT with "ADDRESS PORT", the source it arrived
-                            from; exits after 15 minutes
+  peer.py echo-port PORT... answer every TCP connection and every UDP datagram
+                            on each PORT with "ADDRESS PORT", the source it
+                            arrived from; exits after 15 minutes
   peer.py ports tcp|udp ADDR PORT COUNT
                             COUNT new connections (or one-datagram flows), each
                             from a new socket, to an echo-port peer; print the
@@ -116,25 +116,26 @@ def unmapped(host):
     return host[7:] if host.startswith("::ffff:") else host
 
 
-def echo_port(port):
-    tcp = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    for s in (tcp, udp):
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("::", port))
-    tcp.listen(64)
+def echo_port(ports):
     sel = selectors.DefaultSelector()
-    sel.register(tcp, selectors.EVENT_READ)
-    sel.register(udp, selectors.EVENT_READ)
+    for port in ports:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET6, kind)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::", port))
+            if kind == socket.SOCK_STREAM:
+                s.listen(64)
+            sel.register(s, selectors.EVENT_READ)
     deadline = time.monotonic() + 900  # never outlive a test run
     while time.monotonic() < deadline:
         for key, _ in sel.select(timeout=1):
-            if key.fileobj is udp:
-                _, addr = udp.recvfrom(64)
-                udp.sendto(("%s %d\n" % (unmapped(addr[0]), addr[1])).encode(), addr)
+            s = key.fileobj
+            if s.type == socket.SOCK_DGRAM:
+                _, addr = s.recvfrom(64)
+                s.sendto(("%s %d\n" % (unmapped(addr[0]), addr[1])).encode(), addr)
                 continue
-            c, addr = tcp.accept()
+            c, addr = s.accept()
             try:
                 c.sendall(("%s %d\n" % (unmapped(addr[0]), addr[1])).encode())
             finally:
@@ -194,8 +195,8 @@ def ping(addr):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "ping":
         sys.exit(ping(sys.argv[2]))
-    if len(sys.argv) == 3 and sys.argv[1] == "echo-port":
-        sys.exit(echo_port(int(sys.argv[2])))
+    if len(sys.argv) >= 3 and sys.argv[1] == "echo-port":
+        sys.exit(echo_port([int(p) for p in sys.argv[2:]]))
     if len(sys.argv) == 6 and sys.argv[1] == "ports" and sys.argv[2] in ("tcp", "udp"):
         sys.exit(ports(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
     if len(sys.argv) == 4 and sys.argv[1] == "udp-count":

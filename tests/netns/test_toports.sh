@@ -13,11 +13,14 @@ source "$(dirname "$0")/lib.sh"
 
 [[ $(id -u) == 0 ]] || { echo "needs root for ip netns"; not_ok "run as root"; finish; exit 1; }
 
-ECHO_PORT=7779
+# One echo port per section: a flow whose ports repeat one of an earlier
+# section would match that section's conntrack entry and keep its mapping
+# (NAT is decided on a connection's first packet).
+ECHO_PORTS=(7779 7780 7781 7782 7783)
 N=40 # flows per check: with two equal ranges, all in one has odds 2^-39
 
 masqd() { node "$MASQD" "$@"; }
-echo_listening() { [[ -n $(q "$1" ss -Htln "sport = :$ECHO_PORT") ]]; }
+echo_listening() { [[ -n $(q "$1" ss -Htln "sport = :${ECHO_PORTS[-1]}") ]]; }
 flows() { q "$POD" python3 "$PEER" ports "$@"; } # PROTO ADDR COUNT
 # The flows' "ADDRESS PORT" lines as "ADDRESS RANGE" (the range a port is in,
 # or "outside:PORT"), counted: "N ADDRESS RANGE" per line.
@@ -30,7 +33,7 @@ classify() { # RANGES (FIRST-LAST ...) < lines
 
 topo_up
 for ns in "$NET" "$VPC"; do
-	bg "$ns" python3 "$PEER" echo-port $ECHO_PORT
+	bg "$ns" python3 "$PEER" echo-port "${ECHO_PORTS[@]}"
 	wait_until 100 echo_listening "$ns" || { not_ok "echo peer in $ns did not start"; finish; exit 1; }
 done
 cfg=$WORK/ip-masq-agent
@@ -42,13 +45,13 @@ expect_eq "--once --to-ports exits 0" 0 $?
 expect_render_matches "one range" "$cfg" --enable-ipv6 --to-ports 40000-40999
 for proto in tcp udp; do
 	expect_eq "$proto: $N flows, all masqueraded into 40000-40999" "$N 203.0.113.1 40000-40999" \
-		"$(flows $proto 203.0.113.2 $ECHO_PORT $N | classify 40000-40999)"
+		"$(flows $proto 203.0.113.2 ${ECHO_PORTS[0]} $N | classify 40000-40999)"
 done
 expect_eq "tcp over IPv6: all masqueraded into 40000-40999" "$N 2001:db8::1 40000-40999" \
-	"$(flows tcp 2001:db8::2 $ECHO_PORT $N | classify 40000-40999)"
+	"$(flows tcp 2001:db8::2 ${ECHO_PORTS[0]} $N | classify 40000-40999)"
 expect_eq "udp over IPv6: all masqueraded into 40000-40999" "$N 2001:db8::1 40000-40999" \
-	"$(flows udp 2001:db8::2 $ECHO_PORT $N | classify 40000-40999)"
-out=$(flows tcp 10.10.0.2 $ECHO_PORT 5 | cut -d' ' -f1 | sort -u)
+	"$(flows udp 2001:db8::2 ${ECHO_PORTS[0]} $N | classify 40000-40999)"
+out=$(flows tcp 10.10.0.2 ${ECHO_PORTS[0]} 5 | cut -d' ' -f1 | sort -u)
 expect_eq "the VPC peer still sees the pod IP (non-masquerade comes first)" 10.244.1.2 "$out"
 
 echo "== other protocols: the catch-all, without ports"
@@ -62,7 +65,7 @@ ranges="20000-20099 50000-50099"
 masqd --once --config "$cfg" --to-ports 20000-20099,50000-50099
 expect_render_matches "two ranges" "$cfg" --to-ports 20000-20099,50000-50099
 for proto in tcp udp; do
-	out=$(flows $proto 203.0.113.2 $ECHO_PORT $N | classify $ranges)
+	out=$(flows $proto 203.0.113.2 ${ECHO_PORTS[1]} $N | classify $ranges)
 	expect_eq "$proto: $N flows, all from the node address" "$N" \
 		"$(awk '$2 == "203.0.113.1" { s += $1 } END { print s + 0 }' <<<"$out")"
 	expect_eq "$proto: no port outside the ranges" "" "$(grep outside <<<"$out")"
@@ -76,7 +79,7 @@ masqd --once --config "$cfg" --random-fully=false --to-ports 33000-33499
 expect_eq "no fully-random" 0 "$(dump | grep -c fully-random)"
 expect_render_matches "plain masquerade to ports" "$cfg" --random-fully=false --to-ports 33000-33499
 expect_eq "tcp: all flows inside 33000-33499" "$N 203.0.113.1 33000-33499" \
-	"$(flows tcp 203.0.113.2 $ECHO_PORT $N | classify 33000-33499)"
+	"$(flows tcp 203.0.113.2 ${ECHO_PORTS[2]} $N | classify 33000-33499)"
 
 echo "== a single port: nft -f loads the render, and masqd reads its own table back as equal"
 masqd --cleanup
@@ -92,7 +95,7 @@ expect_true "a second masqd --once finds its rules in the kernel, unchanged" \
 	grep -Eq 'already holds these rules|adopted the table a previous masqd left, rules unchanged' <<<"$out"
 expect_eq "and does not replace them" 0 "$(grep -c 'rules programmed' <<<"$out")"
 expect_eq "udp to the single port or the range, nothing else" "" \
-	"$(flows udp 203.0.113.2 $ECHO_PORT 10 | classify 1024-1024 2000-2999 | grep -v ' 203.0.113.1 [0-9]*-[0-9]*$')"
+	"$(flows udp 203.0.113.2 ${ECHO_PORTS[3]} 10 | classify 1024-1024 2000-2999 | grep -v ' 203.0.113.1 [0-9]*-[0-9]*$')"
 
 echo "== a running masqd sees a --to-ports table as in sync"
 masqd --cleanup
@@ -116,7 +119,7 @@ wait_until 200 log_reaches "$log" 'drifted' 1
 expect_eq "a port rule deleted by hand is drift, and repaired" 1 "$(count_in "$log" 'drifted')"
 expect_render_matches "after the repair" "$cfg" --to-ports 1024-29999,32768-65535 --enable-ipv6
 expect_eq "udp after the repair: inside the ranges" "" \
-	"$(flows udp 203.0.113.2 $ECHO_PORT 10 | classify 1024-29999 32768-65535 | grep -v ' 203.0.113.1 [0-9]*-[0-9]*$')"
+	"$(flows udp 203.0.113.2 ${ECHO_PORTS[4]} 10 | classify 1024-29999 32768-65535 | grep -v ' 203.0.113.1 [0-9]*-[0-9]*$')"
 stop_masqd
 
 finish
