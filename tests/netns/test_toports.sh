@@ -120,6 +120,12 @@ expect_eq "a port rule deleted by hand is drift, and repaired" 1 "$(count_in "$l
 expect_render_matches "after the repair" "$cfg" --to-ports 1024-29999,32768-65535 --enable-ipv6
 expect_eq "udp after the repair: inside the ranges" "" \
 	"$(flows udp 203.0.113.2 ${ECHO_PORTS[4]} 10 | classify 1024-29999 32768-65535 | grep -v ' 203.0.113.1 [0-9]*-[0-9]*$')"
+masqueraded() { "$MASQCTL" status --json --socket "$WORK/masqd.sock" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["connections"]["ipv4"]["masqueraded"])'; }
+before=$(masqueraded)
+expect_eq "tcp after the repair: inside the ranges" "" \
+	"$(flows tcp 203.0.113.2 ${ECHO_PORTS[4]} 10 | classify 1024-29999 32768-65535 | grep -v ' 203.0.113.1 [0-9]*-[0-9]*$')"
+expect_eq "connections through the port rules are counted as masqueraded" $((before + 10)) "$(masqueraded)"
 stop_masqd
 
 finish
