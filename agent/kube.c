@@ -135,7 +135,7 @@ struct kube_client {
 	void *data;
 	CURLM *multi;
 	struct loop_timer *curl_timer;
-	char *token;
+	char *token; /* the token file's last successful read */
 	int64_t token_read_ns;
 	struct reflector ref[KUBE_NRES];
 	struct oneshot *oneshot;
@@ -193,9 +193,12 @@ static void token_refresh(struct kube_client *k, bool force)
 		return;
 	e = kube_token_read(k->set.acc.token_file, &t);
 	if (e < 0) {
+		const char *instead = k->token ? "; keeping the one read before" : "";
+
+		if (!k->token && k->set.acc.token)
+			instead = "; sending the kubeconfig's inline token meanwhile";
 		log_warnx("kubernetes: cannot read the token %s: %s%s", k->set.acc.token_file,
-			  e == -EINVAL ? "empty or too large" : strerror(-e),
-			  k->token ? "; keeping the one read before" : "");
+			  e == -EINVAL ? "empty or too large" : strerror(-e), instead);
 		return;
 	}
 	free(k->token);
@@ -301,9 +304,12 @@ static void set_tls(struct kube_client *k, CURL *e)
 static int setup_easy(struct kube_client *k, CURL *e, const char *url, struct curl_slist **hdrs,
 		      char *errbuf)
 {
+	const char *token;
+
 	token_refresh(k, false);
+	token = kube_token_pick(&k->set.acc, k->token);
 	if (add_header(hdrs, "Accept: ", "application/json") < 0 ||
-	    (k->token && add_header(hdrs, "Authorization: Bearer ", k->token) < 0))
+	    (token && add_header(hdrs, "Authorization: Bearer ", token) < 0))
 		return -ENOMEM;
 	cu.easy_setopt(e, CURLOPT_URL, url);
 	cu.easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
@@ -698,6 +704,17 @@ static void report(struct reflector *r, enum kube_restart why, const char *msg)
 		set_health(r, false, line);
 }
 
+/* A 401's log line says which token was refused, or that none was sent. */
+static void unauthorized_hint(struct kube_client *k, char *msg, size_t len)
+{
+	size_t n = strlen(msg);
+
+	if (n + 2 < len) {
+		snprintf(msg + n, len - n, "; ");
+		kube_unauthorized_hint(&k->set.acc, k->token, msg + n + 2, len - n - 2);
+	}
+}
+
 static void finish(struct reflector *r, CURLcode res)
 {
 	enum phase ph = r->phase;
@@ -734,6 +751,8 @@ static void finish(struct reflector *r, CURLcode res)
 		else
 			status_message(r, msg, sizeof(msg));
 	}
+	if (why == KUBE_R_UNAUTHORIZED)
+		unauthorized_hint(r->k, msg, sizeof(msg));
 	report(r, why, msg);
 	if (why != KUBE_R_UNAUTHORIZED)
 		r->auth_retried = false;

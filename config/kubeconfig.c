@@ -26,6 +26,7 @@ void kube_access_clear(struct kube_access *a)
 	blob_clear(&a->key);
 	free(a->token);
 	free(a->token_file);
+	free(a->kubeconfig);
 	free(a->namespace);
 	memset(a, 0, sizeof(*a));
 }
@@ -108,6 +109,41 @@ int kube_token_read(const char *path, char **ret)
 	memmove(buf, b, (size_t)(e - b) + 1);
 	*ret = buf;
 	return 0;
+}
+
+const char *kube_token_pick(const struct kube_access *a, const char *file_token)
+{
+	return file_token ? file_token : a->token;
+}
+
+void kube_unauthorized_hint(const struct kube_access *a, const char *file_token, char *buf,
+			    size_t len)
+{
+	const char *sent = kube_token_pick(a, file_token);
+	bool cert = a->cert.file || a->cert.data;
+
+	if (sent && sent == file_token)
+		snprintf(buf, len, "the token read from %s was refused", a->token_file);
+	else if (sent && a->token_file)
+		snprintf(
+			buf, len,
+			"the kubeconfig's inline token was refused (its tokenFile %s, which wins, cannot be read)",
+			a->token_file);
+	else if (sent)
+		snprintf(buf, len,
+			 "the kubeconfig's inline token was refused; masqd reads %s only at start",
+			 a->kubeconfig ? a->kubeconfig : "the kubeconfig");
+	else if (a->token_file)
+		snprintf(buf, len, "no token was sent: the token file %s cannot be read",
+			 a->token_file);
+	else if (a->kubeconfig)
+		snprintf(
+			buf, len,
+			"no token configured: the kubeconfig %s has no token or tokenFile for its user%s",
+			a->kubeconfig, cert ? ", and its client certificate was refused" : "");
+	else
+		snprintf(buf, len,
+			 "no token configured: no kubeconfig and no service-account token");
 }
 
 int kube_access_set_server(struct kube_access *a, const char *url)
@@ -262,6 +298,8 @@ int kube_access_parse(const char *path, const char *buf, size_t len, struct kube
 	if (!c.bad && u)
 		read_user(&c, u, ret);
 	if (!c.bad && ns && !(ret->namespace = strdup(ns)))
+		c.bad = true;
+	if (!c.bad && !(ret->kubeconfig = strdup(path)))
 		c.bad = true;
 	yt_free_docs(docs, n);
 	if (c.bad) {

@@ -23,8 +23,9 @@ struct kube_blob {
 struct kube_access {
 	char *server; /* "https://host:port", no trailing slash */
 	struct kube_blob ca, cert, key;
-	char *token; /* a literal token; or */
-	char *token_file; /* re-read at least every minute (kubelet rotates it) */
+	char *token; /* a literal token (kubeconfig users[].user.token) */
+	char *token_file; /* wins over token; read every minute and after a 401 */
+	char *kubeconfig; /* the file this came from; NULL in a pod or with a bare URL */
 	char *namespace; /* the service account's, or the context's */
 	bool insecure; /* insecure-skip-tls-verify: allowed, but logged loudly */
 };
@@ -50,6 +51,19 @@ int kube_access_set_server(struct kube_access *a, const char *url)
 /* Read a token file: bounded, surrounding whitespace trimmed, not empty.
  * Returns 0 with *ret malloc'ed, or -errno (-EINVAL: empty or too big). */
 int kube_token_read(const char *path, char **ret) __attribute__((warn_unused_result));
+
+/* The bearer token to send; NULL for none. file_token is the token file's
+ * last successful read (NULL before one). As client-go's
+ * NewBearerAuthWithRefreshRoundTripper: when a kubeconfig has both token and
+ * tokenFile, the file's last successful read wins, and the inline token is
+ * sent only while the file has never been read. */
+const char *kube_token_pick(const struct kube_access *a, const char *file_token);
+
+/* Why the API server may have answered 401, for the log line: no token at
+ * all, the inline token refused, or the token file's refused. file_token as
+ * for kube_token_pick. Writes a NUL-terminated sentence into buf. */
+void kube_unauthorized_hint(const struct kube_access *a, const char *file_token, char *buf,
+			    size_t len);
 
 /* Decode standard base64 (newlines allowed). Returns 0 or -EINVAL. */
 int kube_base64_decode(const char *s, unsigned char **ret, size_t *ret_len)

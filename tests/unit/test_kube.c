@@ -271,6 +271,7 @@ static void test_kubeconfig(void **state)
 	assert_string_equal(a.cert.file, "/abs/c.crt");
 	assert_string_equal(a.key.file, "/etc/kube/k.key");
 	assert_string_equal(a.namespace, "ns2");
+	assert_string_equal(a.kubeconfig, "/etc/kube/config"); /* named in 401 log lines */
 	kube_access_clear(&a);
 }
 
@@ -363,6 +364,78 @@ static void test_token_read(void **state)
 	assert_int_equal(kube_token_read(path, &t), -ENOENT);
 }
 
+/* Which token goes out. client-go (NewBearerAuthWithRefreshRoundTripper, and
+ * AuthInfo.TokenFile's doc): with both token and tokenFile, the file's last
+ * successful read wins; the inline token is sent while it has none. */
+static void test_token_pick(void **state)
+{
+	const char *both = "current-context: c\n"
+			   "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+			   "clusters: [{name: k, cluster: {server: 'https://x'}}]\n"
+			   "users: [{name: u, user: {token: inline-tok, tokenFile: t}}]\n";
+	const char *inline_only = "current-context: c\n"
+				  "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+				  "clusters: [{name: k, cluster: {server: 'https://x'}}]\n"
+				  "users: [{name: u, user: {token: inline-tok}}]\n";
+	struct kube_access a;
+	struct diags d;
+
+	diags_init(&d);
+	assert_int_equal(kube_access_parse("/etc/kube/config", both, strlen(both), &a, &d), 0);
+	assert_string_equal(a.token, "inline-tok");
+	assert_string_equal(a.token_file, "/etc/kube/t");
+	assert_string_equal(a.kubeconfig, "/etc/kube/config");
+	assert_string_equal(kube_token_pick(&a, NULL), "inline-tok"); /* file not read yet */
+	assert_string_equal(kube_token_pick(&a, "from-file"), "from-file");
+	kube_access_clear(&a);
+	assert_int_equal(kube_access_parse("kc", inline_only, strlen(inline_only), &a, &d), 0);
+	assert_null(a.token_file);
+	assert_string_equal(kube_token_pick(&a, NULL), "inline-tok");
+	kube_access_clear(&a);
+	/* in a pod: the service account's file, nothing before its first read */
+	assert_int_equal(kube_access_in_cluster("10.96.0.1", "443", "/sa", &a, &d), 0);
+	assert_null(a.kubeconfig);
+	assert_null(kube_token_pick(&a, NULL));
+	assert_string_equal(kube_token_pick(&a, "sa-tok"), "sa-tok");
+	kube_access_clear(&a);
+}
+
+static void hint_has(const struct kube_access *a, const char *file_token, const char *want)
+{
+	char buf[300];
+
+	kube_unauthorized_hint(a, file_token, buf, sizeof(buf));
+	if (!strstr(buf, want))
+		fail_msg("hint \"%s\" lacks \"%s\"", buf, want);
+}
+
+/* A 401's log line names what was sent, or says that nothing was. */
+static void test_unauthorized_hint(void **state)
+{
+	char kc[] = "/etc/kube/config", tf[] = "/etc/kube/token", tok[] = "inline-tok";
+	char cert[] = "/etc/kube/c.crt";
+	struct kube_access a = { 0 };
+	char small[16];
+
+	hint_has(&a, NULL, "no token configured: no kubeconfig and no service-account token");
+	a.kubeconfig = kc;
+	hint_has(&a, NULL,
+		 "no token configured: the kubeconfig /etc/kube/config has no token or tokenFile");
+	a.cert.file = cert;
+	hint_has(&a, NULL, "and its client certificate was refused");
+	a.cert.file = NULL;
+	a.token = tok;
+	hint_has(&a, NULL, "the kubeconfig's inline token was refused");
+	a.token_file = tf;
+	hint_has(&a, NULL, "its tokenFile /etc/kube/token, which wins, cannot be read");
+	hint_has(&a, "file-tok", "the token read from /etc/kube/token was refused");
+	a.token = NULL;
+	hint_has(&a, NULL, "no token was sent: the token file /etc/kube/token cannot be read");
+	/* bounded, and always terminated */
+	kube_unauthorized_hint(&a, "file-tok", small, sizeof(small));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
 static void test_base64(void **state)
 {
 	unsigned char *out;
@@ -450,6 +523,8 @@ int main(void)
 		cmocka_unit_test(test_kubeconfig_errors),
 		cmocka_unit_test(test_in_cluster),
 		cmocka_unit_test(test_token_read),
+		cmocka_unit_test(test_token_pick),
+		cmocka_unit_test(test_unauthorized_hint),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_sources_api),
 	};
