@@ -118,7 +118,7 @@ struct reflector {
 	struct kw_splitter split;
 	char rv[KW_RV_LEN];
 	int failures; /* in a row, for the backoff */
-	bool auth_retried; /* one immediate retry after a 401 */
+	bool auth_retried; /* at most one immediate retry per streak of 401s */
 	struct loop_timer *retry, *stall;
 	/* the state the API gave */
 	struct masq_policy_list pols;
@@ -137,6 +137,7 @@ struct kube_client {
 	struct loop_timer *curl_timer;
 	char *token; /* the token file's last successful read */
 	int64_t token_read_ns;
+	bool token_stale; /* a 401 came: read the file again before the next request */
 	struct reflector ref[KUBE_NRES];
 	struct oneshot *oneshot;
 	struct kube_stats st;
@@ -180,17 +181,22 @@ static void set_health(struct reflector *r, bool healthy, const char *error)
 		notify(r);
 }
 
-/* --- the token: re-read at least every minute, and at once after a 401 */
-
-static void token_refresh(struct kube_client *k, bool force)
+/* --- the token: the file is read at least every minute, as client-go's
+ * cached file token source does, and again before every request that follows
+ * a 401, as its tokenSourceTransport does (ResetTokenOlderThan on a 401): a
+ * token revoked and replaced is picked up at the next retry, not a minute
+ * later. Returns 1 when the file now holds a different token, 0 when it does
+ * not or was not read, -errno when it cannot be read (the last good read
+ * stays in use, as in client-go). */
+static int token_refresh(struct kube_client *k, bool force)
 {
 	char *t;
-	int e;
+	int e, changed;
 
 	if (!k->set.acc.token_file)
-		return;
+		return 0;
 	if (!force && k->token && loop_now_ns() - k->token_read_ns < TOKEN_REREAD_NS)
-		return;
+		return 0;
 	e = kube_token_read(k->set.acc.token_file, &t);
 	if (e < 0) {
 		const char *instead = k->token ? "; keeping the one read before" : "";
@@ -199,11 +205,13 @@ static void token_refresh(struct kube_client *k, bool force)
 			instead = "; sending the kubeconfig's inline token meanwhile";
 		log_warnx("kubernetes: cannot read the token %s: %s%s", k->set.acc.token_file,
 			  e == -EINVAL ? "empty or too large" : strerror(-e), instead);
-		return;
+		return e;
 	}
+	changed = !k->token || strcmp(k->token, t) != 0;
 	free(k->token);
 	k->token = t;
 	k->token_read_ns = loop_now_ns();
+	return changed;
 }
 
 /* --- building requests */
@@ -306,7 +314,8 @@ static int setup_easy(struct kube_client *k, CURL *e, const char *url, struct cu
 {
 	const char *token;
 
-	token_refresh(k, false);
+	(void)token_refresh(k, k->token_stale);
+	k->token_stale = false;
 	token = kube_token_pick(&k->set.acc, k->token);
 	if (add_header(hdrs, "Accept: ", "application/json") < 0 ||
 	    (token && add_header(hdrs, "Authorization: Bearer ", token) < 0))
@@ -754,13 +763,14 @@ static void finish(struct reflector *r, CURLcode res)
 	if (why == KUBE_R_UNAUTHORIZED)
 		unauthorized_hint(r->k, msg, sizeof(msg));
 	report(r, why, msg);
-	if (why != KUBE_R_UNAUTHORIZED)
+	if (why != KUBE_R_UNAUTHORIZED) {
 		r->auth_retried = false;
-	else if (!r->auth_retried) {
-		r->auth_retried = true;
-		token_refresh(r->k, true); /* kubelet rotated it: retry at once */
+	} else if (!r->auth_retried && token_refresh(r->k, true) > 0) {
+		r->auth_retried = true; /* kubelet rotated it: retry at once */
 		start(r, ph);
 		return;
+	} else {
+		r->k->token_stale = true; /* the usual backoff, reading it again first */
 	}
 	if (why == KUBE_R_EXPIRED) {
 		r->rv[0] = '\0';
@@ -816,6 +826,8 @@ static void oneshot_done(struct kube_client *k, CURLcode res)
 	long code = 0;
 
 	cu.easy_getinfo(o->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code == 401)
+		k->token_stale = true;
 	if (res != CURLE_OK)
 		snprintf(o->errbuf + strlen(o->errbuf), sizeof(o->errbuf) - strlen(o->errbuf), "%s",
 			 o->errbuf[0] ? "" : cu.easy_strerror(res));

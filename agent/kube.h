@@ -28,7 +28,7 @@ enum kube_restart {
 	KUBE_R_CLOSED, /* the server ended the watch (timeoutSeconds) */
 	KUBE_R_STALL, /* no bytes for the stall timeout */
 	KUBE_R_ERROR, /* connection, TLS or transfer error */
-	KUBE_R_UNAUTHORIZED, /* 401: the token is re-read */
+	KUBE_R_UNAUTHORIZED, /* 401: the token file is read again before each retry */
 	KUBE_R_FORBIDDEN, /* 403: RBAC */
 	KUBE_R_NOT_FOUND, /* 404: the CRD is not installed */
 	KUBE_R_THROTTLED, /* 429 */

@@ -123,7 +123,9 @@ void kube_unauthorized_hint(const struct kube_access *a, const char *file_token,
 	bool cert = a->cert.file || a->cert.data;
 
 	if (sent && sent == file_token)
-		snprintf(buf, len, "the token read from %s was refused", a->token_file);
+		snprintf(buf, len,
+			 "the token read from %s was refused; it is read again before each retry",
+			 a->token_file);
 	else if (sent && a->token_file)
 		snprintf(
 			buf, len,
