@@ -16,8 +16,10 @@ response, BOOKMARK events when allowWatchBookmarks=true, and ends at
 timeoutSeconds. A watch from a compacted RV gets 410, as an HTTP status or as
 an ERROR event inside a 200 stream (both happen in real clusters). Requests
 need "Authorization: Bearer TOKEN" with the token in --token-file, read at
-every request, so rotating the file is token rotation; or, with --client-ca,
-a client certificate signed by that CA.
+every request, so rotating the file is token rotation, and writing another
+token into it revokes the old one; or, with --client-ca, a client
+certificate signed by that CA. Without either, or with another token, the
+answer is 401, as the API server's to an unauthenticated request.
 
 Faults are injected through POST /_ctl (JSON), which tests use (see ctl()):
   {"op": "put", "resource": "egressnatpolicies", "object": {...}}   create or edit
@@ -29,9 +31,13 @@ Faults are injected through POST /_ctl (JSON), which tests use (see ctl()):
   {"op": "split", "bytes": N}  write watch events N bytes per chunk
   {"op": "bookmarks", "seconds": S}
   {"op": "crd", "installed": bool}
-  {"op": "requests"}           the request log, for assertions
+  {"op": "requests"}           the request log, for assertions: resource, phase,
+                               query, auth (the Authorization header), ok (authenticated)
   {"op": "kick"}               end every open watch cleanly (as timeoutSeconds)
   {"op": "stall", "on": bool}  open watches stop sending anything, bookmarks included
+
+A test's own request, to check what the server accepts:
+  fakeapi.py get --ca CA [--token T] PATH      prints the HTTP status
 """
 import argparse
 import json
@@ -192,10 +198,11 @@ class Handler(BaseHTTPRequestHandler):
         watch = q.get("watch") in ("1", "true")
         phase = "watch" if watch else "list"
         with st.lock:
-            st.requests.append({"resource": resource, "phase": phase, "query": q,
-                                "auth": self.headers.get("Authorization", "")})
             token_ok = st.token_ok(self.headers.get("Authorization", ""),
                                    bool(self.connection.getpeercert()))
+            st.requests.append({"resource": resource, "phase": phase, "query": q,
+                                "auth": self.headers.get("Authorization", ""),
+                                "ok": token_ok})
             fault = st.take_fault(resource, phase) if resource and token_ok else None
             crd = st.crd
         if not token_ok:
@@ -371,6 +378,18 @@ def ctl(host, port, req, cafile):
     return 0 if r.status == 200 else 1
 
 
+def get(host, port, path, cafile, token):
+    """A GET as a test makes it: prints the HTTP status."""
+    import http.client
+    ctx = ssl.create_default_context(cafile=cafile)
+    c = http.client.HTTPSConnection(host, port, context=ctx, timeout=10)
+    c.request("GET", path, headers={"Authorization": "Bearer " + token} if token else {})
+    r = c.getresponse()
+    r.read()
+    print(r.status)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -389,9 +408,17 @@ def main():
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--ca", required=True)
     c.add_argument("json")
+    g = sub.add_parser("get")
+    g.add_argument("--port", type=int, default=6443)
+    g.add_argument("--host", default="127.0.0.1")
+    g.add_argument("--ca", required=True)
+    g.add_argument("--token", help="sent as a bearer token; none without it")
+    g.add_argument("path")
     a = p.parse_args()
     if a.cmd == "ctl":
         return ctl(a.host, a.port, json.loads(a.json), a.ca)
+    if a.cmd == "get":
+        return get(a.host, a.port, a.path, a.ca, a.token)
     if ":" in a.host:
         ThreadingHTTPServer.address_family = socket.AF_INET6
     srv = ThreadingHTTPServer((a.host, a.port), Handler)

@@ -5,8 +5,10 @@
 # through the API change which destinations keep the pod IP, seen with real
 # traffic; every fault the server can inject ends with the right rules and
 # masqd still running; an outage changes nothing; the watched ConfigMap wins
-# over the mounted file while the API answers. Topology and safety rules:
-# tests/netns/lib.sh. Needs root.
+# over the mounted file while the API answers. A kubeconfig's inline token
+# authenticates; a token revoked and replaced seconds later is read again at
+# the next retry; a 401 says which token was refused, or that there was none.
+# Topology and safety rules: tests/netns/lib.sh. Needs root.
 source "$(dirname "$0")/lib.sh"
 
 [[ $(id -u) == 0 ]] || { echo "needs root for ip netns"; not_ok "run as root"; finish; exit 1; }
@@ -43,6 +45,20 @@ metric() { q "$NODE" python3 "$HTTP" get "http://$M/metrics" | awk -v k="$1" '$1
 metric_ge() { local v; v=$(metric "$1"); [[ -n $v ]] && (($(printf '%.0f' "$v") >= $2)); }
 restarts() { metric "masqd_api_watch_restarts_total{resource=\"egressnatpolicies\",reason=\"$1\"}"; }
 api_listening() { [[ -n $(q "$NODE" ss -Htln "sport = :$API_PORT") ]]; }
+apiget() { # TOKEN PATH: the HTTP status the fake server gives a request of ours
+	q "$NODE" python3 "$FAKEAPI" get --host "$API_HOST" --port "$API_PORT" --ca "$PKI/ca.crt" \
+		${1:+--token "$1"} "$2"
+}
+# Poll a command until it succeeds, for at most SECONDS: a bound on the poll
+# loop, not a timing assertion.
+within() { # SECONDS CMD...
+	local end=$((${EPOCHREALTIME/./} + $1 * 1000000))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((${EPOCHREALTIME/./} < end)) || return 1
+		sleep 0.05
+	done
+}
 
 start_api() { # ARGS...: the fake API server on the node's loopback
 	bg "$NODE" python3 "$FAKEAPI" serve --port "$API_PORT" --cert "$PKI/server.crt" \
@@ -159,6 +175,37 @@ expect_true "the 401 was seen and counted" metric_ge \
 	'masqd_api_requests_total{resource="egressnatpolicies",code="401"}' 1
 expect_eq "the next request carries the new token" "Bearer tok-2" "$(requests "r[-1]['auth']")"
 
+echo "== a token revoked, and its replacement written a few seconds later"
+# The server refuses tok-2 from now on; the new token reaches the file only
+# after masqd was refused several times (about 3 s with the backoff). masqd
+# reads the file again before every retry that follows a 401, so the retry
+# after the swap succeeds; it used to read it once, then wait a minute.
+first=$(requests "len(r)")
+n401=$(metric 'masqd_api_requests_total{resource="egressnatpolicies",code="401"}')
+refused() { requests "len([x for x in r[$first:] if not x['ok']])"; }
+several_refused() { (($(refused) >= 3)); }
+echo tok-3 >"$WORK/api-token"
+kick
+wait_until 200 several_refused
+expect_true "a revoked token: masqd retries and is refused several times" several_refused
+expect_true "backing off: a handful of tries, not a busy loop ($(refused))" test "$(refused)" -le 6
+expect_true "its log says which token was refused" \
+	grep -q "HTTP 401.*the token read from $SA/token was refused" "$log"
+kubelet_swap_files "$SA" token tok-3 ca.crt "$(cat "$PKI/ca.crt")" namespace kube-system
+probe=$((probe + 1))
+policy probe "198.18.$probe.0/24"
+within 10 has_cidr "198.18.$probe.0/24"
+has_cidr "198.18.$probe.0/24" || tail -15 "$log" | cut -c1-240 | sed 's/^/    masqd: /'
+expect_true "the new token is read at the next retry: a later edit reaches the kernel" \
+	has_cidr "198.18.$probe.0/24"
+expect_eq "every refused request carried the revoked token" "['Bearer tok-2']" \
+	"$(requests "sorted(set(x['auth'] for x in r[$first:] if not x['ok']))")"
+expect_eq "then the new token was sent and accepted" "True" \
+	"$(requests "[x['ok'] for x in r[$first:] if x['auth'] == 'Bearer tok-3'][0]")"
+expect_true "masqd's metrics count the 401s ($n401 before)" metric_ge \
+	'masqd_api_requests_total{resource="egressnatpolicies",code="401"}' $((${n401:-0} + 3))
+expect_eq "and the API is up again" 1 "$(metric 'masqd_api_up{resource="egressnatpolicies"}')"
+
 fault '"resource":"egressnatpolicies","on":"list","kind":"403"'
 relist
 wait_until 200 log_reaches "$log" 'check the RBAC' 1
@@ -241,6 +288,7 @@ clusters:
 users:
 - name: masqd
   user:
+    token: stale-inline
     tokenFile: serviceaccount/token
 EOF
 cfgdir=$WORK/etc-config
@@ -253,6 +301,8 @@ expect_true "the API's ConfigMap is programmed: the outside host sees the pod IP
 expect_true "the mounted file's CIDR is not" lacks_cidr 10.10.0.0/16
 expect_eq "the list asks for the one ConfigMap by name" "metadata.name=ip-masq-agent" \
 	"$(requests "[x['query'].get('fieldSelector') for x in r if x['resource'] == 'configmaps'][0]")"
+expect_eq "tokenFile wins over an inline token, as in client-go" "Bearer tok-3" \
+	"$(requests "r[0]['auth']")"
 configmap 'nonMasqueradeCIDRs: [198.51.100.0/24]\n'
 wait_until 200 has_cidr 198.51.100.0/24
 expect_true "an edit through the API applies" lacks_cidr 203.0.113.0/24
@@ -273,6 +323,53 @@ wait_until 200 has_cidr 10.10.0.0/17
 expect_true "outage: a real change of the mounted file takes over" has_cidr 10.10.0.0/17
 expect_true "and the API's version goes" lacks_cidr 198.51.100.0/24
 stop_masqd
+
+echo "== a kubeconfig with an inline token (as for nodes run by systemd)"
+start_api
+kubeconfig_user() { # FILE USER: a kubeconfig whose user is USER (a YAML flow map)
+	cat >"$1" <<EOF
+current-context: c
+contexts: [{name: c, context: {cluster: k, user: node}}]
+clusters: [{name: k, cluster: {server: 'https://127.0.0.1:$API_PORT', certificate-authority: pki/ca.crt}}]
+users: [{name: node, user: $2}]
+EOF
+}
+kubeconfig_user "$WORK/kubeconfig-inline" "{token: tok-3}"
+policy vpc 10.10.0.0/16
+log=$WORK/inline.log
+start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies \
+	--kubeconfig "$WORK/kubeconfig-inline" --metrics-bind-address "$M" --healthz-bind-address ""
+expect_eq "the inline token is sent" "Bearer tok-3" "$(requests "r[0]['auth']")"
+policy net 203.0.113.0/24
+wait_until 200 has_cidr 203.0.113.0/24
+expect_true "a policy created through the API: the outside host sees the pod IP" net_kept
+expect_true "and the policy listed at the start is programmed too" has_cidr 10.10.0.0/16
+expect_eq "no request was refused" 0 "$(requests "len([x for x in r if not x['ok']])")"
+stop_masqd
+# what makes the case above a test: this server refuses anything else
+path=/apis/networking.gke.io/v1/egressnatpolicies
+expect_eq "the fake server refuses a request without a token" 401 "$(apiget "" $path)"
+expect_eq "and one with another token" 401 "$(apiget tok-2 $path)"
+expect_eq "and takes the right one" 200 "$(apiget tok-3 $path)"
+
+kubeconfig_user "$WORK/kubeconfig-none" "{}"
+log=$WORK/notoken.log
+start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies \
+	--kubeconfig "$WORK/kubeconfig-none" --metrics-bind-address "" --healthz-bind-address ""
+wait_until 100 log_reaches "$log" 'HTTP 401' 1
+expect_true "a 401 with no token configured says so" grep -q \
+	"HTTP 401.*no token configured: the kubeconfig $WORK/kubeconfig-none has no token or tokenFile" \
+	"$log"
+stop_masqd
+kubeconfig_user "$WORK/kubeconfig-wrong" "{token: revoked-inline}"
+log=$WORK/wrongtoken.log
+start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies \
+	--kubeconfig "$WORK/kubeconfig-wrong" --metrics-bind-address "" --healthz-bind-address ""
+wait_until 100 log_reaches "$log" 'HTTP 401' 1
+expect_true "a 401 with an inline token says the token was refused" \
+	grep -q "HTTP 401.*the kubeconfig's inline token was refused" "$log"
+stop_masqd
+stop_api
 
 echo "== --cleanup-on-uninstall: SIGTERM removes the table only when the DaemonSet is going"
 API_HOST=127.0.0.1
@@ -342,7 +439,7 @@ start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies \
 	--apiserver-url "https://127.0.0.1:$API_PORT/" --serviceaccount-dir "$SA" \
 	--metrics-bind-address "" --healthz-bind-address ""
 expect_true "--apiserver-url uses the service account's token and CA" has_cidr 203.0.113.0/24
-expect_eq "the token sent is the service account's" "Bearer tok-2" "$(requests "r[-1]['auth']")"
+expect_eq "the token sent is the service account's" "Bearer tok-3" "$(requests "r[-1]['auth']")"
 stop_masqd
 stop_api
 
