@@ -6,7 +6,15 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MASQD=$ROOT/${BUILD:-build}/masqd
 source "$ROOT/tests/assert.sh"
 
-run() { out=$("$MASQD" "$@" 2>&1); rc=$?; }
+# A flag accepted by mistake would start a daemon that programs the kernel:
+# as root, every run is in a throw-away network namespace (never the host's),
+# and none may outlive 10 s.
+if [[ $(id -u) == 0 ]] && unshare -n true 2>/dev/null; then
+	sandbox=(unshare -n)
+else
+	sandbox=()
+fi
+run() { out=$("${sandbox[@]}" timeout 10 "$MASQD" "$@" 2>&1); rc=$?; }
 
 run --help
 expect_eq "--help exits 0" 0 $rc
