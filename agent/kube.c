@@ -514,8 +514,7 @@ static void log_diags(const struct diags *d)
 static int pol_take(struct reflector *r, json_t *obj, const struct masq_policy_list *old,
 		    struct masq_policy_list *list)
 {
-	const char *name =
-		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	const char *name = kw_str(json_object_get(json_object_get(obj, "metadata"), "name"));
 	struct masq_policy_list fresh = { 0 };
 	struct diags d;
 	ssize_t i;
@@ -667,7 +666,7 @@ static enum kube_restart classify(long code)
 static void status_message(struct reflector *r, char *buf, size_t len)
 {
 	json_t *st = r->body ? json_loadb(r->body, r->len, 0, NULL) : NULL;
-	const char *m = json_string_value(json_object_get(st, "message"));
+	const char *m = kw_str(json_object_get(st, "message"));
 
 	snprintf(buf, len, "HTTP %ld%s%s", r->code, m ? ": " : "", m ? m : "");
 	json_decref(st);

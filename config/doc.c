@@ -290,12 +290,30 @@ static int try_json(struct doc_reader *r, const char *buf, size_t len)
 	return 0;
 }
 
+/* A raw NUL is valid in neither syntax, and libyaml places its complaint at
+ * the start of the document: say where it is. */
+static int refuse_raw_nul(const char *name, const char *buf, size_t len, struct diags *d)
+{
+	const char *nul = memchr(buf, '\0', len);
+	struct scan s = { .base = buf, .p = buf, .end = nul };
+
+	if (!nul)
+		return 0;
+	scan_advance(&s, (size_t)(nul - buf));
+	diag_add(d, DIAG_ERROR, name, (unsigned)s.line + 1, (unsigned)s.col + 1,
+		 "a NUL byte (\\0) in the document, which is never valid here");
+	return -EINVAL;
+}
+
 int doc_reader_new(const char *name, const char *buf, size_t len, struct diags *d,
 		   struct doc_reader **ret)
 {
-	struct doc_reader *r = calloc(1, sizeof(*r));
-	int e;
+	struct doc_reader *r;
+	int e = refuse_raw_nul(name, buf, len, d);
 
+	if (e < 0)
+		return e;
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->name = name;

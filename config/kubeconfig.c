@@ -72,6 +72,17 @@ int kube_base64_decode(const char *s, unsigned char **ret, size_t *ret_len)
 	return 0;
 }
 
+/* A bearer token goes into a header: no space, control character or CRLF
+ * that would split it or start another header. */
+static bool header_safe(const char *s)
+{
+	for (; *s; s++) {
+		if (!isgraph((unsigned char)*s))
+			return false;
+	}
+	return true;
+}
+
 int kube_token_read(const char *path, char **ret)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -92,17 +103,17 @@ int kube_token_read(const char *path, char **ret)
 		free(buf);
 		return r < 0 ? -errno : -EINVAL;
 	}
+	if (memchr(buf, '\0', (size_t)n)) {
+		free(buf); /* it would cut the token short */
+		return -EINVAL;
+	}
 	buf[n] = '\0';
 	for (b = buf; isspace((unsigned char)*b); b++)
 		;
 	for (e = b + strlen(b); e > b && isspace((unsigned char)e[-1]); e--)
 		;
 	*e = '\0';
-	for (const char *p = b; *p; p++) {
-		if (!isgraph((unsigned char)*p))
-			e = b; /* a header cannot carry it: treat as empty */
-	}
-	if (e == b) {
+	if (e == b || !header_safe(b)) {
 		free(buf);
 		return -EINVAL;
 	}
@@ -255,7 +266,10 @@ static void read_user(struct kctx *c, const struct yt_node *u, struct kube_acces
 	}
 	if (yt_get(u, "username") || yt_get(u, "password"))
 		kerr(c, u, "user: basic authentication is not supported");
-	if (token && token[0] && !(a->token = strdup(token)))
+	if (token && token[0] && !header_safe(token))
+		kerr(c, yt_get(u, "token"),
+		     "user.token holds a space or control character, which a header cannot carry");
+	else if (token && token[0] && !(a->token = strdup(token)))
 		c->bad = true;
 	if (tf && tf[0] && !(a->token_file = resolve(c, tf)))
 		c->bad = true;

@@ -83,11 +83,17 @@ void kw_event_clear(struct kw_event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
+const char *kw_str(const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	/* JSON may carry \u0000: such a string would read shorter in C */
+	return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
 static const char *meta_str(json_t *obj, const char *key)
 {
-	json_t *v = json_object_get(json_object_get(obj, "metadata"), key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	return kw_str(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
 static int event_type(const char *t, enum kw_type *ret)
@@ -112,7 +118,11 @@ static json_t *load(const char *buf, size_t len, size_t max, char *err, size_t e
 		snprintf(err, errlen, "%zu bytes: over the bound of %zu", len, max);
 		return NULL;
 	}
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	/* NUL is allowed in strings so that one object carrying it (a ConfigMap's
+	 * data) is refused alone, at its position, by the config reader, rather
+	 * than failing the whole list again at every relist; names and other
+	 * fields read here go through kw_str, which refuses it */
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 	if (!root)
 		snprintf(err, errlen, "not JSON: %s at byte %d", je.text, je.position);
 	else if (!json_is_object(root)) {
@@ -131,7 +141,7 @@ static int event_object(struct kw_event *ev, char *err, size_t errlen)
 	if (ev->type == KW_ERROR) {
 		code = json_object_get(ev->object, "code");
 		ev->code = json_is_integer(code) ? (int)json_integer_value(code) : 0;
-		ev->message = json_string_value(json_object_get(ev->object, "message"));
+		ev->message = kw_str(json_object_get(ev->object, "message"));
 		ev->message = ev->message ? ev->message : "";
 		return 0;
 	}
@@ -166,7 +176,7 @@ int kw_event_parse(const char *line, size_t len, struct kw_event *ret, char *err
 		return -EINVAL;
 	type = json_object_get(ret->root, "type");
 	ret->object = json_object_get(ret->root, "object");
-	if (!json_is_string(type) || event_type(json_string_value(type), &ret->type) < 0) {
+	if (!kw_str(type) || event_type(kw_str(type), &ret->type) < 0) {
 		snprintf(err, errlen,
 			 "event type must be ADDED, MODIFIED, DELETED, BOOKMARK or ERROR");
 		r = -EINVAL;
@@ -189,12 +199,12 @@ int kw_list_parse(const char *body, size_t len, json_t **ret_root, json_t **ret_
 
 	if (!root)
 		return -EINVAL;
-	kind = json_string_value(json_object_get(root, "kind"));
+	kind = kw_str(json_object_get(root, "kind"));
 	items = json_object_get(root, "items");
 	rv = meta_str(root, "resourceVersion");
 	if (kind && strcmp(kind, "Status") == 0)
 		snprintf(err, errlen, "a Status instead of a list: %s",
-			 json_string_value(json_object_get(root, "message")) ?: "(no message)");
+			 kw_str(json_object_get(root, "message")) ?: "(no message)");
 	else if (!json_is_array(items) && !json_is_null(items) && items)
 		snprintf(err, errlen, "items is not a list");
 	else if (!rv || !rv[0] || strlen(rv) >= KW_RV_LEN)
@@ -234,7 +244,7 @@ int kw_policy_from_object(json_t *obj, const struct masq_opts *opts, struct masq
 		json_object_set_new(obj, "apiVersion", json_string("networking.gke.io/v1"));
 	if (!json_object_get(obj, "kind"))
 		json_object_set_new(obj, "kind", json_string("EgressNATPolicy"));
-	kind = json_string_value(json_object_get(obj, "kind"));
+	kind = kw_str(json_object_get(obj, "kind"));
 	if (!kind || strcmp(kind, "EgressNATPolicy") != 0) {
 		diag_add(d, DIAG_ERROR, label, 0, 0, "kind must be EgressNATPolicy");
 		return 0;

@@ -44,6 +44,9 @@ void kw_split_reset(struct kw_splitter *s);
 /* Free the buffer. */
 void kw_split_free(struct kw_splitter *s);
 
+/* A JSON string's text, or NULL when v is not a string or holds a NUL. */
+const char *kw_str(const json_t *v);
+
 enum kw_type { KW_ADDED, KW_MODIFIED, KW_DELETED, KW_BOOKMARK, KW_ERROR };
 
 struct kw_event {

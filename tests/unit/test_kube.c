@@ -143,6 +143,37 @@ static void test_bad_events(void **state)
 		 "{\"resourceVersion\":\"%0*d\"}}}",
 		 KW_RV_LEN, 1);
 	parse_bad(big, "resourceVersion longer");
+	/* a NUL would make "a\0b" read as "a", another policy's name */
+	parse_bad("{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\\u0000b\"}}}",
+		  "without metadata.name");
+	parse_bad("{\"type\":\"ADDED\\u0000x\",\"object\":{}}", "event type must be");
+}
+
+/* One ConfigMap whose data holds a NUL is refused alone, at its position,
+ * by the config reader; the event itself still parses, so the watch does
+ * not relist it forever. */
+static void test_configmap_with_nul(void **state)
+{
+	static const char line[] = "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":"
+				   "\"ip-masq-agent\"},\"data\":{\"config\":"
+				   "\"nonMasqueradeCIDRs: [\\\"10.0.0.0/8\\u0000junk\\\"]\"}}}";
+	const struct masq_opts opts = { .random_fully = true };
+	struct masq_config *cfg = NULL;
+	struct kw_event ev;
+	const char *text;
+	struct diags d;
+	size_t len;
+
+	parse_ok(line, &ev);
+	assert_int_equal(kw_configmap_config(ev.object, "config", &text, &len), 0);
+	assert_int_equal(len, 39);
+	diags_init(&d);
+	assert_int_equal(cfg_parse_buf("configmap", text, len, &opts, &cfg, &d), -EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(d.items[0].msg, "NUL byte"));
+	assert_int_equal(d.items[0].line, 1);
+	assert_int_equal(d.items[0].col, 33);
+	kw_event_clear(&ev);
 }
 
 static void test_lists(void **state)
@@ -308,6 +339,27 @@ static void test_kubeconfig_errors(void **state)
 	snprintf(buf, sizeof(buf), "%susers: [{name: u, user: {client-key-data: '!!'}}]\n", head);
 	kubeconfig_bad(buf, "not valid base64");
 	kubeconfig_bad("[1, 2]\n", "expected one kubeconfig document");
+	/* a CRLF in an inline token would start a header of its own */
+	snprintf(buf, sizeof(buf), "%susers: [{name: u, user: {token: \"a\\r\\nX-Evil: 1\"}}]\n",
+		 head);
+	kubeconfig_bad(buf, "user.token holds a space or control character");
+	/* tab-indented JSON, as kubectl config view -o json may be edited */
+	{
+		const char *json =
+			"{\n\t\"current-context\": \"c\",\n"
+			"\t\"contexts\": [{\"name\": \"c\", \"context\": {\"cluster\": "
+			"\"k\", \"user\": \"u\"}}],\n"
+			"\t\"clusters\": [{\"name\": \"k\", \"cluster\": {\"server\": "
+			"\"https://x\"}}],\n"
+			"\t\"users\": [{\"name\": \"u\", \"user\": {\"token\": \"t\"}}]\n}\n";
+		struct kube_access a;
+		struct diags d;
+
+		diags_init(&d);
+		assert_int_equal(kube_access_parse("kc", json, strlen(json), &a, &d), 0);
+		assert_string_equal(a.token, "t");
+		kube_access_clear(&a);
+	}
 }
 
 static void test_in_cluster(void **state)
@@ -350,6 +402,10 @@ static void test_token_read(void **state)
 	assert_int_equal(kube_token_read(path, &t), -EINVAL); /* empty */
 	rewind(f);
 	fputs("a b\n", f); /* a space would split the header */
+	fflush(f);
+	assert_int_equal(kube_token_read(path, &t), -EINVAL);
+	rewind(f);
+	fwrite("abc\0def\n", 1, 8, f); /* a NUL would cut it short */
 	fflush(f);
 	assert_int_equal(kube_token_read(path, &t), -EINVAL);
 	memset(big, 'a', KUBE_TOKEN_MAX + 1);
@@ -516,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_split_callback_error_stops),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_bad_events),
+		cmocka_unit_test(test_configmap_with_nul),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_policy_objects),
 		cmocka_unit_test(test_configmap_objects),
