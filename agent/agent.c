@@ -27,7 +27,7 @@
 
 struct agent {
 	struct agent_settings set;
-	struct nft_ctx *nft;
+	struct nft_sock *nft;
 	uint32_t table_flags;
 	struct masq_config *good; /* last good config; NULL until one loaded */
 	uint64_t config_gen; /* moves when a loaded config differs from the last good one */
@@ -97,7 +97,7 @@ struct agent *agent_new(const struct agent_settings *s)
 	a->st.src[SOURCE_FILE].path = s->config;
 	a->st.src[SOURCE_POLICY].path = s->policy_dir;
 	a->src = sources_new();
-	a->nft = a->src ? nft_ctx_new() : NULL;
+	a->nft = a->src ? nft_sock_new() : NULL;
 	if (!a->nft) {
 		int e = errno ? errno : ENOMEM;
 		sources_free(a->src);
@@ -123,7 +123,7 @@ void agent_free(struct agent *a)
 	if (a->sigfd >= 0)
 		close(a->sigfd);
 	loop_free(a->loop);
-	nft_ctx_free(a->nft);
+	nft_sock_free(a->nft);
 	cfg_free(a->good);
 	masq_ruleset_free(a->applied);
 	free(a);
@@ -198,7 +198,7 @@ int agent_prepare(struct agent *a)
 	}
 	if (strcmp(a->set.table_flags_mode, "plain") == 0)
 		return 0;
-	r = nft_ctx_probe_table_flags(a->nft, want);
+	r = nft_sock_probe_table_flags(a->nft, want);
 	if (r < 0) {
 		log_error("probing the kernel's nftables features failed: %s", strerror(-r));
 		return r;
@@ -411,7 +411,7 @@ static void log_outcome(struct agent *a, const struct masq_ruleset *rs, enum nft
 		log_info("rules programmed (%s): %zu IPv4 and %zu IPv6 non-masquerade intervals in "
 			 "%.3f ms (kernel %.3f ms)",
 			 reason, rs->n4, rs->n6, (double)took / 1e6,
-			 (double)nft_ctx_last_commit_ns(a->nft) / 1e6);
+			 (double)nft_sock_last_commit_ns(a->nft) / 1e6);
 		log_ruleset(rs);
 	}
 	if (out != NFT_UNCHANGED)
@@ -459,7 +459,7 @@ static int update_sets(struct agent *a, const struct masq_ruleset *rs, const cha
 		log_info("rules updated (%s): %zu set elements changed, %zu IPv4 and %zu IPv6 "
 			 "intervals in %.3f ms (kernel %.3f ms)",
 			 reason, changed, rs->n4, rs->n6, (double)(loop_now_ns() - t0) / 1e6,
-			 (double)nft_ctx_last_commit_ns(a->nft) / 1e6);
+			 (double)nft_sock_last_commit_ns(a->nft) / 1e6);
 		log_ruleset(rs);
 	} else {
 		log_debug("sync (%s): the kernel already holds these rules", reason);
@@ -646,7 +646,7 @@ static void on_genpoll(struct loop *l, struct loop_timer *t, void *data)
 	struct agent *a = data;
 	uint32_t gen;
 
-	if (nft_ctx_genid(a->nft, &gen) < 0)
+	if (nft_sock_genid(a->nft, &gen) < 0)
 		return;
 	if (a->gen_known && gen == a->last_gen)
 		return;

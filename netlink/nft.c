@@ -28,7 +28,7 @@
 #define REPLY_BUF 65536 /* a dump arrives in parts of at most this */
 #define REPLY_TIMEOUT_MS 2000 /* the kernel answers at once; this only bounds a broken reply */
 
-struct nft_ctx {
+struct nft_sock {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
@@ -43,7 +43,7 @@ static int64_t mono_ns(void)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-int64_t nft_ctx_last_commit_ns(const struct nft_ctx *ctx)
+int64_t nft_sock_last_commit_ns(const struct nft_sock *ctx)
 {
 	return ctx->last_commit_ns;
 }
@@ -57,9 +57,9 @@ static void set_bufsize(int fd, int force, int plain, size_t bytes)
 		(void)setsockopt(fd, SOL_SOCKET, plain, &v, sizeof(v));
 }
 
-struct nft_ctx *nft_ctx_new(void)
+struct nft_sock *nft_sock_new(void)
 {
-	struct nft_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct nft_sock *ctx = calloc(1, sizeof(*ctx));
 	int one = 1, e;
 
 	if (!ctx)
@@ -83,7 +83,7 @@ fail:
 	return NULL;
 }
 
-void nft_ctx_free(struct nft_ctx *ctx)
+void nft_sock_free(struct nft_sock *ctx)
 {
 	if (!ctx)
 		return;
@@ -91,7 +91,7 @@ void nft_ctx_free(struct nft_ctx *ctx)
 	free(ctx);
 }
 
-uint32_t nft_ctx_portid(const struct nft_ctx *ctx)
+uint32_t nft_sock_portid(const struct nft_sock *ctx)
 {
 	return ctx->portid;
 }
@@ -138,7 +138,7 @@ static void note_error(const struct nft_batch *b, const struct nlmsghdr *nlh, st
 /* The kernel runs a whole batch inside sendmsg(), so every reply is queued
  * when it returns: read until the queue is empty. Success is "no error for
  * any message"; a zero ACK alone proves nothing. */
-static int drain_replies(struct nft_ctx *ctx, const struct nft_batch *b, struct nft_error *e)
+static int drain_replies(struct nft_sock *ctx, const struct nft_batch *b, struct nft_error *e)
 {
 	static char buf[REPLY_BUF] __attribute__((aligned(8)));
 	int fd = mnl_socket_get_fd(ctx->nl);
@@ -166,7 +166,7 @@ static int drain_replies(struct nft_ctx *ctx, const struct nft_batch *b, struct 
 	return e->count ? e->err : 0;
 }
 
-int nft_ctx_send_batch(struct nft_ctx *ctx, const struct nft_batch *b, struct nft_error *e)
+int nft_sock_send_batch(struct nft_sock *ctx, const struct nft_batch *b, struct nft_error *e)
 {
 	size_t len = nft_batch_len(b);
 	int fd = mnl_socket_get_fd(ctx->nl);
@@ -186,7 +186,7 @@ int nft_ctx_send_batch(struct nft_ctx *ctx, const struct nft_batch *b, struct nf
 	return drain_replies(ctx, b, e);
 }
 
-static struct nft_batch *batch_open(struct nft_ctx *ctx)
+static struct nft_batch *batch_open(struct nft_sock *ctx)
 {
 	struct nft_batch *b = nft_batch_new(ctx->seq);
 
@@ -198,13 +198,13 @@ static struct nft_batch *batch_open(struct nft_ctx *ctx)
 }
 
 /* Send b (adding BATCH_END when commit) and free it. */
-static int batch_send_free(struct nft_ctx *ctx, struct nft_batch *b, bool commit,
+static int batch_send_free(struct nft_sock *ctx, struct nft_batch *b, bool commit,
 			   struct nft_error *e)
 {
 	int r = commit ? nft_batch_end(b) : 0;
 
 	if (r == 0)
-		r = nft_ctx_send_batch(ctx, b, e);
+		r = nft_sock_send_batch(ctx, b, e);
 	else
 		e->err = r;
 	ctx->seq = nft_batch_next_seq(b);
@@ -212,7 +212,7 @@ static int batch_send_free(struct nft_ctx *ctx, struct nft_batch *b, bool commit
 	return r;
 }
 
-int nft_ctx_probe_table_flags(struct nft_ctx *ctx, uint32_t flags)
+int nft_sock_probe_table_flags(struct nft_sock *ctx, uint32_t flags)
 {
 	struct nft_batch *b = batch_open(ctx);
 	struct nft_error e;
@@ -252,7 +252,7 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nft_table_query(struct nft_ctx *ctx, struct nft_table_info *ret)
+int nft_table_query(struct nft_sock *ctx, struct nft_table_info *ret)
 {
 	static char buf[REPLY_BUF] __attribute__((aligned(8)));
 	struct nft_table_info info = { 0 };
@@ -284,7 +284,7 @@ int nft_table_query(struct nft_ctx *ctx, struct nft_table_info *ret)
 }
 
 /* A live socket other than ours owns the table. */
-static int foreign_owner(const struct nft_ctx *ctx, const struct nft_table_info *info,
+static int foreign_owner(const struct nft_sock *ctx, const struct nft_table_info *info,
 			 struct nft_error *e)
 {
 	if (!info->exists || !info->has_owner || info->owner == ctx->portid)
@@ -299,7 +299,7 @@ static int foreign_owner(const struct nft_ctx *ctx, const struct nft_table_info 
 }
 
 /* Replace the table described by info with rs, in one transaction. */
-static int replace_table(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+static int replace_table(struct nft_sock *ctx, const struct masq_ruleset *rs, uint32_t flags,
 			 const struct nft_table_info *info, struct nft_error *ret_err)
 {
 	struct nft_batch *b;
@@ -326,7 +326,7 @@ static int replace_table(struct nft_ctx *ctx, const struct masq_ruleset *rs, uin
 	return batch_send_free(ctx, b, true, ret_err);
 }
 
-int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+int nft_ruleset_apply(struct nft_sock *ctx, const struct masq_ruleset *rs, uint32_t flags,
 		      struct nft_error *ret_err)
 {
 	struct nft_table_info info;
@@ -342,7 +342,7 @@ int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32
 	return replace_table(ctx, rs, flags, &info, ret_err);
 }
 
-int nft_table_remove(struct nft_ctx *ctx, struct nft_error *ret_err)
+int nft_table_remove(struct nft_sock *ctx, struct nft_error *ret_err)
 {
 	struct nft_table_info info;
 	struct nft_batch *b;
@@ -370,7 +370,7 @@ int nft_table_remove(struct nft_ctx *ctx, struct nft_error *ret_err)
 
 /* Wait for the next part of a reply; the kernel queues most replies inside
  * sendmsg(), but a dump's later parts are made as the reader drains it. */
-static int wait_readable(struct nft_ctx *ctx)
+static int wait_readable(struct nft_sock *ctx)
 {
 	struct pollfd p = { .fd = mnl_socket_get_fd(ctx->nl), .events = POLLIN };
 	int r = poll(&p, 1, REPLY_TIMEOUT_MS);
@@ -379,7 +379,7 @@ static int wait_readable(struct nft_ctx *ctx)
 }
 
 /* Send one request and feed every reply message to cb until DONE or ACK. */
-static int request(struct nft_ctx *ctx, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+static int request(struct nft_sock *ctx, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	static char buf[REPLY_BUF] __attribute__((aligned(8)));
 	uint32_t seq = nlh->nlmsg_seq;
@@ -404,7 +404,7 @@ static int request(struct nft_ctx *ctx, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 	return r < 0 ? -errno : 0;
 }
 
-static struct nlmsghdr *request_hdr(struct nft_ctx *ctx, char *buf, uint16_t type, uint16_t flags)
+static struct nlmsghdr *request_hdr(struct nft_sock *ctx, char *buf, uint16_t type, uint16_t flags)
 {
 	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags, ctx->seq++);
 }
@@ -424,7 +424,7 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
-int nft_ctx_genid(struct nft_ctx *ctx, uint32_t *ret)
+int nft_sock_genid(struct nft_sock *ctx, uint32_t *ret)
 {
 	char buf[256] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = request_hdr(ctx, buf, NFT_MSG_GETGEN, NLM_F_ACK);
@@ -476,7 +476,7 @@ static int table_dump_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* One dump of the table's objects of one type, filtered to our table. */
-static int dump_type(struct nft_ctx *ctx, uint16_t type, uint16_t table_attr, const char *set,
+static int dump_type(struct nft_sock *ctx, uint16_t type, uint16_t table_attr, const char *set,
 		     mnl_cb_t cb, struct dump_ctx *d)
 {
 	char buf[512] __attribute__((aligned(8)));
@@ -490,7 +490,7 @@ static int dump_type(struct nft_ctx *ctx, uint16_t type, uint16_t table_attr, co
 	return d->err ? d->err : r;
 }
 
-int nft_table_dump(struct nft_ctx *ctx, struct nft_table_info *ret_info,
+int nft_table_dump(struct nft_sock *ctx, struct nft_table_info *ret_info,
 		   struct nft_state **ret_state)
 {
 	char buf[512] __attribute__((aligned(8)));
@@ -554,7 +554,7 @@ static int contents_differ(const struct masq_ruleset *rs, const struct nft_state
 	return r;
 }
 
-static int adopt(struct nft_ctx *ctx, uint32_t flags, struct nft_error *e)
+static int adopt(struct nft_sock *ctx, uint32_t flags, struct nft_error *e)
 {
 	struct nft_batch *b = batch_open(ctx);
 	int r;
@@ -569,7 +569,7 @@ static int adopt(struct nft_ctx *ctx, uint32_t flags, struct nft_error *e)
 	return batch_send_free(ctx, b, true, e);
 }
 
-int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+int nft_reconcile(struct nft_sock *ctx, const struct masq_ruleset *rs, uint32_t flags,
 		  enum nft_outcome *ret_outcome, char *ret_diff, size_t diff_len,
 		  struct nft_counters *ret_replaced, struct nft_error *ret_err)
 {
@@ -617,7 +617,7 @@ int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t f
 	return r;
 }
 
-int nft_rule_counters(struct nft_ctx *ctx, struct nft_counters *ret)
+int nft_rule_counters(struct nft_sock *ctx, struct nft_counters *ret)
 {
 	struct dump_ctx d = { 0 };
 	int r;
@@ -658,7 +658,7 @@ static int family_diff(const struct masq_ruleset *old, const struct masq_ruleset
 	return r < 0 ? r : 0;
 }
 
-int nft_sets_update(struct nft_ctx *ctx, const struct masq_ruleset *old,
+int nft_sets_update(struct nft_sock *ctx, const struct masq_ruleset *old,
 		    const struct masq_ruleset *new, size_t *ret_changed, struct nft_error *ret_err)
 {
 	struct elem_diff d[2] = { 0 };
@@ -748,7 +748,7 @@ static int chain_exists_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int legacy_family(struct nft_ctx *ctx, int family, const char *chain,
+static int legacy_family(struct nft_sock *ctx, int family, const char *chain,
 			 struct nft_legacy_family *f)
 {
 	char buf[512] __attribute__((aligned(8)));
@@ -770,14 +770,14 @@ static int legacy_family(struct nft_ctx *ctx, int family, const char *chain,
 	return request(ctx, nlh, legacy_rule_cb, &d);
 }
 
-int nft_legacy_find(struct nft_ctx *ctx, const char *chain, struct nft_legacy *ret)
+int nft_legacy_find(struct nft_sock *ctx, const char *chain, struct nft_legacy *ret)
 {
 	int r = legacy_family(ctx, NFPROTO_IPV4, chain, &ret->f[0]);
 
 	return r < 0 ? r : legacy_family(ctx, NFPROTO_IPV6, chain, &ret->f[1]);
 }
 
-int nft_legacy_remove(struct nft_ctx *ctx, const char *chain, const struct nft_legacy *found,
+int nft_legacy_remove(struct nft_sock *ctx, const char *chain, const struct nft_legacy *found,
 		      struct nft_error *ret_err)
 {
 	static const int families[2] = { NFPROTO_IPV4, NFPROTO_IPV6 };

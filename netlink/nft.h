@@ -10,7 +10,7 @@
 
 struct masq_ruleset;
 struct nft_batch;
-struct nft_ctx;
+struct nft_sock;
 struct nft_state;
 struct nft_counters;
 
@@ -35,45 +35,45 @@ struct nft_error {
 };
 
 /* Open the socket (O_NONBLOCK|O_CLOEXEC); NULL with errno set. */
-struct nft_ctx *nft_ctx_new(void);
+struct nft_sock *nft_sock_new(void);
 
 /* Close the socket; NULL is fine. Tables it owns without persist go with it. */
-void nft_ctx_free(struct nft_ctx *ctx);
+void nft_sock_free(struct nft_sock *ctx);
 
 /* How long the kernel took over the last batch: its sendmsg() (the kernel
  * runs the whole transaction inside it), in nanoseconds. */
-int64_t nft_ctx_last_commit_ns(const struct nft_ctx *ctx);
+int64_t nft_sock_last_commit_ns(const struct nft_sock *ctx);
 
 /* This socket's netlink port id. */
-uint32_t nft_ctx_portid(const struct nft_ctx *ctx);
+uint32_t nft_sock_portid(const struct nft_sock *ctx);
 
 /* Does the kernel accept these table flags? Sends a batch without BATCH_END,
  * which the kernel validates and then aborts: no side effects.
  * Returns 1 (yes), 0 (no) or -errno. */
-int nft_ctx_probe_table_flags(struct nft_ctx *ctx, uint32_t flags)
+int nft_sock_probe_table_flags(struct nft_sock *ctx, uint32_t flags)
 	__attribute__((warn_unused_result));
 
 /* Read the table's flags and owner. */
-int nft_table_query(struct nft_ctx *ctx, struct nft_table_info *ret)
+int nft_table_query(struct nft_sock *ctx, struct nft_table_info *ret)
 	__attribute__((warn_unused_result));
 
 /* Replace the table with rs in one transaction (delete and recreate when it
  * exists), with table flags. -EBUSY when another live socket owns it.
  * On failure nothing changed and ret_err says why. */
-int nft_ruleset_apply(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+int nft_ruleset_apply(struct nft_sock *ctx, const struct masq_ruleset *rs, uint32_t flags,
 		      struct nft_error *ret_err) __attribute__((warn_unused_result));
 
 /* Send a complete batch as it is. Every error reply is mapped to its object
  * through the batch's sequence numbers; the first one fills ret_err. */
-int nft_ctx_send_batch(struct nft_ctx *ctx, const struct nft_batch *b, struct nft_error *ret_err)
+int nft_sock_send_batch(struct nft_sock *ctx, const struct nft_batch *b, struct nft_error *ret_err)
 	__attribute__((warn_unused_result));
 
 /* The nftables generation id: it moves with every commit on the host. */
-int nft_ctx_genid(struct nft_ctx *ctx, uint32_t *ret) __attribute__((warn_unused_result));
+int nft_sock_genid(struct nft_sock *ctx, uint32_t *ret) __attribute__((warn_unused_result));
 
 /* Read the table back: its flags and owner, and its contents in canonical
  * form (*ret_state is NULL when the table does not exist). */
-int nft_table_dump(struct nft_ctx *ctx, struct nft_table_info *ret_info,
+int nft_table_dump(struct nft_sock *ctx, struct nft_table_info *ret_info,
 		   struct nft_state **ret_state) __attribute__((warn_unused_result));
 
 enum nft_outcome {
@@ -87,7 +87,7 @@ enum nft_outcome {
  * replace it otherwise. ret_diff (optional) gets the first differing line
  * of the canonical forms when the table was replaced, and ret_replaced the
  * counters the replaced table had (zero otherwise), so totals can go on. */
-int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t flags,
+int nft_reconcile(struct nft_sock *ctx, const struct masq_ruleset *rs, uint32_t flags,
 		  enum nft_outcome *ret_outcome, char *ret_diff, size_t diff_len,
 		  struct nft_counters *ret_replaced, struct nft_error *ret_err)
 	__attribute__((warn_unused_result));
@@ -97,17 +97,17 @@ int nft_reconcile(struct nft_ctx *ctx, const struct masq_ruleset *rs, uint32_t f
  * elements new lacks and adding those old lacked. Nothing is sent when they
  * are equal. ret_changed gets the number of elements deleted plus added.
  * The caller must know the kernel holds old (masqd owns the table). */
-int nft_sets_update(struct nft_ctx *ctx, const struct masq_ruleset *old,
+int nft_sets_update(struct nft_sock *ctx, const struct masq_ruleset *old,
 		    const struct masq_ruleset *new, size_t *ret_changed, struct nft_error *ret_err)
 	__attribute__((warn_unused_result));
 
 /* The connection counters of masqd's rules now (a dump of the rules only). */
-int nft_rule_counters(struct nft_ctx *ctx, struct nft_counters *ret)
+int nft_rule_counters(struct nft_sock *ctx, struct nft_counters *ret)
 	__attribute__((warn_unused_result));
 
 /* Delete the table. Returns 1 when deleted, 0 when absent, -EBUSY when a live
  * socket owns it (ret_err->what names the owner), or -errno. */
-int nft_table_remove(struct nft_ctx *ctx, struct nft_error *ret_err)
+int nft_table_remove(struct nft_sock *ctx, struct nft_error *ret_err)
 	__attribute__((warn_unused_result));
 
 /* Upstream ip-masq-agent's chain (--masq-chain) as iptables-nft left it in
@@ -127,12 +127,12 @@ struct nft_legacy {
 };
 
 /* Look for the chain in both families. Returns 0 or -errno. */
-int nft_legacy_find(struct nft_ctx *ctx, const char *chain, struct nft_legacy *ret)
+int nft_legacy_find(struct nft_sock *ctx, const char *chain, struct nft_legacy *ret)
 	__attribute__((warn_unused_result));
 
 /* Delete what nft_legacy_find found, in one transaction: the POSTROUTING
  * jumps, the chain's rules, the chain. */
-int nft_legacy_remove(struct nft_ctx *ctx, const char *chain, const struct nft_legacy *found,
+int nft_legacy_remove(struct nft_sock *ctx, const char *chain, const struct nft_legacy *found,
 		      struct nft_error *ret_err) __attribute__((warn_unused_result));
 
 #endif

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-static int reject(struct nft_ctx *ctx)
+static int reject(struct nft_sock *ctx)
 {
 	struct masq_opts opts = { .random_fully = true };
 	struct nft_batch *b = nft_batch_new(1);
@@ -38,7 +38,7 @@ static int reject(struct nft_ctx *ctx)
 	if (nft_batch_begin(b) || nft_batch_add_table(b, NULL, 0) || nft_batch_add_ruleset(b, rs) ||
 	    nft_batch_add_ruleset(b, rs) || nft_batch_end(b))
 		return 2;
-	r = nft_ctx_send_batch(ctx, b, &e);
+	r = nft_sock_send_batch(ctx, b, &e);
 	printf("err=%s what=%s count=%u\n", r == -EEXIST ? "EEXIST" : strerror(-r), e.what,
 	       e.count);
 	nft_batch_free(b);
@@ -99,7 +99,7 @@ static void mutate(struct masq_config *cfg, size_t cap)
 }
 
 /* Does the kernel hold exactly rs? Prints the first difference if not. */
-static int verify(struct nft_ctx *ctx, const struct masq_ruleset *rs)
+static int verify(struct nft_sock *ctx, const struct masq_ruleset *rs)
 {
 	struct nft_state *want, *live;
 	struct nft_table_info info;
@@ -116,7 +116,7 @@ static int verify(struct nft_ctx *ctx, const struct masq_ruleset *rs)
 	return r ? -EINVAL : 0;
 }
 
-static int random_edits(struct nft_ctx *ctx, size_t n, unsigned edits, uint64_t seed)
+static int random_edits(struct nft_sock *ctx, size_t n, unsigned edits, uint64_t seed)
 {
 	struct masq_opts opts = { .enable_ipv6 = true, .random_fully = true };
 	struct masq_config cfg = { .cidrs = calloc(2 * n + 16, sizeof(struct cidr)) };
@@ -153,24 +153,24 @@ static int random_edits(struct nft_ctx *ctx, size_t n, unsigned edits, uint64_t 
 
 int main(int argc, char **argv)
 {
-	struct nft_ctx *ctx = nft_ctx_new();
+	struct nft_sock *ctx = nft_sock_new();
 	uint32_t gen;
 	int r = 2;
 
 	if (ctx && argc == 5 && strcmp(argv[1], "random-edits") == 0) {
 		r = random_edits(ctx, strtoul(argv[2], NULL, 10),
 				 (unsigned)strtoul(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
-		nft_ctx_free(ctx);
+		nft_sock_free(ctx);
 		return r;
 	}
 	if (!ctx || argc != 2)
 		return 2;
-	if (strcmp(argv[1], "genid") == 0 && nft_ctx_genid(ctx, &gen) == 0) {
+	if (strcmp(argv[1], "genid") == 0 && nft_sock_genid(ctx, &gen) == 0) {
 		printf("%u\n", gen);
 		r = 0;
 	} else if (strcmp(argv[1], "reject") == 0) {
 		r = reject(ctx);
 	}
-	nft_ctx_free(ctx);
+	nft_sock_free(ctx);
 	return r;
 }
