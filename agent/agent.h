@@ -1,5 +1,7 @@
-/* The agent: keeps the last good config, reconciles the kernel with it, and
- * (as a daemon) reacts to config changes, signals, resync and drift. */
+/* The agent's lifecycle: start-up (with the wait for the API), the event
+ * loop's wiring (config events, signals, resync, drift polling, endpoints),
+ * --once and --cleanup. What it reads is intake.h's, how the kernel is made
+ * to hold it reconcile.h's. */
 #ifndef MASQ_AGENT_H
 #define MASQ_AGENT_H
 
@@ -7,13 +9,11 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "config/sources.h"
-#include "netlink/state.h"
+#include "config/kubeconfig.h"
 
 #define AGENT_DEBOUNCE_NS 5000000LL /* 5 ms: kubelet's swap is a burst of a few events */
 #define AGENT_GENPOLL_NS 1000000000LL /* drift check in the plain fallback */
 
-#define AGENT_UNINSTALL_CHECK_MS 3000 /* inside the DaemonSet's 10 s grace period */
 #define AGENT_API_WAIT_NS 5000000000LL /* the first sync waits this long for the API */
 
 #define AGENT_DEFAULT_METRICS "127.0.0.1:9743" /* kube-proxy's defaults, masqd's ports */
@@ -41,38 +41,8 @@ struct agent_settings {
 	const char *sa_dir; /* the service account's files, in a pod */
 	int64_t api_stall_ns, api_watch_timeout_ns, api_not_found_ns;
 	const char *uninstall_ds; /* "NAMESPACE/NAME": SIGTERM removes the table when it is gone */
+	struct k8s_ref cm_ref, ds_ref; /* the two above, parsed once (main.c) */
 };
-
-struct agent_source_stats {
-	bool used, ok;
-	const char *path;
-	char error[300]; /* the first error of the last failed load */
-	uint64_t reloads_ok, reloads_failed;
-};
-
-#define AGENT_SYNC_BUCKETS 15 /* 1 ms, 2 ms, ... 16.384 s, as kube-proxy's */
-
-/* What metrics and status report. */
-struct agent_stats {
-	uint64_t syncs, sync_failures, drift_repairs, adoptions;
-	struct agent_source_stats src[SOURCE_COUNT];
-	uint64_t sync_hist[AGENT_SYNC_BUCKETS + 1]; /* per bucket; the last is above 16.384 s */
-	double sync_seconds_sum;
-	double last_sync_unix; /* wall time of the last successful sync; 0: none yet */
-	double last_sync_seconds; /* how long it took */
-	bool last_sync_ok;
-	char last_sync_error[200];
-	bool config_ok;
-	char config_error[300]; /* the first error of the last failed load */
-	unsigned cidrs[2]; /* non-masquerade CIDRs programmed, IPv4 and IPv6 */
-	uint32_t table_flags;
-	double start_unix;
-	bool legacy[2]; /* upstream's chain is still in ip / ip6 nat */
-	uint64_t legacy_removed;
-};
-
-/* Upper bounds of the sync duration buckets, in seconds. */
-extern const double agent_sync_bounds[AGENT_SYNC_BUCKETS];
 
 struct agent;
 
@@ -94,23 +64,5 @@ int agent_cleanup(struct agent *a);
 
 /* Run the daemon until SIGTERM/SIGINT; returns the exit code. */
 int agent_run(struct agent *a);
-
-/* Counters so far. */
-const struct agent_stats *agent_stats(const struct agent *a);
-
-/* Connections counted since masqd started: the kernel's counters now plus
- * those of tables replaced before. */
-int agent_connections(struct agent *a, struct nft_counters *ret)
-	__attribute__((warn_unused_result));
-
-struct kube_stats;
-
-/* The API watch's counters; NULL when it is off. */
-const struct kube_stats *agent_kube_stats(const struct agent *a);
-
-/* Ready: the first sync is done and the last one succeeded. Otherwise
- * *ret_reason says why, in one line. A bad config does not make masqd
- * unready: the last good rules are in place. */
-bool agent_ready(const struct agent *a, const char **ret_reason);
 
 #endif

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/diag.h"
+
 static int verbosity;
 
 void log_init(int v)
@@ -63,3 +65,18 @@ LOGGER(log_warn, LOG_LVL_WARN, 1)
 LOGGER(log_warnx, LOG_LVL_WARN, 0)
 LOGGER(log_info, LOG_LVL_INFO, 0)
 LOGGER(log_debug, LOG_LVL_DEBUG, 0)
+
+void log_diag_lines(const char *prefix, const struct diags *d)
+{
+	char line[DIAG_FILE_LEN + DIAG_MSG_LEN + 32];
+
+	diag_for_each(g, d) {
+		diag_format(g, line, sizeof(line));
+		if (g->level == DIAG_ERROR)
+			log_error("%s: %s", prefix, line);
+		else
+			log_warnx("%s: %s", prefix, line);
+	}
+	if (d->dropped)
+		log_warnx("%s: %zu more problems not shown", prefix, d->dropped);
+}

@@ -12,7 +12,9 @@
 #include "config/duration.h"
 #include "config/flags.h"
 #include "config/kubeconfig.h"
+#include "config/outcome.h"
 #include "config/ruleset.h"
+#include "config/sources.h"
 
 static void usage(const struct flag_def *defs)
 {
@@ -32,34 +34,17 @@ static void usage(const struct flag_def *defs)
 	       "Exit status: 0 on success, 1 on a config or kernel error, 2 on a usage error.\n");
 }
 
-/* A namespace or name as Kubernetes has them: DNS labels and subdomains. */
-static bool k8s_name(const char *s, size_t n)
+/* "NAMESPACE/NAME" into ret, or "" (nothing to parse). */
+static bool ns_name(const char *s, struct k8s_ref *ret)
 {
-	if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		      s[i] == '.'))
-			return false;
-	}
-	return true;
-}
-
-/* "NAMESPACE/NAME", or "" when allowed. */
-static bool ns_name(const char *s, bool empty_ok)
-{
-	const char *slash = strchr(s, '/');
-
-	if (!s[0])
-		return empty_ok;
-	return slash && k8s_name(s, (size_t)(slash - s)) && k8s_name(slash + 1, strlen(slash + 1));
+	return !s[0] || k8s_ref_parse(s, ret) == 0;
 }
 
 static int check_api_usage(struct cli *a)
 {
 	const char *cm = a->set.watch_configmap;
 
-	if (!ns_name(cm, true)) {
+	if (!ns_name(cm, &a->set.cm_ref)) {
 		fprintf(stderr, "masqd: --watch-configmap must be NAMESPACE/NAME, not \"%s\"\n",
 			cm);
 		return -EINVAL;
@@ -80,7 +65,7 @@ static int check_api_usage(struct cli *a)
 		fprintf(stderr, "masqd: --api-not-found-retry must be a duration of at least 1s\n");
 		return -EINVAL;
 	}
-	if (!ns_name(a->set.uninstall_ds, true)) {
+	if (!ns_name(a->set.uninstall_ds, &a->set.ds_ref)) {
 		fprintf(stderr,
 			"masqd: --cleanup-on-uninstall must be NAMESPACE/NAME, not \"%s\"\n",
 			a->set.uninstall_ds);
@@ -103,8 +88,10 @@ static int check_usage(struct cli *a)
 		fprintf(stderr, "masqd: --table-flags must be auto or plain, not \"%s\"\n", tf);
 		return -EINVAL;
 	}
-	if (masq_ports_parse(a->to_ports, &a->set.opts, why, sizeof(why)) < 0) {
-		fprintf(stderr, "masqd: --to-ports: %s\n", why);
+	if (outcome_flags_apply(&(struct outcome_values){ a->max_cidrs, a->resync, a->to_ports },
+				&a->set.opts, &a->set.max_cidrs_per_file, &a->set.dir_resync_ns,
+				why, sizeof(why)) < 0) {
+		fprintf(stderr, "masqd: %s\n", why);
 		return -EINVAL;
 	}
 	if (duration_parse(a->http_deadline, &a->set.http_deadline_ns) < 0 ||
@@ -112,16 +99,6 @@ static int check_usage(struct cli *a)
 		fprintf(stderr, "masqd: --http-deadline must be a duration of at least 100ms\n");
 		return -EINVAL;
 	}
-	if (duration_parse_seconds(a->resync, &a->set.dir_resync_ns) < 0) {
-		fprintf(stderr,
-			"masqd: --resync-interval must be seconds or a duration of at least 1s\n");
-		return -EINVAL;
-	}
-	if (a->max_cidrs < 1 || a->max_cidrs > MASQ_CIDR_LIMIT_MAX) {
-		fprintf(stderr, "masqd: --max-cidrs-per-file must be 1..%d\n", MASQ_CIDR_LIMIT_MAX);
-		return -EINVAL;
-	}
-	a->set.max_cidrs_per_file = (unsigned)a->max_cidrs;
 	if (check_api_usage(a) < 0)
 		return -EINVAL;
 	if (a->once && a->cleanup) {

@@ -8,10 +8,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
 #include "agent/expo.h"
 #include "agent/kube.h"
+#include "agent/stats.h"
+#include "config/sources.h"
 #include "netlink/nft.h"
+#include "netlink/state.h"
 
 static const char *const families[2] = { "ipv4", "ipv6" };
 
@@ -24,13 +26,13 @@ static void build_info(struct expo *e)
 	expo_sample(e, "masqd_build_info", labels, 1);
 }
 
-static void sync_metrics(struct expo *e, const struct agent_stats *st)
+static void sync_metrics(struct expo *e, const struct masqd_stats *st)
 {
 	expo_family(e, "masqd_sync_duration_seconds", "histogram",
 		    "Time to reconcile the kernel's rules with the config: read back, compare, "
 		    "and commit when they differ.");
-	expo_histogram(e, "masqd_sync_duration_seconds", NULL, agent_sync_bounds, st->sync_hist,
-		       AGENT_SYNC_BUCKETS, st->sync_seconds_sum);
+	expo_histogram(e, "masqd_sync_duration_seconds", NULL, stats_sync_bounds, st->sync_hist,
+		       STATS_SYNC_BUCKETS, st->sync_seconds_sum);
 	expo_family(e, "masqd_last_sync_timestamp_seconds", "gauge",
 		    "Unix time of the last successful sync (0 before the first).");
 	expo_sample(e, "masqd_last_sync_timestamp_seconds", NULL, st->last_sync_unix);
@@ -55,7 +57,7 @@ static void sync_metrics(struct expo *e, const struct agent_stats *st)
 	expo_sample(e, "masqd_table_adoptions_total", NULL, (double)st->adoptions);
 }
 
-static void config_metrics(struct expo *e, const struct agent_stats *st)
+static void config_metrics(struct expo *e, const struct masqd_stats *st)
 {
 	expo_family(e, "masqd_config_reloads_total", "counter",
 		    "Config loads by source and result; a failed one keeps the last good config.");
@@ -87,11 +89,11 @@ static void config_metrics(struct expo *e, const struct agent_stats *st)
 }
 
 /* A nat chain sees a connection's first packet only: these count connections. */
-static void connection_metrics(struct expo *e, struct agent *a)
+static void connection_metrics(struct expo *e, const struct stats_view *v)
 {
 	struct nft_counters c;
 
-	if (agent_connections(a, &c) < 0)
+	if (v->connections(v->ctx, &c) < 0)
 		return; /* no table to read: leave the families out rather than report zeros */
 	expo_family(e, "masqd_masqueraded_connections_total", "counter",
 		    "New connections that left with the node's address, by family.");
@@ -224,8 +226,8 @@ static void reply_text(struct http_reply *out, unsigned status, const char *ctyp
 
 static void serve_metrics(void *data, struct http_reply *out)
 {
-	struct agent *a = data;
-	const struct agent_stats *st = agent_stats(a);
+	const struct stats_view *v = data;
+	const struct masqd_stats *st = v->st;
 	struct expo *e = expo_new();
 	const char *text;
 
@@ -234,8 +236,8 @@ static void serve_metrics(void *data, struct http_reply *out)
 	build_info(e);
 	sync_metrics(e, st);
 	config_metrics(e, st);
-	connection_metrics(e, a);
-	api_metrics(e, agent_kube_stats(a));
+	connection_metrics(e, v);
+	api_metrics(e, v->kube(v->ctx));
 	process_metrics(e);
 	text = expo_text(e, NULL);
 	if (text)
@@ -252,10 +254,11 @@ static void serve_healthz(void *data, struct http_reply *out)
 
 static void serve_readyz(void *data, struct http_reply *out)
 {
+	const struct stats_view *v = data;
 	const char *why;
 	char line[300];
 
-	if (agent_ready(data, &why)) {
+	if (v->ready(v->ctx, &why)) {
 		reply_text(out, 200, "text/plain; charset=utf-8", "ok\n");
 		return;
 	}
@@ -274,7 +277,7 @@ const struct http_route health_routes[] = {
 	{ NULL, NULL },
 };
 
-static json_t *config_json(const struct agent_stats *st)
+static json_t *config_json(const struct masqd_stats *st)
 {
 	json_t *list = json_array();
 
@@ -292,7 +295,7 @@ static json_t *config_json(const struct agent_stats *st)
 	return list;
 }
 
-static uint64_t total_reloads(const struct agent_stats *st, bool ok)
+static uint64_t total_reloads(const struct masqd_stats *st, bool ok)
 {
 	uint64_t n = 0;
 
@@ -301,7 +304,7 @@ static uint64_t total_reloads(const struct agent_stats *st, bool ok)
 	return n;
 }
 
-static json_t *counters_json(struct agent *a, const struct agent_stats *st)
+static json_t *counters_json(const struct stats_view *v, const struct masqd_stats *st)
 {
 	struct nft_counters c = { 0 };
 	json_t *o = json_pack(
@@ -310,7 +313,7 @@ static json_t *counters_json(struct agent *a, const struct agent_stats *st)
 		"configReloadFailures", (json_int_t)total_reloads(st, false), "driftRepairs",
 		(json_int_t)st->drift_repairs, "adoptions", (json_int_t)st->adoptions);
 
-	if (o && agent_connections(a, &c) == 0)
+	if (o && v->connections(v->ctx, &c) == 0)
 		json_object_set_new(o, "connections",
 				    json_pack("{s{sI sI} s{sI sI}}", "ipv4", "masqueraded",
 					      (json_int_t)c.masqueraded[0], "notMasqueraded",
@@ -320,11 +323,11 @@ static json_t *counters_json(struct agent *a, const struct agent_stats *st)
 	return o;
 }
 
-char *metrics_status_json(struct agent *a)
+char *metrics_status_json(const struct stats_view *v)
 {
-	const struct agent_stats *st = agent_stats(a);
+	const struct masqd_stats *st = v->st;
 	const char *why;
-	bool ready = agent_ready(a, &why);
+	bool ready = v->ready(v->ctx, &why);
 	json_t *doc =
 		json_pack("{s:s s:s s:b s:s s:o s:{s:f s:f s:b s:s} s:{s:i s:i} s:s s:o}",
 			  "version", MASQD_VERSION, "revision", MASQD_REVISION, "ready", ready,
@@ -333,7 +336,7 @@ char *metrics_status_json(struct agent *a)
 			  st->last_sync_ok, "error", st->last_sync_error, "nonMasqueradeCIDRs",
 			  "ipv4", (int)st->cidrs[0], "ipv6", (int)st->cidrs[1], "table",
 			  st->table_flags ? "owner,persist (protected while masqd runs)" : "plain",
-			  "counters", counters_json(a, st));
+			  "counters", counters_json(v, st));
 	char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 
 	json_decref(doc);

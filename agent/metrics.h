@@ -5,13 +5,14 @@
 
 #include "agent/http.h"
 
-struct agent;
+struct stats_view;
 
-/* Routes for the metrics server and for the health server. */
+/* Routes for the metrics server and for the health server; their data is
+ * a const struct stats_view * (agent/stats.h). */
 extern const struct http_route metrics_routes[];
 extern const struct http_route health_routes[];
 
 /* The status document (JSON), malloc'ed; NULL on ENOMEM. */
-char *metrics_status_json(struct agent *a);
+char *metrics_status_json(const struct stats_view *v);
 
 #endif

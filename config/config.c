@@ -1,26 +1,17 @@
+/* The ip-masq-agent config parser: upstream's keys and type rules over the
+ * document reader's events, validation with FILE:LINE:COL, v2's member rules. */
 #include "config/config.h"
-#include "config/doc.h"
-#include "config/duration.h"
 
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
-static const char *const rfc1918[] = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16" };
-
-/* upstream's --nomasq-all-reserved-ranges list, in upstream's order */
-static const char *const reserved[] = {
-	"10.0.0.0/8",	   "172.16.0.0/12",  "192.168.0.0/16", "100.64.0.0/10",
-	"192.0.0.0/24",	   "192.0.2.0/24",   "192.88.99.0/24", "198.18.0.0/15",
-	"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
-};
+#include "config/doc.h"
+#include "config/duration.h"
 
 /* A scalar as written, with where it was written. */
 struct item {
@@ -407,53 +398,6 @@ static int parse_stream(struct parser *p)
 	return 0;
 }
 
-static int cidrs_from_strings(const char *const *list, size_t n, struct masq_config *cfg)
-{
-	cfg->cidrs = calloc(n, sizeof(*cfg->cidrs));
-	if (!cfg->cidrs)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (cidr_parse(list[i], &cfg->cidrs[i], NULL) < 0)
-			return -EINVAL;
-	}
-	cfg->ncidrs = n;
-	return 0;
-}
-
-static struct masq_config *cfg_alloc_defaults(void)
-{
-	struct masq_config *cfg = calloc(1, sizeof(*cfg));
-
-	if (!cfg)
-		return NULL;
-	cfg->resync_ns = MASQ_DEFAULT_RESYNC_NS;
-	cfg->cidr_limit = MASQ_DEFAULT_CIDR_LIMIT;
-	return cfg;
-}
-
-static int default_cidrs(const struct masq_opts *opts, struct masq_config *cfg)
-{
-	if (opts->all_reserved)
-		return cidrs_from_strings(reserved, sizeof(reserved) / sizeof(reserved[0]), cfg);
-	return cidrs_from_strings(rfc1918, sizeof(rfc1918) / sizeof(rfc1918[0]), cfg);
-}
-
-int cfg_new_defaults(const struct masq_opts *opts, struct masq_config **ret)
-{
-	struct masq_config *cfg = cfg_alloc_defaults();
-	int r;
-
-	if (!cfg)
-		return -ENOMEM;
-	r = default_cidrs(opts, cfg);
-	if (r < 0) {
-		cfg_free(cfg);
-		return r;
-	}
-	*ret = cfg;
-	return 0;
-}
-
 /* Turn one written CIDR into cfg->cidrs, or report why not. */
 static void check_cidr(struct parser *p, const struct item *it, struct masq_config *cfg)
 {
@@ -513,7 +457,7 @@ static int dedup(struct parser *p, struct masq_config *cfg, const size_t *item_o
  * is refused: the 3 (or 11) defaults exceed it. */
 static int defaults_within_limit(struct parser *p, struct masq_config *cfg)
 {
-	int r = default_cidrs(p->opts, cfg);
+	int r = cfg_set_defaults(p->opts, cfg);
 
 	if (r == 0 && cfg->ncidrs > cfg->cidr_limit)
 		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_LIMIT], p->key_col[KEY_LIMIT],
@@ -583,7 +527,7 @@ static int parse(const char *name, const char *buf, size_t len, const struct mas
 		diags_sort(d);
 		return r;
 	}
-	cfg = cfg_alloc_defaults();
+	cfg = cfg_alloc();
 	r = cfg ? parse_stream(&p) : -ENOMEM;
 	if (r >= 0)
 		r = build_config(&p, cfg);
@@ -610,106 +554,4 @@ int cfg_parse_member(const char *name, const char *buf, size_t len, const struct
 		     unsigned max_cidrs, struct masq_config **ret, struct diags *d)
 {
 	return parse(name, buf, len, opts, max_cidrs, true, ret, d);
-}
-
-/* Read at most MASQ_FILE_MAX bytes; one more means the file is too big. */
-static int read_bounded(int fd, const char *path, char **ret_buf, size_t *ret_len, struct diags *d)
-{
-	size_t cap = MASQ_FILE_MAX + 1, len = 0;
-	char *buf = malloc(cap);
-	ssize_t n;
-
-	if (!buf)
-		return -ENOMEM;
-	while (len < cap && (n = read(fd, buf + len, cap - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			diag_add(d, DIAG_ERROR, path, 0, 0, "read failed: %s", strerror(e));
-			free(buf);
-			return -e;
-		}
-		len += (size_t)n;
-	}
-	if (len > MASQ_FILE_MAX) {
-		diag_add(d, DIAG_ERROR, path, 0, 0, "file is larger than the %u-byte limit",
-			 MASQ_FILE_MAX);
-		free(buf);
-		return -EFBIG;
-	}
-	*ret_buf = buf;
-	*ret_len = len;
-	return 0;
-}
-
-static int open_config(const char *path, struct diags *d)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	int e;
-
-	if (fd < 0) {
-		e = errno;
-		if (e != ENOENT)
-			diag_add(d, DIAG_ERROR, path, 0, 0, "cannot open: %s", strerror(e));
-		return -e;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		diag_add(d, DIAG_ERROR, path, 0, 0, "%s",
-			 S_ISDIR(st.st_mode) ? "is a directory; --config must name a file"
-					     : "is not a regular file");
-		close(fd);
-		return -EINVAL;
-	}
-	if (st.st_size > (off_t)MASQ_FILE_MAX) {
-		diag_add(d, DIAG_ERROR, path, 0, 0,
-			 "file is %lld bytes, larger than the %u-byte limit", (long long)st.st_size,
-			 MASQ_FILE_MAX);
-		close(fd);
-		return -EFBIG;
-	}
-	return fd;
-}
-
-int cfg_read_file(const char *path, char **ret_buf, size_t *ret_len, struct diags *d)
-{
-	int fd = open_config(path, d), r;
-
-	if (fd < 0)
-		return fd;
-	r = read_bounded(fd, path, ret_buf, ret_len, d);
-	close(fd);
-	return r;
-}
-
-int cfg_load_file(const char *path, const struct masq_opts *opts, struct masq_config **ret,
-		  struct diags *d)
-{
-	size_t len = 0;
-	char *buf = NULL;
-	int r = cfg_read_file(path, &buf, &len, d);
-
-	if (r == -ENOENT)
-		return cfg_new_defaults(opts, ret); /* upstream: no file means defaults */
-	if (r < 0)
-		return r;
-	r = cfg_parse_buf(path, buf, len, opts, ret, d);
-	free(buf);
-	return r;
-}
-
-bool cfg_equal(const struct masq_config *a, const struct masq_config *b)
-{
-	return a->ncidrs == b->ncidrs && a->masq_link_local == b->masq_link_local &&
-	       a->masq_link_local6 == b->masq_link_local6 &&
-	       (a->ncidrs == 0 || memcmp(a->cidrs, b->cidrs, a->ncidrs * sizeof(*a->cidrs)) == 0);
-}
-
-void cfg_free(struct masq_config *cfg)
-{
-	if (!cfg)
-		return;
-	free(cfg->cidrs);
-	free(cfg);
 }

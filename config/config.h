@@ -43,6 +43,14 @@ struct masq_config {
 	bool file_present; /* false: no file, built-in defaults */
 };
 
+/* A config with upstream's key defaults and no CIDRs; NULL on ENOMEM. */
+struct masq_config *cfg_alloc(void);
+
+/* Put upstream's default CIDRs for opts in cfg (which has none yet): RFC
+ * 1918, or the 11 reserved ranges. */
+int cfg_set_defaults(const struct masq_opts *opts, struct masq_config *cfg)
+	__attribute__((warn_unused_result));
+
 /* Upstream's defaults for opts: RFC 1918, or the 11 reserved ranges. */
 int cfg_new_defaults(const struct masq_opts *opts, struct masq_config **ret)
 	__attribute__((warn_unused_result));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/file.h"
 #include "config/yamltree.h"
 
 static void blob_clear(struct kube_blob *b)
@@ -85,29 +86,16 @@ static bool header_safe(const char *s)
 
 int kube_token_read(const char *path, char **ret)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	char *buf = malloc(KUBE_TOKEN_MAX + 1), *b, *e;
-	ssize_t n = 0, r = 0;
+	char *buf, *b, *e;
+	size_t n;
+	int r = file_read_bounded(path, KUBE_TOKEN_MAX, &buf, &n);
 
-	if (fd < 0 || !buf) {
-		int err = fd < 0 ? -errno : -ENOMEM;
-		if (fd >= 0)
-			close(fd);
-		free(buf);
-		return err;
-	}
-	while (n <= KUBE_TOKEN_MAX && (r = read(fd, buf + n, KUBE_TOKEN_MAX + 1 - n)) > 0)
-		n += r;
-	close(fd);
-	if (r < 0 || n > KUBE_TOKEN_MAX) {
-		free(buf);
-		return r < 0 ? -errno : -EINVAL;
-	}
-	if (memchr(buf, '\0', (size_t)n)) {
+	if (r < 0)
+		return r == -EFBIG || r == -EISDIR ? -EINVAL : r;
+	if (memchr(buf, '\0', n)) {
 		free(buf); /* it would cut the token short */
 		return -EINVAL;
 	}
-	buf[n] = '\0';
 	for (b = buf; isspace((unsigned char)*b); b++)
 		;
 	for (e = b + strlen(b); e > b && isspace((unsigned char)e[-1]); e--)
@@ -359,5 +347,35 @@ int kube_access_in_cluster(const char *host, const char *port, const char *sa_di
 		kube_access_clear(ret);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* A namespace or name as Kubernetes has them: DNS labels and subdomains. */
+static bool k8s_name(const char *s, size_t n)
+{
+	if (n == 0 || n > K8S_NAME_MAX || s[0] == '-' || s[0] == '.' || s[n - 1] == '-' ||
+	    s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '.'))
+			return false;
+	}
+	return true;
+}
+
+int k8s_ref_parse(const char *s, struct k8s_ref *ret)
+{
+	const char *slash = strchr(s, '/');
+	size_t nl;
+
+	if (!slash)
+		return -EINVAL;
+	nl = (size_t)(slash - s);
+	if (!k8s_name(s, nl) || !k8s_name(slash + 1, strlen(slash + 1)))
+		return -EINVAL;
+	memcpy(ret->ns, s, nl);
+	ret->ns[nl] = '\0';
+	snprintf(ret->name, sizeof(ret->name), "%s", slash + 1);
 	return 0;
 }

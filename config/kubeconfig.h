@@ -20,6 +20,18 @@ struct kube_blob {
 	size_t len;
 };
 
+#define K8S_NAME_MAX 253 /* a DNS subdomain */
+
+/* A namespaced object, as flags name it: "NAMESPACE/NAME". */
+struct k8s_ref {
+	char ns[K8S_NAME_MAX + 1];
+	char name[K8S_NAME_MAX + 1];
+};
+
+/* Parse "NAMESPACE/NAME" (DNS subdomain characters: a-z, 0-9, '-', '.').
+ * Returns 0 or -EINVAL. */
+int k8s_ref_parse(const char *s, struct k8s_ref *ret) __attribute__((warn_unused_result));
+
 struct kube_access {
 	char *server; /* "https://host:port", no trailing slash */
 	struct kube_blob ca, cert, key;

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "config/duration.h"
 #include "config/flags.h"
+#include "config/outcome.h"
 #include "config/ruleset.h"
 #include "config/sources.h"
 
@@ -348,16 +349,12 @@ int main(int argc, char **argv)
 		usage(stderr, defs);
 		return 2;
 	}
-	if (masq_ports_parse(c.to_ports, &c.set.opts, why, sizeof(why)) < 0) {
-		fprintf(stderr, "masqctl: --to-ports: %s\n", why);
+	if (outcome_flags_apply(&(struct outcome_values){ c.max_cidrs, c.resync, c.to_ports },
+				&c.set.opts, &c.set.max_cidrs_per_file, &c.set.dir_resync_ns, why,
+				sizeof(why)) < 0) {
+		fprintf(stderr, "masqctl: %s\n", why);
 		return 2;
 	}
-	if (c.max_cidrs < 1 || c.max_cidrs > MASQ_CIDR_LIMIT_MAX ||
-	    duration_parse_seconds(c.resync, &c.set.dir_resync_ns) < 0) {
-		fprintf(stderr, "masqctl: bad --max-cidrs-per-file or --resync-interval\n");
-		return 2;
-	}
-	c.set.max_cidrs_per_file = (unsigned)c.max_cidrs;
 	cmd = fc.args[0];
 	c.path = fc.nargs == 2 ? fc.args[1] : c.config;
 	if (strcmp(cmd, "validate") == 0)

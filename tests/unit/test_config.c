@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/kubeconfig.h"
 
 static const struct masq_opts v4_opts = { .random_fully = true };
 static const struct masq_opts v6_opts = { .enable_ipv6 = true, .random_fully = true };
@@ -462,6 +464,27 @@ static void directory_rejected_clearly(void **state)
 	assert_string_equal(first_diag(), "/tmp: is a directory; --config must name a file");
 }
 
+/* A FIFO where a file should be: opened without blocking (a FIFO with no
+ * writer would hang the loop) and refused by its type, the token file too. */
+static void fifo_refused_without_blocking(void **state)
+{
+	char path[64] = "/tmp/masqd-fifo-XXXXXX";
+	struct masq_config *cfg;
+	char *tok = NULL;
+
+	assert_non_null(mkdtemp(path));
+	strcat(path, "/f");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	diags_init(&d);
+	assert_int_equal(cfg_load_file(path, &v4_opts, &cfg, &d), -EINVAL);
+	assert_non_null(strstr(first_diag(), "is not a regular file"));
+	assert_int_equal(kube_token_read(path, &tok), -EINVAL);
+	assert_null(tok);
+	unlink(path);
+	*strrchr(path, '/') = '\0';
+	rmdir(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +511,7 @@ int main(void)
 		cmocka_unit_test(deep_nesting_stops_early),
 		cmocka_unit_test(oversized_file_rejected_before_parse),
 		cmocka_unit_test(directory_rejected_clearly),
+		cmocka_unit_test(fifo_refused_without_blocking),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include "config/flags.h"
 #include "config/hostport.h"
+#include "config/kubeconfig.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -152,9 +153,30 @@ static void test_bind_addresses(void **state)
 	}
 }
 
+/* --watch-configmap and --cleanup-on-uninstall: NAMESPACE/NAME, parsed once. */
+static void test_k8s_ref(void **state)
+{
+	static const char *const bad[] = { "",	      "kube-system", "/name",	 "ns/",
+					   "Ns/name", "ns/na me",    "-ns/name", "ns/name.",
+					   "ns/a/b",  "ns/na\nme" };
+	struct k8s_ref r;
+	char big[300];
+
+	assert_int_equal(k8s_ref_parse("kube-system/ip-masq-agent", &r), 0);
+	assert_string_equal(r.ns, "kube-system");
+	assert_string_equal(r.name, "ip-masq-agent");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(k8s_ref_parse(bad[i], &r), -EINVAL);
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "ns/", 3);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(k8s_ref_parse(big, &r), -EINVAL); /* a name over 253 bytes */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_k8s_ref),
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_bool_values),
 		cmocka_unit_test(test_errors),

@@ -1,0 +1,250 @@
+/* The full and incremental sync, what each one logs and counts; the
+ * reconciler keeps what the kernel was last made to hold. */
+#include "agent/reconcile.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "agent/log.h"
+#include "agent/loop.h"
+#include "config/ruleset.h"
+
+struct reconciler {
+	struct nft_sock *nft;
+	const struct masq_opts *opts;
+	struct masqd_stats *st;
+	uint32_t table_flags;
+	uint64_t gen; /* the config generation being synced */
+	uint64_t programmed_gen; /* the generation the kernel was last made to hold */
+	bool programmed;
+	struct masq_ruleset *applied; /* what the kernel holds, after the last good sync */
+	struct nft_counters counted; /* counters of tables replaced before */
+};
+
+static const char *const outcome_names[] = { "unchanged", "adopted", "replaced" };
+
+struct reconciler *reconciler_new(struct nft_sock *nft, const struct masq_opts *opts,
+				  struct masqd_stats *st)
+{
+	struct reconciler *rc = calloc(1, sizeof(*rc));
+
+	if (!rc)
+		return NULL;
+	rc->nft = nft;
+	rc->opts = opts;
+	rc->st = st;
+	return rc;
+}
+
+void reconciler_free(struct reconciler *rc)
+{
+	if (!rc)
+		return;
+	masq_ruleset_free(rc->applied);
+	free(rc);
+}
+
+void reconciler_set_table_flags(struct reconciler *rc, uint32_t flags)
+{
+	rc->table_flags = flags;
+}
+
+int reconciler_connections(struct reconciler *rc, struct nft_counters *ret)
+{
+	struct nft_counters now;
+	int r = nft_rule_counters(rc->nft, &now);
+
+	if (r < 0)
+		return r;
+	for (int f = 0; f < 2; f++) {
+		ret->kept[f] = rc->counted.kept[f] + now.kept[f];
+		ret->masqueraded[f] = rc->counted.masqueraded[f] + now.masqueraded[f];
+	}
+	return 0;
+}
+
+void reconcile_log_error(const struct nft_error *e)
+{
+	if (e->err == -EBUSY) {
+		log_error("%s is %s: stop masqd first", e->what, e->msg);
+		return;
+	}
+	log_error("programming nftables failed at %s: %s%s%s (%u error%s)", e->what,
+		  strerror(-e->err), e->msg[0] ? ": " : "", e->msg, e->count,
+		  e->count == 1 ? "" : "s");
+}
+
+/* Non-masquerade CIDRs by family: the config's, plus the link-local range
+ * unless it is masqueraded (IPv6 only with --enable-ipv6). */
+static void count_cidrs(struct reconciler *rc, const struct masq_config *c)
+{
+	rc->st->cidrs[0] = !c->masq_link_local;
+	rc->st->cidrs[1] = rc->opts->enable_ipv6 && !c->masq_link_local6;
+	for (size_t i = 0; i < c->ncidrs; i++)
+		rc->st->cidrs[c->cidrs[i].family == AF_INET6]++;
+}
+
+static char *render(const struct masq_ruleset *rs)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	if (masq_ruleset_render(rs, f) < 0) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static void log_ruleset(const struct masq_ruleset *rs)
+{
+	char *text;
+
+	if (!log_debug_enabled() || !(text = render(rs)))
+		return;
+	log_debug("ruleset:\n%s", text);
+	free(text);
+}
+
+static void mark_programmed(struct reconciler *rc)
+{
+	rc->programmed = true;
+	rc->programmed_gen = rc->gen;
+}
+
+/* Log what a sync did. Replacing the table while the config is the one
+ * programmed before means someone else changed it: a drift repair. */
+static void log_outcome(struct reconciler *rc, const struct masq_ruleset *rs, enum nft_outcome out,
+			const char *reason, const char *diff, int64_t took)
+{
+	bool drift = rc->programmed && rc->programmed_gen == rc->gen;
+
+	if (out == NFT_UNCHANGED) {
+		log_debug("sync (%s): the kernel already holds these rules", reason);
+	} else if (out == NFT_ADOPTED) {
+		rc->st->adoptions++;
+		log_info("adopted the table a previous masqd left, rules unchanged");
+	} else if (drift) {
+		rc->st->drift_repairs++;
+		log_warnx("table inet %s drifted (%s): restored", MASQ_TABLE, diff);
+	} else {
+		log_info("rules programmed (%s): %zu IPv4 and %zu IPv6 non-masquerade intervals in "
+			 "%.3f ms (kernel %.3f ms)",
+			 reason, rs->n4, rs->n6, (double)took / 1e6,
+			 (double)nft_sock_last_commit_ns(rc->nft) / 1e6);
+		log_ruleset(rs);
+	}
+	if (out != NFT_UNCHANGED)
+		log_debug("sync (%s) done: %s", reason, outcome_names[out]);
+	mark_programmed(rc);
+}
+
+static void sync_done(struct reconciler *rc, const struct masq_config *good, int64_t t0)
+{
+	rc->st->last_sync_error[0] = '\0';
+	rc->st->last_sync_unix = stats_wall_now();
+	rc->st->last_sync_seconds = (double)(loop_now_ns() - t0) / 1e9;
+	count_cidrs(rc, good);
+}
+
+static void sync_failed(struct reconciler *rc, const struct nft_error *e)
+{
+	rc->st->sync_failures++;
+	snprintf(rc->st->last_sync_error, sizeof(rc->st->last_sync_error), "%s: %s%s%s", e->what,
+		 strerror(-e->err), e->msg[0] ? ": " : "", e->msg);
+	reconcile_log_error(e);
+}
+
+/* A config change on a table masqd owns: the kernel holds rc->applied
+ * (nobody else can change an owned table), so send only the set elements
+ * that differ. Returns 0 when done, <0 when the full path must run. */
+static int update_sets(struct reconciler *rc, const struct masq_ruleset *rs, const char *reason,
+		       int64_t t0)
+{
+	struct nft_error e;
+	size_t changed;
+	int r;
+
+	if ((rc->table_flags & NFT_TABLE_OWNED_PERSISTENT) != NFT_TABLE_OWNED_PERSISTENT ||
+	    !rc->applied || !masq_ruleset_same_shape(rc->applied, rs))
+		return -EAGAIN;
+	r = nft_sets_update(rc->nft, rc->applied, rs, &changed, &e);
+	if (r < 0) {
+		log_warnx("incremental update failed at %s: %s; replacing the table", e.what,
+			  strerror(-e.err));
+		return r;
+	}
+	if (changed) {
+		log_info("rules updated (%s): %zu set elements changed, %zu IPv4 and %zu IPv6 "
+			 "intervals in %.3f ms (kernel %.3f ms)",
+			 reason, changed, rs->n4, rs->n6, (double)(loop_now_ns() - t0) / 1e6,
+			 (double)nft_sock_last_commit_ns(rc->nft) / 1e6);
+		log_ruleset(rs);
+	} else {
+		log_debug("sync (%s): the kernel already holds these rules", reason);
+	}
+	mark_programmed(rc);
+	return 0;
+}
+
+/* The counters of a replaced table go on in the totals. */
+static void carry_counters(struct reconciler *rc, const struct nft_counters *lost)
+{
+	for (int f = 0; f < 2; f++) {
+		rc->counted.kept[f] += lost->kept[f];
+		rc->counted.masqueraded[f] += lost->masqueraded[f];
+	}
+}
+
+int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint64_t gen,
+		    const char *reason, bool incremental)
+{
+	struct masq_ruleset *rs;
+	enum nft_outcome out = NFT_UNCHANGED;
+	struct nft_counters lost = { 0 };
+	struct nft_error e;
+	char diff[160];
+	int64_t t0 = loop_now_ns();
+	int r;
+
+	if (!good)
+		return 0; /* nothing valid yet: leave the kernel as it is */
+	rc->gen = gen;
+	r = masq_ruleset_build(good, rc->opts, &rs);
+	if (r < 0)
+		return r;
+	r = incremental ? update_sets(rc, rs, reason, t0) : -EAGAIN;
+	if (r < 0)
+		r = nft_reconcile(rc->nft, rs, rc->table_flags, &out, diff, sizeof(diff), &lost,
+				  &e);
+	rc->st->syncs++;
+	rc->st->last_sync_ok = r == 0;
+	stats_observe_sync(rc->st, (double)(loop_now_ns() - t0) / 1e9);
+	if (r < 0) {
+		sync_failed(rc, &e);
+		masq_ruleset_free(rc->applied); /* unknown now: read back next time */
+		rc->applied = NULL;
+		masq_ruleset_free(rs);
+		return r;
+	}
+	carry_counters(rc, &lost);
+	sync_done(rc, good, t0);
+	/* a full read-back of a large table leaves megabytes of freed heap:
+	 * give it back, so an idle masqd's memory is what it keeps */
+	if (!incremental)
+		malloc_trim(0);
+	if (!incremental || out != NFT_UNCHANGED || !rc->programmed)
+		log_outcome(rc, rs, out, reason, diff, loop_now_ns() - t0);
+	masq_ruleset_free(rc->applied);
+	rc->applied = rs;
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* Making the kernel hold the last good config: the full sync (read back,
+ * compare, replace) and the incremental one (set elements only), their log
+ * lines and sync counters. The reconciler owns what was applied and the
+ * config generation the kernel was last made to hold. */
+#ifndef MASQ_RECONCILE_H
+#define MASQ_RECONCILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/stats.h"
+#include "config/config.h"
+#include "netlink/nft.h"
+#include "netlink/state.h"
+
+struct reconciler;
+
+/* A reconciler over nft (borrowed) for opts, counting into st (borrowed). */
+struct reconciler *reconciler_new(struct nft_sock *nft, const struct masq_opts *opts,
+				  struct masqd_stats *st);
+
+/* Free it; NULL is fine. The rules stay in the kernel. */
+void reconciler_free(struct reconciler *rc);
+
+/* The table flags to create the table with (0: plain). */
+void reconciler_set_table_flags(struct reconciler *rc, uint32_t flags);
+
+/* Make the kernel hold good (generation gen; NULL: nothing valid yet, the
+ * kernel is left as it is). With incremental, a config change may send only
+ * the set elements that changed; otherwise the table is read back and
+ * compared. Returns 0 or -errno (logged and counted). */
+int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint64_t gen,
+		    const char *reason, bool incremental) __attribute__((warn_unused_result));
+
+/* Connections counted since start: the kernel's counters now plus those of
+ * tables replaced before. */
+int reconciler_connections(struct reconciler *rc, struct nft_counters *ret)
+	__attribute__((warn_unused_result));
+
+/* Log a failed transaction once, as one line ("stop masqd first" for EBUSY). */
+void reconcile_log_error(const struct nft_error *e);
+
+#endif

@@ -1,0 +1,63 @@
+/* The counters masqd keeps for /metrics and masqctl status, and the view
+ * those readers get: they depend on this header, never on the agent. */
+#ifndef MASQ_STATS_H
+#define MASQ_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/sources.h"
+
+struct kube_stats;
+struct nft_counters;
+
+struct masqd_source_stats {
+	bool used, ok;
+	const char *path;
+	char error[300]; /* the first error of the last failed load */
+	uint64_t reloads_ok, reloads_failed;
+};
+
+#define STATS_SYNC_BUCKETS 15 /* 1 ms, 2 ms, ... 16.384 s, as kube-proxy's */
+
+struct masqd_stats {
+	uint64_t syncs, sync_failures, drift_repairs, adoptions;
+	struct masqd_source_stats src[SOURCE_COUNT];
+	uint64_t sync_hist[STATS_SYNC_BUCKETS + 1]; /* per bucket; the last is above 16.384 s */
+	double sync_seconds_sum;
+	double last_sync_unix; /* wall time of the last successful sync; 0: none yet */
+	double last_sync_seconds; /* how long it took */
+	bool last_sync_ok;
+	char last_sync_error[200];
+	bool config_ok;
+	unsigned cidrs[2]; /* non-masquerade CIDRs programmed, IPv4 and IPv6 */
+	uint32_t table_flags;
+	double start_unix;
+	bool legacy[2]; /* upstream's chain is still in ip / ip6 nat */
+	uint64_t legacy_removed;
+};
+
+/* Upper bounds of the sync duration buckets, in seconds. */
+extern const double stats_sync_bounds[STATS_SYNC_BUCKETS];
+
+/* Count one sync of this many seconds in the histogram. */
+void stats_observe_sync(struct masqd_stats *st, double seconds);
+
+/* The wall clock, in seconds since the epoch. */
+double stats_wall_now(void);
+
+/* What metrics and status read: the counters, and what only the agent can
+ * answer, through its callbacks (ctx is theirs). */
+struct stats_view {
+	const struct masqd_stats *st;
+	void *ctx;
+	/* the API watch's counters; NULL when it is off */
+	const struct kube_stats *(*kube)(void *ctx);
+	/* connections counted since start: the kernel's counters now plus those
+	 * of tables replaced before; <0 when the table cannot be read */
+	int (*connections)(void *ctx, struct nft_counters *ret);
+	/* ready, or why not in one line */
+	bool (*ready)(void *ctx, const char **ret_reason);
+};
+
+#endif
