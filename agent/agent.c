@@ -66,22 +66,17 @@ static int view_connections(void *ctx, struct nft_counters *ret)
 
 /* Ready: the first sync is done and the last one succeeded. A bad config
  * does not make masqd unready: the last good rules are in place. */
-static bool view_ready(void *ctx, const char **ret_reason)
+static bool view_ready(void *ctx, char *why, size_t why_len)
 {
-	static char why[256];
 	struct agent *a = ctx;
 
-	if (a->st.syncs == 0) {
-		*ret_reason = "the first sync has not run yet";
-		return false;
-	}
-	if (!a->st.last_sync_ok) {
-		snprintf(why, sizeof(why), "the last sync failed: %s", a->st.last_sync_error);
-		*ret_reason = why;
-		return false;
-	}
-	*ret_reason = "ok";
-	return true;
+	if (a->st.syncs == 0)
+		snprintf(why, why_len, "the first sync has not run yet");
+	else if (!a->st.last_sync_ok)
+		snprintf(why, why_len, "the last sync failed: %s", a->st.last_sync_error);
+	else
+		snprintf(why, why_len, "ok");
+	return a->st.syncs && a->st.last_sync_ok;
 }
 
 struct agent *agent_new(const struct agent_settings *s)

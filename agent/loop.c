@@ -174,6 +174,21 @@ struct loop_timer *loop_timer_new(struct loop *l, loop_timer_fn fn, void *data)
 	return t;
 }
 
+void loop_timer_free(struct loop_timer *t)
+{
+	if (!t)
+		return;
+	for (struct loop_timer **p = &t->loop->timers; *p; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
+	}
+	loop_del_fd(t->loop, t->fd);
+	close(t->fd);
+	free(t);
+}
+
 static struct timespec ts(int64_t ns)
 {
 	return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };

@@ -37,6 +37,10 @@ void loop_stop(struct loop *l, int code);
 /* A disarmed timer (a timerfd on CLOCK_MONOTONIC) that calls fn. */
 struct loop_timer *loop_timer_new(struct loop *l, loop_timer_fn fn, void *data);
 
+/* Stop and free a timer, from any handler (its own included); NULL is fine.
+ * loop_free() frees the timers left. */
+void loop_timer_free(struct loop_timer *t);
+
 /* Fire after first_ns, then every interval_ns (0: once). 0/0 disarms. */
 int loop_timer_arm(struct loop_timer *t, int64_t first_ns, int64_t interval_ns);
 

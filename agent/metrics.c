@@ -255,10 +255,9 @@ static void serve_healthz(void *data, struct http_reply *out)
 static void serve_readyz(void *data, struct http_reply *out)
 {
 	const struct stats_view *v = data;
-	const char *why;
-	char line[300];
+	char why[STATS_WHY_LEN], line[STATS_WHY_LEN + 16];
 
-	if (v->ready(v->ctx, &why)) {
+	if (v->ready(v->ctx, why, sizeof(why))) {
 		reply_text(out, 200, "text/plain; charset=utf-8", "ok\n");
 		return;
 	}
@@ -326,8 +325,8 @@ static json_t *counters_json(const struct stats_view *v, const struct masqd_stat
 char *metrics_status_json(const struct stats_view *v)
 {
 	const struct masqd_stats *st = v->st;
-	const char *why;
-	bool ready = v->ready(v->ctx, &why);
+	char why[STATS_WHY_LEN];
+	bool ready = v->ready(v->ctx, why, sizeof(why));
 	json_t *doc =
 		json_pack("{s:s s:s s:b s:s s:o s:{s:f s:f s:b s:s} s:{s:i s:i} s:s s:o}",
 			  "version", MASQD_VERSION, "revision", MASQD_REVISION, "ready", ready,

@@ -4,6 +4,7 @@
 #define MASQ_STATS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/sources.h"
@@ -48,6 +49,8 @@ double stats_wall_now(void);
 
 /* What metrics and status read: the counters, and what only the agent can
  * answer, through its callbacks (ctx is theirs). */
+#define STATS_WHY_LEN 256 /* a readiness reason */
+
 struct stats_view {
 	const struct masqd_stats *st;
 	void *ctx;
@@ -56,8 +59,8 @@ struct stats_view {
 	/* connections counted since start: the kernel's counters now plus those
 	 * of tables replaced before; <0 when the table cannot be read */
 	int (*connections)(void *ctx, struct nft_counters *ret);
-	/* ready, or why not in one line */
-	bool (*ready)(void *ctx, const char **ret_reason);
+	/* ready, or why not in one line (why gets "ok" when ready) */
+	bool (*ready)(void *ctx, char *why, size_t why_len);
 };
 
 #endif

@@ -55,6 +55,8 @@ static void on_answer(void *data, long code, const char *body, size_t len, const
 			  u.set->uninstall_ds, err && err[0] ? err : "",
 			  err && err[0] ? ", HTTP " : "HTTP ", code);
 	json_decref(ds);
+	loop_timer_free(u.timer); /* answered: the deadline is moot */
+	u.timer = NULL;
 	loop_stop(u.loop, 0);
 }
 
