@@ -52,7 +52,8 @@ endif
 CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/doc.c config/file.c \
                config/model.c config/config.c config/precedence.c config/outcome.c \
                config/flags.c config/ruleset.c config/hostport.c config/yamltree.c \
-               config/policy.c config/sources.c config/kubeconfig.c config/kwatch.c
+               config/policy.c config/pstore.c config/sources.c config/kubeconfig.c \
+               config/kwatch.c
 NETLINK_SRC := netlink/batch.c netlink/nft.c netlink/state.c
 AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/intake.c \
                agent/legacy.c agent/uninstall.c agent/loop.c agent/watch.c agent/caps.c \
@@ -60,7 +61,7 @@ AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/i
 MASQCTL_SRC := tools/masqctl.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 
-UNIT_TESTS  := cidr doc duration config precedence flags ruleset batch expo sources kube
+UNIT_TESTS  := cidr doc duration config precedence flags ruleset batch expo sources kube pstore
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper
 
@@ -94,7 +95,7 @@ $(BUILD)/tests/netns/%: $(BUILD)/tests/netns/%.o $(BUILD)/libmasq.a
 $(BUILD)/tests/unit/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 
 # Fuzz targets need clang's libFuzzer; `make fuzz` builds them, `make check` smoke-runs them.
-FUZZ_TARGETS := config doc duration cidr policy watch kubeconfig
+FUZZ_TARGETS := config doc duration cidr policy watch kubeconfig pstore
 FUZZ_BINS    := $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
                 $(shell $(PKG_CONFIG) --cflags $(PKGS))

@@ -25,11 +25,17 @@ void policy_list_clear(struct masq_policy_list *list)
 
 int policy_list_add(struct masq_policy_list *list, const struct masq_policy *p)
 {
-	struct masq_policy *v = realloc(list->v, (list->n + 1) * sizeof(*v));
+	struct masq_policy *v = list->v;
 
-	if (!v)
-		return -ENOMEM;
-	list->v = v;
+	/* doubling: a list of 10,000 policies is built without 10,000 copies */
+	if (list->n == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 8;
+
+		if (!(v = realloc(list->v, cap * sizeof(*v))))
+			return -ENOMEM;
+		list->v = v;
+		list->cap = cap;
+	}
 	v[list->n] = *p;
 	v[list->n].cidrs = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*p->cidrs));
 	if (!v[list->n].cidrs)

@@ -22,7 +22,7 @@ struct masq_policy {
 
 struct masq_policy_list {
 	struct masq_policy *v;
-	size_t n;
+	size_t n, cap; /* cap: room in v, grown by doubling */
 	char **rejected; /* names of policies rejected in this parse */
 	size_t nrejected;
 };

@@ -10,15 +10,26 @@
 #include <unistd.h>
 
 #include "config/policy.h"
+#include "config/pstore.h"
 
 const char *const source_names[SOURCE_COUNT] = { "file", "egress-nat-policy-dir", "configmap-api",
 						 "egress-nat-policy-api" };
+
+/* A second definition of a name in one policy file: the first one stands,
+ * and this one is refused again at every load, where it came in the file. */
+struct pdup {
+	char name[POLICY_NAME_MAX + 1];
+	unsigned line;
+	size_t at; /* how many of the file's policies came before it */
+};
 
 /* The last good version of one file. */
 struct slot {
 	char *path;
 	struct masq_config *cfg; /* ip-masq files */
-	struct masq_policy_list policies; /* policy files */
+	struct pstore *policies; /* policy files: each policy's last good version */
+	struct pdup *dups;
+	size_t ndups;
 	bool have;
 	bool seen; /* present in this load */
 };
@@ -41,7 +52,8 @@ static void slot_clear(struct slot *sl)
 {
 	free(sl->path);
 	cfg_free(sl->cfg);
-	policy_list_clear(&sl->policies);
+	pstore_free(sl->policies);
+	free(sl->dups);
 	memset(sl, 0, sizeof(*sl));
 }
 
@@ -351,43 +363,38 @@ static int load_files(struct masq_sources *s, const struct sources_settings *set
 	return r < 0 ? r : (int)n;
 }
 
-/* Policy names taken so far in this load, to refuse a second definition. */
-struct taken {
-	const char **names, **paths;
-	size_t n;
-};
-
-static int take(struct taken *t, const char *name, const char *path)
+static int dup_add(struct slot *sl, const struct masq_policy *p)
 {
-	const char **n = realloc(t->names, (t->n + 1) * sizeof(*n));
-	const char **p = n ? realloc(t->paths, (t->n + 1) * sizeof(*p)) : NULL;
+	struct pdup *v = realloc(sl->dups, (sl->ndups + 1) * sizeof(*v));
 
-	if (n)
-		t->names = n;
-	if (!p)
+	if (!v)
 		return -ENOMEM;
-	t->paths = p;
-	t->names[t->n] = name;
-	t->paths[t->n++] = path;
+	sl->dups = v;
+	snprintf(v[sl->ndups].name, sizeof(v->name), "%s", p->name);
+	v[sl->ndups].line = p->line;
+	v[sl->ndups++].at = pstore_policies(sl->policies)->n;
 	return 0;
 }
 
-static const char *taken_by(const struct taken *t, const char *name)
+/* A file read again is a relist of its store: its valid policies in order,
+ * the first definition of a name standing, then the last good versions of
+ * the rejected ones. */
+static int take_file(struct slot *sl, const struct masq_policy_list *fresh)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		if (strcmp(t->names[i], name) == 0)
-			return t->paths[i];
-	}
-	return NULL;
-}
+	int r = 0;
 
-static const struct masq_policy *find_policy(const struct masq_policy_list *l, const char *name)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		if (strcmp(l->v[i].name, name) == 0)
-			return &l->v[i];
+	sl->ndups = 0;
+	pstore_relist_begin(sl->policies);
+	for (size_t i = 0; r == 0 && i < fresh->n; i++) {
+		if (pstore_get(sl->policies, fresh->v[i].name))
+			r = dup_add(sl, &fresh->v[i]);
+		else
+			r = pstore_put(sl->policies, &fresh->v[i]);
 	}
-	return NULL;
+	for (size_t i = 0; r >= 0 && i < fresh->nrejected; i++)
+		r = pstore_reject(sl->policies, fresh->rejected[i]);
+	pstore_relist_end(sl->policies);
+	return r < 0 ? r : 0;
 }
 
 /* Parse a policy file into the slot; rejected policies keep their last good
@@ -403,48 +410,62 @@ static int refresh_policy_slot(struct slot *sl, const struct sources_settings *s
 	if (r == 0)
 		r = policy_parse_buf(sl->path, buf, len, &set->opts, &fresh, d);
 	free(buf);
+	if (r == 0 && !sl->policies && !(sl->policies = pstore_new()))
+		r = -ENOMEM;
 	if (r < 0) {
 		policy_list_clear(&fresh);
 		*failed = true;
 		*incomplete |= !sl->have;
 		return r == -ENOMEM ? r : 0;
 	}
-	for (size_t i = 0; i < fresh.nrejected; i++) {
-		const struct masq_policy *old = find_policy(&sl->policies, fresh.rejected[i]);
-		*failed = true;
-		if (old && (r = policy_list_add(&fresh, old)) < 0)
-			break;
-	}
-	policy_list_clear(&sl->policies);
-	sl->policies = fresh;
+	*failed |= fresh.nrejected > 0;
+	r = take_file(sl, &fresh);
+	policy_list_clear(&fresh);
 	sl->have = true;
 	return r;
 }
 
-/* The policies of one file (or of the API), merged; returns how many it
- * contributed. */
-static int merge_policies(const struct masq_policy_list *pl, const char *where, struct taken *t,
-			  struct merge *mg, bool *failed, struct diags *d)
+/* One policy (or a second definition, p NULL) claims its name for where;
+ * one that an earlier source or definition has is refused. Returns 1 when
+ * it contributed. */
+static int merge_one(const char *name, unsigned line, const struct masq_policy *p,
+		     const char *where, struct pstore_claims *c, struct merge *mg, bool *failed,
+		     struct diags *d)
 {
 	char origin[POLICY_NAME_MAX + 32];
+	const char *other;
+	int r = pstore_claim(c, name, where, &other);
+
+	if (r == -EEXIST) {
+		diag_add(d, DIAG_ERROR, where, line, 1,
+			 "policy %s: also defined in %s; this one is ignored", name, other);
+		*failed = true;
+		return 0;
+	}
+	if (r < 0 || !p)
+		return r;
+	snprintf(origin, sizeof(origin), "EgressNATPolicy/%s", name);
+	for (size_t j = 0; r == 0 && j < p->ncidrs; j++)
+		r = merge_add(mg, &p->cidrs[j], origin);
+	return r < 0 ? r : 1;
+}
+
+/* The policies of one file (or of the API) and its second definitions, in
+ * the file's order, merged; returns how many contributed. */
+static int merge_policies(const struct masq_policy_list *pl, const struct pdup *dups, size_t ndups,
+			  const char *where, struct pstore_claims *c, struct merge *mg,
+			  bool *failed, struct diags *d)
+{
+	size_t k = 0;
 	int count = 0, r = 0;
 
-	for (size_t i = 0; r == 0 && i < pl->n; i++) {
-		const struct masq_policy *p = &pl->v[i];
-		const char *other = taken_by(t, p->name);
-
-		if (other) {
-			diag_add(d, DIAG_ERROR, where, p->line, 1,
-				 "policy %s: also defined in %s; this one is ignored", p->name,
-				 other);
-			*failed = true;
-			continue;
-		}
-		r = take(t, p->name, where);
-		snprintf(origin, sizeof(origin), "EgressNATPolicy/%s", p->name);
-		for (size_t j = 0; r == 0 && j < p->ncidrs; j++)
-			r = merge_add(mg, &p->cidrs[j], origin);
-		count++;
+	for (size_t i = 0; r >= 0 && i <= pl->n; i++) {
+		for (; r >= 0 && k < ndups && dups[k].at == i; k++)
+			r = merge_one(dups[k].name, dups[k].line, NULL, where, c, mg, failed, d);
+		if (r >= 0 && i < pl->n)
+			r = merge_one(pl->v[i].name, pl->v[i].line, &pl->v[i], where, c, mg, failed,
+				      d);
+		count += r > 0 ? r : 0;
 	}
 	return r < 0 ? r : count;
 }
@@ -452,14 +473,15 @@ static int merge_policies(const struct masq_policy_list *pl, const char *where, 
 static int load_policies(struct masq_sources *s, const struct sources_settings *set,
 			 struct merge *mg, bool *failed, struct diags *d)
 {
-	struct taken t = { 0 };
+	struct pstore_claims *c = pstore_claims_new();
 	char **names = NULL, path[PATH_MAX];
 	size_t n = 0;
-	int r = 0, total = 0;
+	int r = c ? 0 : -ENOMEM, total = 0;
 
 	/* the API's first: a file cannot shadow what the cluster says */
-	if (set->api_policies)
-		total = r = merge_policies(set->api_policies, "apiserver", &t, mg, failed, d);
+	if (r == 0 && set->api_policies)
+		total = r =
+			merge_policies(set->api_policies, NULL, 0, "apiserver", c, mg, failed, d);
 	if (r >= 0 && set->policy_dir && set->policy_dir[0])
 		r = list_dir(set->policy_dir, any_file, &names, &n, d);
 
@@ -474,11 +496,11 @@ static int load_policies(struct masq_sources *s, const struct sources_settings *
 		sl->seen = true;
 		r = refresh_policy_slot(sl, set, failed, &mg->m->incomplete, d);
 		if (r == 0 && sl->have)
-			r = merge_policies(&sl->policies, sl->path, &t, mg, failed, d);
+			r = merge_policies(pstore_policies(sl->policies), sl->dups, sl->ndups,
+					   sl->path, c, mg, failed, d);
 		total += r > 0 ? r : 0;
 	}
-	free(t.names);
-	free(t.paths);
+	pstore_claims_free(c);
 	free_names(names, n);
 	return r < 0 ? r : total;
 }

@@ -279,6 +279,84 @@ static void test_tab_indented_json(void **state)
 	merged_clear(&m);
 }
 
+#define POLICY(name, cidr)                                                  \
+	"apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"         \
+	"metadata: {name: " name "}\nspec: {action: NoSNAT, destinations: " \
+	"[{cidr: " cidr "}]}\n---\n"
+
+/* Every error of the last load, in order, with the directory cut out. */
+static const char *errors(void)
+{
+	static char out[2048];
+	size_t o = 0, n = strlen(pol);
+
+	out[0] = '\0';
+	for (size_t i = 0; i < d.n; i++) {
+		char line[DIAG_FILE_LEN + DIAG_MSG_LEN + 32], *p;
+		diag_format(&d.items[i], line, sizeof(line));
+		while ((p = strstr(line, pol)))
+			memmove(p, p + n + 1, strlen(p + n + 1) + 1);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s\n", line);
+	}
+	return out;
+}
+
+/* A name defined twice: in one file, across files, and by the API. The
+ * first definition stands and each later one is refused where it is, in
+ * the order a reader meets them; a bad edit keeps the last good version. */
+static void test_policy_duplicates(void **state)
+{
+	struct masq_policy_list api = { 0 };
+	struct masq_policy w = { .name = "w", .ncidrs = 1 };
+	struct masq_merged m;
+	struct cidr c;
+
+	assert_int_equal(cidr_parse("10.9.0.0/16", &c, NULL), 0);
+	w.cidrs = &c;
+	assert_int_equal(policy_list_add(&api, &w), 0);
+	set.config = "/nonexistent/ip-masq-agent";
+	set.policy_dir = pol;
+	set.api_policies = &api;
+	put(pol, "a.yaml",
+	    POLICY("x", "10.1.0.0/16") POLICY("x", "10.2.0.0/16") POLICY("y", "10.3.0.0/16")
+		    POLICY("w", "10.8.0.0/16"));
+	put(pol, "b.yaml",
+	    POLICY("z", "10.5.0.0/16") POLICY("y", "10.4.0.0/16") POLICY("z", "10.6.0.0/16"));
+	assert_string_equal(load(1, &m), "10.9.0.0/16<EgressNATPolicy/w>,"
+					 "10.1.0.0/16<EgressNATPolicy/x>,"
+					 "10.3.0.0/16<EgressNATPolicy/y>,"
+					 "10.5.0.0/16<EgressNATPolicy/z>");
+	assert_string_equal(errors(),
+			    "a.yaml:6:1: policy x: also defined in a.yaml; this one is "
+			    "ignored\n"
+			    "a.yaml:16:1: policy w: also defined in apiserver; this one is "
+			    "ignored\n"
+			    "b.yaml:6:1: policy y: also defined in a.yaml; this one is "
+			    "ignored\n"
+			    "b.yaml:11:1: policy z: also defined in b.yaml; this one is "
+			    "ignored\n");
+	assert_non_null(strstr(st[SOURCE_POLICY].error, "a.yaml:6:1: policy x: also defined"));
+	merged_clear(&m);
+	/* b's z turns bad and its second definition goes: the last good z stays */
+	put(pol, "b.yaml", POLICY("z", "10.5.0.1/16") POLICY("y", "10.4.0.0/16"));
+	assert_string_equal(load(1, &m), "10.9.0.0/16<EgressNATPolicy/w>,"
+					 "10.1.0.0/16<EgressNATPolicy/x>,"
+					 "10.3.0.0/16<EgressNATPolicy/y>,"
+					 "10.5.0.0/16<EgressNATPolicy/z>");
+	assert_non_null(strstr(errors(), "b.yaml:4:"));
+	merged_clear(&m);
+	/* the API's w goes: a.yaml's is no longer a second definition */
+	set.api_policies = NULL;
+	drop(pol, "b.yaml");
+	assert_string_equal(load(1, &m), "10.1.0.0/16<EgressNATPolicy/x>,"
+					 "10.3.0.0/16<EgressNATPolicy/y>,"
+					 "10.8.0.0/16<EgressNATPolicy/w>");
+	assert_string_equal(errors(), "a.yaml:6:1: policy x: also defined in a.yaml; this one is "
+				      "ignored\n");
+	merged_clear(&m);
+	policy_list_clear(&api);
+}
+
 static void test_single_file_and_policies(void **state)
 {
 	struct masq_merged m;
@@ -309,6 +387,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tab_indented_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_file_and_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_duplicates, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("sources", tests, NULL, NULL);
 }
