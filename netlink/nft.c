@@ -111,8 +111,7 @@ static void ext_ack_msg(const struct nlmsghdr *nlh, char *buf, size_t len)
 	if (off >= mnl_nlmsg_get_payload_len(nlh))
 		return;
 	mnl_attr_for_each_payload((const void *)((const char *)ne + off),
-				  mnl_nlmsg_get_payload_len(nlh) - off)
-	{
+				  mnl_nlmsg_get_payload_len(nlh) - off) {
 		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
 		    mnl_attr_validate(attr, MNL_TYPE_STRING) == 0)
 			snprintf(buf, len, "%s", mnl_attr_get_str(attr));
