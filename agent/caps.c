@@ -1,3 +1,4 @@
+/* Privileges: keep CAP_NET_ADMIN alone, with no_new_privs. */
 #include "agent/caps.h"
 
 #include <errno.h>

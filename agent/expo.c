@@ -1,3 +1,4 @@
+/* The Prometheus text format writer: families, escaped labels, histograms. */
 #include "agent/expo.h"
 
 #include <math.h>

@@ -1,3 +1,4 @@
+/* One logfmt line per event on stderr, and a diags list printed once. */
 #include "agent/log.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* The single-threaded epoll loop: fd handlers, timerfd timers, stop. */
 #include "agent/loop.h"
 
 #include <errno.h>

@@ -1,3 +1,6 @@
+/* What masqd exports: the Prometheus families (each named once, in
+ * metric_defs), /healthz and /readyz, and the status document. They read
+ * agent/stats.h, never the agent. */
 #include "agent/metrics.h"
 
 #include <dirent.h>
@@ -17,75 +20,145 @@
 
 static const char *const families[2] = { "ipv4", "ipv6" };
 
+/* Every family masqd exports, its name, type and help written once. */
+enum metric {
+	M_BUILD_INFO,
+	M_SYNC_DURATION_SECONDS,
+	M_LAST_SYNC_TIMESTAMP_SECONDS,
+	M_SYNC_FAILURES_TOTAL,
+	M_DRIFT_REPAIRS_TOTAL,
+	M_LEGACY_CHAIN_PRESENT,
+	M_LEGACY_CHAIN_REMOVALS_TOTAL,
+	M_TABLE_ADOPTIONS_TOTAL,
+	M_CONFIG_RELOADS_TOTAL,
+	M_CONFIG_LAST_LOAD_SUCCESS,
+	M_NONMASQUERADE_CIDRS,
+	M_MASQUERADED_CONNECTIONS_TOTAL,
+	M_NOT_MASQUERADED_CONNECTIONS_TOTAL,
+	M_API_REQUESTS_TOTAL,
+	M_API_WATCH_RESTARTS_TOTAL,
+	M_API_UP,
+	M_PROCESS_CPU_SECONDS_TOTAL,
+	M_PROCESS_RESIDENT_MEMORY_BYTES,
+	M_PROCESS_VIRTUAL_MEMORY_BYTES,
+	M_PROCESS_START_TIME_SECONDS,
+	M_PROCESS_OPEN_FDS,
+	M_PROCESS_MAX_FDS,
+};
+
+static const struct metric_def {
+	const char *name, *type, *help;
+} metric_defs[] = {
+	[M_BUILD_INFO] = { "masqd_build_info", "gauge",
+			   "A metric with a constant 1 labeled by masqd's version and revision." },
+	[M_SYNC_DURATION_SECONDS] = { "masqd_sync_duration_seconds", "histogram",
+				      "Time to reconcile the kernel's rules with the config: read back, compare, "
+				      "and commit when they differ." },
+	[M_LAST_SYNC_TIMESTAMP_SECONDS] = { "masqd_last_sync_timestamp_seconds", "gauge",
+					    "Unix time of the last successful sync (0 before the first)." },
+	[M_SYNC_FAILURES_TOTAL] = { "masqd_sync_failures_total", "counter",
+				    "Syncs the kernel refused; one nftables transaction covers both families." },
+	[M_DRIFT_REPAIRS_TOTAL] = { "masqd_drift_repairs_total", "counter",
+				    "Times the table had been changed by someone else and was restored." },
+	[M_LEGACY_CHAIN_PRESENT] = { "masqd_legacy_chain_present", "gauge",
+				     "1 while upstream ip-masq-agent's iptables-nft chain (--masq-chain) is still in "
+				     "the nat table of the family: it overrides masqd's decisions." },
+	[M_LEGACY_CHAIN_REMOVALS_TOTAL] = { "masqd_legacy_chain_removals_total", "counter",
+					    "Times --remove-legacy-chain deleted upstream's chain." },
+	[M_TABLE_ADOPTIONS_TOTAL] = { "masqd_table_adoptions_total", "counter",
+				      "Times masqd took over the table a previous masqd left, unchanged." },
+	[M_CONFIG_RELOADS_TOTAL] = { "masqd_config_reloads_total", "counter",
+				     "Config loads by source and result; a failed one keeps the last good config." },
+	[M_CONFIG_LAST_LOAD_SUCCESS] = { "masqd_config_last_load_success", "gauge",
+					 "1 when the last load of the source succeeded, 0 when it failed." },
+	[M_NONMASQUERADE_CIDRS] = { "masqd_nonmasquerade_cidrs", "gauge",
+				    "Non-masquerade CIDRs programmed, by family, link-local included when kept." },
+	[M_MASQUERADED_CONNECTIONS_TOTAL] = { "masqd_masqueraded_connections_total", "counter",
+					      "New connections that left with the node's address, by family." },
+	[M_NOT_MASQUERADED_CONNECTIONS_TOTAL] = { "masqd_not_masqueraded_connections_total",
+						  "counter",
+						  "New connections to a non-masquerade CIDR, which kept the pod's address, by family." },
+	[M_API_REQUESTS_TOTAL] = { "masqd_api_requests_total", "counter",
+				   "Requests to the Kubernetes API by resource and HTTP code (<error>: no answer)." },
+	[M_API_WATCH_RESTARTS_TOTAL] = { "masqd_api_watch_restarts_total", "counter",
+					 "Watches (or lists) restarted, by resource and reason; expired means a relist." },
+	[M_API_UP] = { "masqd_api_up", "gauge",
+		       "1 while the API answers the watch of the resource; the last state stays when 0." },
+	[M_PROCESS_CPU_SECONDS_TOTAL] = { "process_cpu_seconds_total", "counter",
+					  "Total user and system CPU time spent in seconds." },
+	[M_PROCESS_RESIDENT_MEMORY_BYTES] = { "process_resident_memory_bytes", "gauge",
+					      "Resident memory size in bytes." },
+	[M_PROCESS_VIRTUAL_MEMORY_BYTES] = { "process_virtual_memory_bytes", "gauge",
+					     "Virtual memory size in bytes." },
+	[M_PROCESS_START_TIME_SECONDS] = { "process_start_time_seconds", "gauge",
+					   "Start time of the process since unix epoch in seconds." },
+	[M_PROCESS_OPEN_FDS] = { "process_open_fds", "gauge", "Number of open file descriptors." },
+	[M_PROCESS_MAX_FDS] = { "process_max_fds", "gauge",
+				"Maximum number of open file descriptors." },
+};
+
+static void family(struct expo *e, enum metric m)
+{
+	expo_family(e, metric_defs[m].name, metric_defs[m].type, metric_defs[m].help);
+}
+
+static void sample(struct expo *e, enum metric m, const char *const *labels, double value)
+{
+	expo_sample(e, metric_defs[m].name, labels, value);
+}
+
 static void build_info(struct expo *e)
 {
 	const char *labels[] = { "version", MASQD_VERSION, "revision", MASQD_REVISION, NULL };
 
-	expo_family(e, "masqd_build_info", "gauge",
-		    "A metric with a constant 1 labeled by masqd's version and revision.");
-	expo_sample(e, "masqd_build_info", labels, 1);
+	family(e, M_BUILD_INFO);
+	sample(e, M_BUILD_INFO, labels, 1);
 }
 
 static void sync_metrics(struct expo *e, const struct masqd_stats *st)
 {
-	expo_family(e, "masqd_sync_duration_seconds", "histogram",
-		    "Time to reconcile the kernel's rules with the config: read back, compare, "
-		    "and commit when they differ.");
-	expo_histogram(e, "masqd_sync_duration_seconds", NULL, stats_sync_bounds, st->sync_hist,
-		       STATS_SYNC_BUCKETS, st->sync_seconds_sum);
-	expo_family(e, "masqd_last_sync_timestamp_seconds", "gauge",
-		    "Unix time of the last successful sync (0 before the first).");
-	expo_sample(e, "masqd_last_sync_timestamp_seconds", NULL, st->last_sync_unix);
-	expo_family(e, "masqd_sync_failures_total", "counter",
-		    "Syncs the kernel refused; one nftables transaction covers both families.");
-	expo_sample(e, "masqd_sync_failures_total", NULL, (double)st->sync_failures);
-	expo_family(e, "masqd_drift_repairs_total", "counter",
-		    "Times the table had been changed by someone else and was restored.");
-	expo_sample(e, "masqd_drift_repairs_total", NULL, (double)st->drift_repairs);
-	expo_family(
-		e, "masqd_legacy_chain_present", "gauge",
-		"1 while upstream ip-masq-agent's iptables-nft chain (--masq-chain) is still in "
-		"the nat table of the family: it overrides masqd's decisions.");
+	family(e, M_SYNC_DURATION_SECONDS);
+	expo_histogram(e, metric_defs[M_SYNC_DURATION_SECONDS].name, NULL, stats_sync_bounds,
+		       st->sync_hist, STATS_SYNC_BUCKETS, st->sync_seconds_sum);
+	family(e, M_LAST_SYNC_TIMESTAMP_SECONDS);
+	sample(e, M_LAST_SYNC_TIMESTAMP_SECONDS, NULL, st->last_sync_unix);
+	family(e, M_SYNC_FAILURES_TOTAL);
+	sample(e, M_SYNC_FAILURES_TOTAL, NULL, (double)st->sync_failures);
+	family(e, M_DRIFT_REPAIRS_TOTAL);
+	sample(e, M_DRIFT_REPAIRS_TOTAL, NULL, (double)st->drift_repairs);
+	family(e, M_LEGACY_CHAIN_PRESENT);
 	for (int f = 0; f < 2; f++)
-		expo_sample(e, "masqd_legacy_chain_present",
-			    (const char *[]){ "family", families[f], NULL }, st->legacy[f]);
-	expo_family(e, "masqd_legacy_chain_removals_total", "counter",
-		    "Times --remove-legacy-chain deleted upstream's chain.");
-	expo_sample(e, "masqd_legacy_chain_removals_total", NULL, (double)st->legacy_removed);
-	expo_family(e, "masqd_table_adoptions_total", "counter",
-		    "Times masqd took over the table a previous masqd left, unchanged.");
-	expo_sample(e, "masqd_table_adoptions_total", NULL, (double)st->adoptions);
+		sample(e, M_LEGACY_CHAIN_PRESENT, (const char *[]){ "family", families[f], NULL },
+		       st->legacy[f]);
+	family(e, M_LEGACY_CHAIN_REMOVALS_TOTAL);
+	sample(e, M_LEGACY_CHAIN_REMOVALS_TOTAL, NULL, (double)st->legacy_removed);
+	family(e, M_TABLE_ADOPTIONS_TOTAL);
+	sample(e, M_TABLE_ADOPTIONS_TOTAL, NULL, (double)st->adoptions);
 }
 
 static void config_metrics(struct expo *e, const struct masqd_stats *st)
 {
-	expo_family(e, "masqd_config_reloads_total", "counter",
-		    "Config loads by source and result; a failed one keeps the last good config.");
+	family(e, M_CONFIG_RELOADS_TOTAL);
 	for (int k = 0; k < SOURCE_COUNT; k++) {
 		if (!st->src[k].used && !st->src[k].reloads_ok && !st->src[k].reloads_failed)
 			continue;
-		expo_sample(
-			e, "masqd_config_reloads_total",
-			(const char *[]){ "source", source_names[k], "result", "success", NULL },
-			(double)st->src[k].reloads_ok);
-		expo_sample(
-			e, "masqd_config_reloads_total",
-			(const char *[]){ "source", source_names[k], "result", "failure", NULL },
-			(double)st->src[k].reloads_failed);
+		sample(e, M_CONFIG_RELOADS_TOTAL,
+		       (const char *[]){ "source", source_names[k], "result", "success", NULL },
+		       (double)st->src[k].reloads_ok);
+		sample(e, M_CONFIG_RELOADS_TOTAL,
+		       (const char *[]){ "source", source_names[k], "result", "failure", NULL },
+		       (double)st->src[k].reloads_failed);
 	}
-	expo_family(e, "masqd_config_last_load_success", "gauge",
-		    "1 when the last load of the source succeeded, 0 when it failed.");
+	family(e, M_CONFIG_LAST_LOAD_SUCCESS);
 	for (int k = 0; k < SOURCE_COUNT; k++) {
 		if (st->src[k].used)
-			expo_sample(e, "masqd_config_last_load_success",
-				    (const char *[]){ "source", source_names[k], NULL },
-				    st->src[k].ok);
+			sample(e, M_CONFIG_LAST_LOAD_SUCCESS,
+			       (const char *[]){ "source", source_names[k], NULL }, st->src[k].ok);
 	}
-	expo_family(e, "masqd_nonmasquerade_cidrs", "gauge",
-		    "Non-masquerade CIDRs programmed, by family, link-local included when kept.");
+	family(e, M_NONMASQUERADE_CIDRS);
 	for (int f = 0; f < 2; f++)
-		expo_sample(e, "masqd_nonmasquerade_cidrs",
-			    (const char *[]){ "family", families[f], NULL }, st->cidrs[f]);
+		sample(e, M_NONMASQUERADE_CIDRS, (const char *[]){ "family", families[f], NULL },
+		       st->cidrs[f]);
 }
 
 /* A nat chain sees a connection's first packet only: these count connections. */
@@ -95,18 +168,14 @@ static void connection_metrics(struct expo *e, const struct stats_view *v)
 
 	if (v->connections(v->ctx, &c) < 0)
 		return; /* no table to read: leave the families out rather than report zeros */
-	expo_family(e, "masqd_masqueraded_connections_total", "counter",
-		    "New connections that left with the node's address, by family.");
+	family(e, M_MASQUERADED_CONNECTIONS_TOTAL);
 	for (int f = 0; f < 2; f++)
-		expo_sample(e, "masqd_masqueraded_connections_total",
-			    (const char *[]){ "family", families[f], NULL },
-			    (double)c.masqueraded[f]);
-	expo_family(
-		e, "masqd_not_masqueraded_connections_total", "counter",
-		"New connections to a non-masquerade CIDR, which kept the pod's address, by family.");
+		sample(e, M_MASQUERADED_CONNECTIONS_TOTAL,
+		       (const char *[]){ "family", families[f], NULL }, (double)c.masqueraded[f]);
+	family(e, M_NOT_MASQUERADED_CONNECTIONS_TOTAL);
 	for (int f = 0; f < 2; f++)
-		expo_sample(e, "masqd_not_masqueraded_connections_total",
-			    (const char *[]){ "family", families[f], NULL }, (double)c.kept[f]);
+		sample(e, M_NOT_MASQUERADED_CONNECTIONS_TOTAL,
+		       (const char *[]){ "family", families[f], NULL }, (double)c.kept[f]);
 }
 
 static void api_metrics(struct expo *e, const struct kube_stats *ks)
@@ -115,39 +184,32 @@ static void api_metrics(struct expo *e, const struct kube_stats *ks)
 
 	if (!ks)
 		return;
-	expo_family(
-		e, "masqd_api_requests_total", "counter",
-		"Requests to the Kubernetes API by resource and HTTP code (<error>: no answer).");
+	family(e, M_API_REQUESTS_TOTAL);
 	for (int r = 0; r < KUBE_NRES; r++) {
 		for (size_t i = 0; i < ks->ncodes[r]; i++) {
 			if (ks->req[r][i].code)
 				snprintf(code, sizeof(code), "%d", ks->req[r][i].code);
 			else
 				snprintf(code, sizeof(code), "<error>");
-			expo_sample(e, "masqd_api_requests_total",
-				    (const char *[]){ "resource", kube_res_names[r], "code", code,
-						      NULL },
-				    (double)ks->req[r][i].n);
+			sample(e, M_API_REQUESTS_TOTAL,
+			       (const char *[]){ "resource", kube_res_names[r], "code", code,
+						 NULL },
+			       (double)ks->req[r][i].n);
 		}
 	}
-	expo_family(
-		e, "masqd_api_watch_restarts_total", "counter",
-		"Watches (or lists) restarted, by resource and reason; expired means a relist.");
+	family(e, M_API_WATCH_RESTARTS_TOTAL);
 	for (int r = 0; r < KUBE_NRES; r++) {
 		for (int w = 0; w < KUBE_R_COUNT && ks->synced[r] + ks->ncodes[r]; w++)
-			expo_sample(e, "masqd_api_watch_restarts_total",
-				    (const char *[]){ "resource", kube_res_names[r], "reason",
-						      kube_restart_names[w], NULL },
-				    (double)ks->restarts[r][w]);
+			sample(e, M_API_WATCH_RESTARTS_TOTAL,
+			       (const char *[]){ "resource", kube_res_names[r], "reason",
+						 kube_restart_names[w], NULL },
+			       (double)ks->restarts[r][w]);
 	}
-	expo_family(
-		e, "masqd_api_up", "gauge",
-		"1 while the API answers the watch of the resource; the last state stays when 0.");
+	family(e, M_API_UP);
 	for (int r = 0; r < KUBE_NRES; r++) {
 		if (ks->ncodes[r])
-			expo_sample(e, "masqd_api_up",
-				    (const char *[]){ "resource", kube_res_names[r], NULL },
-				    ks->healthy[r]);
+			sample(e, M_API_UP, (const char *[]){ "resource", kube_res_names[r], NULL },
+			       ks->healthy[r]);
 	}
 }
 
@@ -199,21 +261,18 @@ static void process_metrics(struct expo *e)
 	if (f)
 		fclose(f);
 	getrlimit(RLIMIT_NOFILE, &rl);
-	expo_family(e, "process_cpu_seconds_total", "counter",
-		    "Total user and system CPU time spent in seconds.");
-	expo_sample(e, "process_cpu_seconds_total", NULL, (double)(utime + stime) / (double)hz);
-	expo_family(e, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-	expo_sample(e, "process_resident_memory_bytes", NULL, (double)rss * (double)page);
-	expo_family(e, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-	expo_sample(e, "process_virtual_memory_bytes", NULL, (double)vsize);
-	expo_family(e, "process_start_time_seconds", "gauge",
-		    "Start time of the process since unix epoch in seconds.");
-	expo_sample(e, "process_start_time_seconds", NULL,
-		    boot_time() + (double)start / (double)hz);
-	expo_family(e, "process_open_fds", "gauge", "Number of open file descriptors.");
-	expo_sample(e, "process_open_fds", NULL, open_fds());
-	expo_family(e, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-	expo_sample(e, "process_max_fds", NULL, (double)rl.rlim_cur);
+	family(e, M_PROCESS_CPU_SECONDS_TOTAL);
+	sample(e, M_PROCESS_CPU_SECONDS_TOTAL, NULL, (double)(utime + stime) / (double)hz);
+	family(e, M_PROCESS_RESIDENT_MEMORY_BYTES);
+	sample(e, M_PROCESS_RESIDENT_MEMORY_BYTES, NULL, (double)rss * (double)page);
+	family(e, M_PROCESS_VIRTUAL_MEMORY_BYTES);
+	sample(e, M_PROCESS_VIRTUAL_MEMORY_BYTES, NULL, (double)vsize);
+	family(e, M_PROCESS_START_TIME_SECONDS);
+	sample(e, M_PROCESS_START_TIME_SECONDS, NULL, boot_time() + (double)start / (double)hz);
+	family(e, M_PROCESS_OPEN_FDS);
+	sample(e, M_PROCESS_OPEN_FDS, NULL, open_fds());
+	family(e, M_PROCESS_MAX_FDS);
+	sample(e, M_PROCESS_MAX_FDS, NULL, (double)rl.rlim_cur);
 }
 
 static void reply_text(struct http_reply *out, unsigned status, const char *ctype, const char *text)

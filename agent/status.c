@@ -1,3 +1,4 @@
+/* The unix socket masqctl status reads: one JSON document per connection. */
 #include "agent/status.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* inotify on the config's directory (kubelet's ..data swap), with the
+ * nearest existing ancestor watched while it is missing. */
 #include "agent/watch.h"
 
 #include <errno.h>

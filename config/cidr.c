@@ -1,3 +1,4 @@
+/* CIDR parsing and formatting, and merging CIDRs into sorted intervals. */
 #include "config/cidr.h"
 
 #include <arpa/inet.h>

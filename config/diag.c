@@ -1,3 +1,4 @@
+/* The FILE:LINE:COL problem list config/ fills and agent/ prints. */
 #include "config/diag.h"
 
 #include <stdarg.h>

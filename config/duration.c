@@ -1,3 +1,4 @@
+/* Go's time.ParseDuration, and v2's bare-seconds form. */
 #include "config/duration.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* Command-line flags as Go's flag package reads them. */
 #include "config/flags.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* IP:PORT, [IPv6]:PORT and :PORT listen addresses. */
 #include "config/hostport.h"
 
 #include <arpa/inet.h>

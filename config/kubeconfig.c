@@ -1,3 +1,4 @@
+/* API access: kubeconfig, in-cluster settings, tokens, NAMESPACE/NAME. */
 #include "config/kubeconfig.h"
 
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* The API's wire shapes: the watch stream's lines, events, lists, objects. */
 #include "config/kwatch.h"
 
 #include <errno.h>

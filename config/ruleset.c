@@ -1,3 +1,4 @@
+/* The desired ruleset from a config and flags, and its nft rendering. */
 #include "config/ruleset.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* A bounded document tree with positions, for nested inputs. */
 #include "config/yamltree.h"
 
 #include <errno.h>
