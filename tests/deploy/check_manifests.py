@@ -77,6 +77,8 @@ def check_daemonset(ds, masqd):
     check("not privileged, no privilege escalation",
           sc.get("privileged") is False and sc.get("allowPrivilegeEscalation") is False)
     check("read-only root filesystem", sc.get("readOnlyRootFilesystem") is True)
+    check("seccomp: the runtime's default profile",
+          sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", sc)
     res = c.get("resources", {})
     check("resource requests and limits",
           res.get("requests", {}).get("cpu") and res.get("requests", {}).get("memory")
