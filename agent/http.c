@@ -1,6 +1,5 @@
 #include "agent/http.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -11,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "agent/dl.h"
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "config/hostport.h"
@@ -19,8 +19,8 @@
 #define MHD_SONAME "libmicrohttpd.so.12"
 
 /* libmicrohttpd is loaded when the first endpoint starts, not at exec: it
- * brings GnuTLS and eight more libraries whose initialisation costs about
- * 15 ms at every start, which masqd --once and --cleanup never need.
+ * brings GnuTLS and eight more libraries, whose loading and initialisation
+ * masqd --once and --cleanup never need (agent/dl.h has the cost).
  * (Images must still install it: ldd does not list it.) */
 static struct {
 	void *lib;
@@ -36,36 +36,22 @@ static struct {
 	__typeof__(MHD_stop_daemon) *stop_daemon;
 } mhd;
 
+/* a table entry: the symbol's name and the pointer it fills */
+#define MHD_SYM(f) "MHD_" #f, (void **)&mhd.f
+
 static int mhd_load(char *err, size_t errlen)
 {
-	void *lib;
+	static const struct dl_sym syms[] = {
+		{ MHD_SYM(add_response_header) }, { MHD_SYM(create_response_from_buffer) },
+		{ MHD_SYM(destroy_response) },	  { MHD_SYM(get_connection_info) },
+		{ MHD_SYM(get_daemon_info) },	  { MHD_SYM(get_timeout) },
+		{ MHD_SYM(queue_response) },	  { MHD_SYM(run) },
+		{ MHD_SYM(start_daemon) },	  { MHD_SYM(stop_daemon) },
+	};
 
 	if (mhd.lib)
 		return 0;
-	lib = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		snprintf(err, errlen, "cannot load %s: %s", MHD_SONAME, dlerror());
-		return -ENOENT;
-	}
-#define SYM(f)                                                             \
-	if (!(*(void **)&mhd.f = dlsym(lib, "MHD_" #f))) {                 \
-		snprintf(err, errlen, "%s has no MHD_%s", MHD_SONAME, #f); \
-		dlclose(lib);                                              \
-		return -ENOENT;                                            \
-	}
-	SYM(add_response_header)
-	SYM(create_response_from_buffer)
-	SYM(destroy_response)
-	SYM(get_connection_info)
-	SYM(get_daemon_info)
-	SYM(get_timeout)
-	SYM(queue_response)
-	SYM(run)
-	SYM(start_daemon)
-	SYM(stop_daemon)
-#undef SYM
-	mhd.lib = lib;
-	return 0;
+	return dl_load(MHD_SONAME, syms, sizeof(syms) / sizeof(syms[0]), &mhd.lib, err, errlen);
 }
 
 struct conn {

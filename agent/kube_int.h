@@ -1,0 +1,101 @@
+/* Inside the Kubernetes client, shared by its two halves: the transport
+ * (kube_http.c: libcurl, TLS, the token, the multi-socket glue, the one-shot
+ * GET) and the reflector (kube.c: list, watch, backoff, the API's state).
+ * agent/kube.h stays the contract; nothing else includes this. */
+#ifndef MASQ_KUBE_INT_H
+#define MASQ_KUBE_INT_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/kube.h"
+#include "config/kwatch.h"
+#include "config/pstore.h"
+
+enum phase { PH_IDLE, PH_LIST, PH_WATCH };
+
+/* One resource followed with the reflector protocol. */
+struct reflector {
+	struct kube_client *k;
+	enum kube_res res;
+	char path[600]; /* URL path and the fixed part of the query */
+	enum phase phase;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char errbuf[CURL_ERROR_SIZE];
+	long code; /* of the request in flight, once its headers came */
+	long retry_after; /* seconds; 0 when absent */
+	bool abort; /* we ended the transfer: reason below */
+	enum kube_restart abort_reason;
+	char abort_msg[320];
+	char *body; /* a list's body, or a failed request's Status */
+	size_t len, cap;
+	struct kw_splitter split;
+	char rv[KW_RV_LEN];
+	int failures; /* in a row, for the backoff */
+	bool auth_retried; /* at most one immediate retry per streak of 401s */
+	struct loop_timer *retry, *stall;
+	/* the state the API gave */
+	struct pstore *pols; /* policies by name, each its last good version */
+	char *cm_text;
+	size_t cm_len;
+};
+
+struct oneshot;
+
+struct kube_client {
+	struct loop *loop;
+	struct kube_settings set;
+	kube_changed_fn changed;
+	void *data;
+	CURLM *multi;
+	struct loop_timer *curl_timer;
+	char *token; /* the token file's last successful read */
+	int64_t token_read_ns;
+	bool token_stale; /* a 401 came: read the file again before the next request */
+	struct reflector ref[KUBE_NRES];
+	struct oneshot *oneshot;
+	struct kube_stats st;
+};
+
+/* --- the transport (kube_http.c) */
+
+/* dlopen libcurl once. Returns 0 or -errno with the reason in err. */
+int kube_http_load(char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* The multi handle and its timer, driven by k's loop. */
+int kube_http_init(struct kube_client *k) __attribute__((warn_unused_result));
+
+/* Drop the one-shot GET and the multi handle (the reflectors' requests
+ * must be stopped first). */
+void kube_http_free(struct kube_client *k);
+
+/* Build r's list or watch request and start it. */
+int kube_http_start(struct reflector *r, enum phase ph) __attribute__((warn_unused_result));
+
+/* End r's request, if any, and free its handle and headers. */
+void kube_http_stop(struct reflector *r);
+
+/* The HTTP status of e's response so far; 0 before its headers. */
+long kube_http_code(CURL *e);
+
+const char *kube_http_strerror(CURLcode res);
+
+/* s escaped for a URL, malloc'ed; NULL when out of memory. */
+char *kube_http_escape(const char *s);
+
+/* Read the token file again when due (or forced). Returns 1 when it now
+ * holds a different token, 0 when not or not read, -errno when it cannot
+ * be read (the last good read stays in use). */
+int kube_http_token_refresh(struct kube_client *k, bool force);
+
+/* --- the reflector (kube.c), called by the transport */
+
+/* libcurl's write callback for r's request. */
+size_t kube_ref_write(char *data, size_t size, size_t n, void *arg);
+
+/* r's request ended with res. */
+void kube_ref_finish(struct reflector *r, CURLcode res);
+
+#endif
