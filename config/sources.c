@@ -1,3 +1,4 @@
+/* Every config source read, each keeping its last good version, and merged. */
 #include "config/sources.h"
 
 #include <dirent.h>
@@ -28,8 +29,8 @@ struct slot {
 	char *path;
 	struct masq_config *cfg; /* ip-masq files */
 	struct pstore *policies; /* policy files: each policy's last good version */
-	struct pdup *dups;
-	size_t ndups;
+	struct pdup *dups; /* policy files: second definitions */
+	size_t ndups, dupcap;
 	bool have;
 	bool seen; /* present in this load */
 };
@@ -365,40 +366,23 @@ static int load_files(struct masq_sources *s, const struct sources_settings *set
 
 static int dup_add(struct slot *sl, const struct masq_policy *p)
 {
-	struct pdup *v = realloc(sl->dups, (sl->ndups + 1) * sizeof(*v));
+	struct pdup *v = sl->dups;
 
-	if (!v)
-		return -ENOMEM;
-	sl->dups = v;
-	snprintf(v[sl->ndups].name, sizeof(v->name), "%s", p->name);
-	v[sl->ndups].line = p->line;
-	v[sl->ndups++].at = pstore_policies(sl->policies)->n;
+	if (sl->ndups == sl->dupcap) {
+		if (!(v = realloc(v, (sl->dupcap ? 2 * sl->dupcap : 8) * sizeof(*v))))
+			return -ENOMEM;
+		sl->dups = v;
+		sl->dupcap = sl->dupcap ? 2 * sl->dupcap : 8;
+	}
+	v[sl->ndups] = (struct pdup){ .line = p->line, .at = pstore_policies(sl->policies)->n };
+	snprintf(v[sl->ndups++].name, sizeof(v->name), "%s", p->name);
 	return 0;
 }
 
-/* A file read again is a relist of its store: its valid policies in order,
- * the first definition of a name standing, then the last good versions of
- * the rejected ones. */
-static int take_file(struct slot *sl, const struct masq_policy_list *fresh)
-{
-	int r = 0;
-
-	sl->ndups = 0;
-	pstore_relist_begin(sl->policies);
-	for (size_t i = 0; r == 0 && i < fresh->n; i++) {
-		if (pstore_get(sl->policies, fresh->v[i].name))
-			r = dup_add(sl, &fresh->v[i]);
-		else
-			r = pstore_put(sl->policies, &fresh->v[i]);
-	}
-	for (size_t i = 0; r >= 0 && i < fresh->nrejected; i++)
-		r = pstore_reject(sl->policies, fresh->rejected[i]);
-	pstore_relist_end(sl->policies);
-	return r < 0 ? r : 0;
-}
-
-/* Parse a policy file into the slot; rejected policies keep their last good
- * version, and a file that cannot be read keeps all of them. */
+/* Read a policy file again: a relist of its store. Its valid policies in
+ * order, a name's first definition standing (a later one is kept aside, to
+ * be refused), then the last good versions of the rejected ones. A file
+ * that cannot be read keeps them all. */
 static int refresh_policy_slot(struct slot *sl, const struct sources_settings *set, bool *failed,
 			       bool *incomplete, struct diags *d)
 {
@@ -407,6 +391,7 @@ static int refresh_policy_slot(struct slot *sl, const struct sources_settings *s
 	char *buf = NULL;
 	int r = cfg_read_file(sl->path, &buf, &len, d);
 
+	sl->seen = true;
 	if (r == 0)
 		r = policy_parse_buf(sl->path, buf, len, &set->opts, &fresh, d);
 	free(buf);
@@ -419,15 +404,22 @@ static int refresh_policy_slot(struct slot *sl, const struct sources_settings *s
 		return r == -ENOMEM ? r : 0;
 	}
 	*failed |= fresh.nrejected > 0;
-	r = take_file(sl, &fresh);
+	sl->ndups = 0;
+	pstore_relist_begin(sl->policies);
+	for (size_t i = 0; r == 0 && i < fresh.n; i++)
+		r = pstore_get(sl->policies, fresh.v[i].name)
+			    ? dup_add(sl, &fresh.v[i])
+			    : pstore_put(sl->policies, &fresh.v[i]);
+	for (size_t i = 0; r >= 0 && i < fresh.nrejected; i++)
+		r = pstore_reject(sl->policies, fresh.rejected[i]);
+	pstore_relist_end(sl->policies);
 	policy_list_clear(&fresh);
 	sl->have = true;
-	return r;
+	return r < 0 ? r : 0;
 }
 
-/* One policy (or a second definition, p NULL) claims its name for where;
- * one that an earlier source or definition has is refused. Returns 1 when
- * it contributed. */
+/* A policy (or a second definition: p NULL) claims its name for where, or
+ * is refused; returns 1 when it contributed. */
 static int merge_one(const char *name, unsigned line, const struct masq_policy *p,
 		     const char *where, struct pstore_claims *c, struct merge *mg, bool *failed,
 		     struct diags *d)
@@ -450,8 +442,8 @@ static int merge_one(const char *name, unsigned line, const struct masq_policy *
 	return r < 0 ? r : 1;
 }
 
-/* The policies of one file (or of the API) and its second definitions, in
- * the file's order, merged; returns how many contributed. */
+/* A file's (or the API's) policies and second definitions in the file's
+ * order; returns how many contributed. */
 static int merge_policies(const struct masq_policy_list *pl, const struct pdup *dups, size_t ndups,
 			  const char *where, struct pstore_claims *c, struct merge *mg,
 			  bool *failed, struct diags *d)
@@ -489,12 +481,7 @@ static int load_policies(struct masq_sources *s, const struct sources_settings *
 		struct slot *sl;
 		snprintf(path, sizeof(path), "%s/%s", set->policy_dir, names[i]);
 		sl = slot_get(&s->policies, path);
-		if (!sl) {
-			r = -ENOMEM;
-			break;
-		}
-		sl->seen = true;
-		r = refresh_policy_slot(sl, set, failed, &mg->m->incomplete, d);
+		r = sl ? refresh_policy_slot(sl, set, failed, &mg->m->incomplete, d) : -ENOMEM;
 		if (r == 0 && sl->have)
 			r = merge_policies(pstore_policies(sl->policies), sl->dups, sl->ndups,
 					   sl->path, c, mg, failed, d);
