@@ -1,7 +1,5 @@
-/* Inside the Kubernetes client, shared by its two halves: the transport
- * (kube_http.c: libcurl, TLS, the token, the multi-socket glue, the one-shot
- * GET) and the reflector (kube.c: list, watch, backoff, the API's state).
- * agent/kube.h stays the contract; nothing else includes this. */
+/* Inside the Kubernetes client: what its transport (kube_http.c) and its
+ * reflector (kube.c) share. The contract stays agent/kube.h. */
 #ifndef MASQ_KUBE_INT_H
 #define MASQ_KUBE_INT_H
 
