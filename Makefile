@@ -54,7 +54,8 @@ CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/doc.c config
                config/flags.c config/ruleset.c config/hostport.c config/yamltree.c \
                config/policy.c config/pstore.c config/sources.c config/kubeconfig.c \
                config/kwatch.c
-NETLINK_SRC := netlink/batch.c netlink/nft.c netlink/state.c
+NETLINK_SRC := netlink/batch.c netlink/nft.c netlink/reply.c netlink/table.c netlink/legacy.c \
+               netlink/state.c
 AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/intake.c \
                agent/legacy.c agent/uninstall.c agent/loop.c agent/watch.c agent/caps.c \
                agent/expo.c agent/http.c agent/metrics.c agent/status.c agent/kube.c \
@@ -62,7 +63,8 @@ AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/i
 MASQCTL_SRC := tools/masqctl.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 
-UNIT_TESTS  := cidr doc duration config precedence flags ruleset batch expo sources kube pstore
+UNIT_TESTS  := cidr doc duration config precedence flags ruleset batch reply expo sources kube \
+               pstore
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper
 
