@@ -3,10 +3,9 @@
 #ifndef MASQ_BATCH_H
 #define MASQ_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <stdbool.h>
 
 #include "config/cidr.h"
 
@@ -21,8 +20,10 @@ struct nft_batch *nft_batch_new(uint32_t first_seq);
 /* Free a batch; NULL is fine. */
 void nft_batch_free(struct nft_batch *b);
 
-/* Append BATCH_BEGIN / BATCH_END. */
+/* Append BATCH_BEGIN. */
 int nft_batch_begin(struct nft_batch *b) __attribute__((warn_unused_result));
+
+/* Append BATCH_END: without it the kernel checks the batch, then aborts it. */
 int nft_batch_end(struct nft_batch *b) __attribute__((warn_unused_result));
 
 /* Append NEWTABLE for inet table name (NULL: ip-masq-agent) with flags and masqd's comment. */
@@ -37,10 +38,14 @@ int nft_batch_del_table(struct nft_batch *b) __attribute__((warn_unused_result))
 int nft_batch_add_ruleset(struct nft_batch *b, const struct masq_ruleset *rs)
 	__attribute__((warn_unused_result));
 
-/* Append NEWSETELEM (or, with del, DELSETELEM) messages for elems of the
- * family's set, NFT_ELEMS_PER_MSG elements per message. */
-int nft_batch_elems(struct nft_batch *b, int family, const struct set_elem *elems, size_t n,
-		    bool del) __attribute__((warn_unused_result));
+/* Append NEWSETELEM messages for elems of the family's set,
+ * NFT_ELEMS_PER_MSG elements per message. */
+int nft_batch_add_elems(struct nft_batch *b, int family, const struct set_elem *elems, size_t n)
+	__attribute__((warn_unused_result));
+
+/* Append DELSETELEM messages for elems of the family's set, as many per message. */
+int nft_batch_del_elems(struct nft_batch *b, int family, const struct set_elem *elems, size_t n)
+	__attribute__((warn_unused_result));
 
 /* Append DELRULE for rule handle of chain in the family's table (not
  * inet: iptables-nft's are ip and ip6); handle 0 deletes every rule of
@@ -52,14 +57,16 @@ int nft_batch_del_rule(struct nft_batch *b, int family, const char *table, const
 int nft_batch_del_chain(struct nft_batch *b, int family, const char *table, const char *chain)
 	__attribute__((warn_unused_result));
 
-/* The bytes to send, and their length. */
-const void *nft_batch_data(const struct nft_batch *b);
-size_t nft_batch_len(const struct nft_batch *b);
+/* The bytes to send. */
+const void *nft_batch_get_data(const struct nft_batch *b);
 
-/* Sequence numbers used: [first_seq, next_seq). */
-uint32_t nft_batch_next_seq(const struct nft_batch *b);
+/* How many bytes there are to send. */
+size_t nft_batch_get_len(const struct nft_batch *b);
 
-/* What the message with sequence number seq creates, for error reports
+/* The sequence number after the last message: the batch used [first_seq, it). */
+uint32_t nft_batch_get_next_seq(const struct nft_batch *b);
+
+/* What the message with sequence number seq does, for error reports
  * ("set nomasq4 elements 1-2048"); NULL when seq is not in the batch. */
 const char *nft_batch_describe(const struct nft_batch *b, uint32_t seq);
 

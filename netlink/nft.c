@@ -186,12 +186,12 @@ int nft_sock_request(struct nft_sock *sock, const struct nlmsghdr *nlh, mnl_cb_t
 int nft_sock_send_batch(struct nft_sock *sock, const struct nft_batch *b, struct nft_error *e)
 {
 	struct nft_reply rp = { .portid = sock->portid, .batch = b, .err = e };
-	size_t len = nft_batch_len(b);
+	size_t len = nft_batch_get_len(b);
 
 	memset(e, 0, sizeof(*e));
 	/* netlink refuses a message larger than the send buffer */
 	set_bufsize(mnl_socket_get_fd(sock->nl), SO_SNDBUFFORCE, SO_SNDBUF, len + 65536);
-	return sock_exchange(sock, nft_batch_data(b), len, &rp);
+	return sock_exchange(sock, nft_batch_get_data(b), len, &rp);
 }
 
 struct nft_batch *nft_sock_batch_open(struct nft_sock *sock)
@@ -214,7 +214,7 @@ int nft_sock_batch_close(struct nft_sock *sock, struct nft_batch *b, bool commit
 		r = nft_sock_send_batch(sock, b, e);
 	else
 		e->err = r;
-	sock->seq = nft_batch_next_seq(b);
+	sock->seq = nft_batch_get_next_seq(b);
 	nft_batch_free(b);
 	return r;
 }

@@ -356,8 +356,8 @@ int nft_state_from_ruleset(const struct masq_ruleset *rs, struct nft_state **ret
 	r = nft_batch_add_table(b, NULL, 0);
 	if (r == 0)
 		r = nft_batch_add_ruleset(b, rs);
-	nlh = nft_batch_data(b);
-	len = (int)nft_batch_len(b);
+	nlh = nft_batch_get_data(b);
+	len = (int)nft_batch_get_len(b);
 	for (; r == 0 && mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 		r = nft_state_add_msg(st, nlh);
 	if (r == 0) {

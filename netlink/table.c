@@ -392,9 +392,9 @@ int nft_sets_update(struct nft_sock *sock, const struct masq_ruleset *old,
 		r = b ? 0 : -ENOMEM;
 		/* whole intervals out first, then the new ones in */
 		for (int f = 0; r == 0 && f < families; f++)
-			r = nft_batch_elems(b, f ? AF_INET6 : AF_INET, d[f].del, d[f].ndel, true);
+			r = nft_batch_del_elems(b, f ? AF_INET6 : AF_INET, d[f].del, d[f].ndel);
 		for (int f = 0; r == 0 && f < families; f++)
-			r = nft_batch_elems(b, f ? AF_INET6 : AF_INET, d[f].add, d[f].nadd, false);
+			r = nft_batch_add_elems(b, f ? AF_INET6 : AF_INET, d[f].add, d[f].nadd);
 		if (r == 0) {
 			r = nft_sock_batch_close(sock, b, true, ret_err);
 			b = NULL;

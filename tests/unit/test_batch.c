@@ -32,8 +32,8 @@ struct msgs {
 
 static void split(const struct nft_batch *b, struct msgs *out)
 {
-	const struct nlmsghdr *nlh = nft_batch_data(b);
-	int len = (int)nft_batch_len(b);
+	const struct nlmsghdr *nlh = nft_batch_get_data(b);
+	int len = (int)nft_batch_get_len(b);
 
 	out->n = 0;
 	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
@@ -250,7 +250,7 @@ static void test_default_batch_layout(void **state)
 	assert_string_equal(nft_batch_describe(b, 108), "rule 3");
 	assert_null(nft_batch_describe(b, 110));
 	assert_null(nft_batch_describe(b, 99));
-	assert_int_equal(nft_batch_next_seq(b), 110);
+	assert_int_equal(nft_batch_get_next_seq(b), 110);
 	nft_batch_free(b);
 	masq_ruleset_free(rs);
 }
@@ -399,7 +399,7 @@ static void test_delete_elements(void **state)
 	char el[4][64];
 	size_t n = 0;
 
-	assert_int_equal(nft_batch_elems(b, AF_INET, e, 2, true), 0);
+	assert_int_equal(nft_batch_del_elems(b, AF_INET, e, 2), 0);
 	split(b, &m);
 	assert_int_equal(m.n, 1);
 	assert_int_equal(m.m[0]->nlmsg_type, MSG(NFT_MSG_DELSETELEM));

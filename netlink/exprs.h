@@ -1,0 +1,14 @@
+/* The expressions of masqd's rules, built with libnftnl. Pure: batch.c puts
+ * them in messages, and tests parse them back. For netlink/ only. */
+#ifndef MASQ_NFT_EXPRS_H
+#define MASQ_NFT_EXPRS_H
+
+struct masq_rule;
+struct masq_ruleset;
+struct nftnl_rule;
+
+/* Append to r the expressions of rule mr of rs, those nft builds for it. */
+int nft_exprs_add(struct nftnl_rule *r, const struct masq_ruleset *rs, const struct masq_rule *mr)
+	__attribute__((warn_unused_result));
+
+#endif
