@@ -1,3 +1,5 @@
+/* A table's contents as sorted canonical lines, from the messages masqd
+ * would send or the kernel's dump replies, and the rule counters seen. */
 #include "netlink/state.h"
 
 #include <arpa/inet.h>
@@ -38,11 +40,6 @@ void nft_state_free(struct nft_state *st)
 		free(st->lines[i]);
 	free(st->lines);
 	free(st);
-}
-
-size_t nft_state_lines(const struct nft_state *st)
-{
-	return st->n;
 }
 
 static int __attribute__((format(printf, 2, 3)))
@@ -269,20 +266,24 @@ static void count_rule(struct nft_state *st, struct nftnl_rule *r)
 		return;
 	while ((e = nftnl_expr_iter_next(it))) {
 		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+		const char *set;
 		uint32_t len = 0;
 		const uint8_t *d;
 
 		if (strcmp(name, "cmp") == 0 && family < 0 &&
-		    (d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len)) && len == 1)
+		    (d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len)) && len == 1) {
 			family = d[0] == NFPROTO_IPV6 ? 1 : d[0] == NFPROTO_IPV4 ? 0 : -1;
-		else if (strcmp(name, "lookup") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET))
-			kind = strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET), MASQ_SET6) == 0
-				       ? (family = 1, 1)
-				       : (family = 0, 1);
-		else if (strcmp(name, "masq") == 0)
+		} else if (strcmp(name, "lookup") == 0 &&
+			   nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET)) {
+			/* the set names the family, whatever came before */
+			set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+			family = strcmp(set, MASQ_SET6) == 0 ? 1 : 0;
+			kind = 1;
+		} else if (strcmp(name, "masq") == 0) {
 			kind = 2;
-		else if (strcmp(name, "counter") == 0)
+		} else if (strcmp(name, "counter") == 0) {
 			packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		}
 	}
 	nftnl_expr_iter_destroy(it);
 	if (family < 0 || kind == 0)
@@ -293,7 +294,7 @@ static void count_rule(struct nft_state *st, struct nftnl_rule *r)
 		st->counters.masqueraded[family] += packets;
 }
 
-void nft_state_counters(const struct nft_state *st, struct nft_counters *ret)
+void nft_state_get_counters(const struct nft_state *st, struct nft_counters *ret)
 {
 	*ret = st->counters;
 }
@@ -344,7 +345,7 @@ int nft_state_add_msg(struct nft_state *st, const struct nlmsghdr *nlh)
 	}
 }
 
-int nft_state_from_ruleset(const struct masq_ruleset *rs, struct nft_state **ret)
+int nft_state_build(const struct masq_ruleset *rs, struct nft_state **ret)
 {
 	struct nft_batch *b = nft_batch_new(0);
 	struct nft_state *st = nft_state_new();
@@ -393,10 +394,4 @@ int nft_state_compare(const struct nft_state *a, const struct nft_state *b,
 	if (ret_first_diff)
 		*ret_first_diff = i < a->n ? a->lines[i] : b->lines[i];
 	return 1;
-}
-
-void nft_state_print(const struct nft_state *st, void *file)
-{
-	for (size_t i = 0; i < st->n; i++)
-		fprintf(file, "%s\n", st->lines[i]);
 }

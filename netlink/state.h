@@ -35,7 +35,7 @@ int nft_state_add_msg(struct nft_state *st, const struct nlmsghdr *nlh)
 	__attribute__((warn_unused_result));
 
 /* The state masqd would create for rs. */
-int nft_state_from_ruleset(const struct masq_ruleset *rs, struct nft_state **ret)
+int nft_state_build(const struct masq_ruleset *rs, struct nft_state **ret)
 	__attribute__((warn_unused_result));
 
 /* Sort into canonical order; call once all messages are in. */
@@ -46,13 +46,7 @@ void nft_state_finish(struct nft_state *st);
 int nft_state_compare(const struct nft_state *a, const struct nft_state *b,
 		      const char **ret_first_diff);
 
-/* Print the canonical lines, one per line, for debugging and tests. */
-void nft_state_print(const struct nft_state *st, void *file);
-
 /* The rule counters seen in dumped NEWRULE messages (zero for sent ones). */
-void nft_state_counters(const struct nft_state *st, struct nft_counters *ret);
-
-/* Number of lines, for logs and tests. */
-size_t nft_state_lines(const struct nft_state *st);
+void nft_state_get_counters(const struct nft_state *st, struct nft_counters *ret);
 
 #endif

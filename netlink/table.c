@@ -255,7 +255,7 @@ static int contents_differ(const struct masq_ruleset *rs, const struct nft_state
 {
 	struct nft_state *want;
 	const char *diff = NULL;
-	int r = nft_state_from_ruleset(rs, &want);
+	int r = nft_state_build(rs, &want);
 
 	if (r < 0)
 		return r;
@@ -307,7 +307,7 @@ int nft_reconcile(struct nft_sock *sock, const struct masq_ruleset *rs, uint32_t
 	}
 	r = live ? contents_differ(rs, live, ret_diff, diff_len) : 1;
 	if (live)
-		nft_state_counters(live, &before);
+		nft_state_get_counters(live, &before);
 	nft_state_free(live);
 	if (r < 0)
 		return r;
@@ -339,7 +339,7 @@ int nft_rule_counters(struct nft_sock *sock, struct nft_counters *ret)
 		return -ENOMEM;
 	r = dump_type(sock, NFT_MSG_GETRULE, NFTA_RULE_TABLE, NULL, dump_cb, &d);
 	if (r == 0)
-		nft_state_counters(d.st, ret);
+		nft_state_get_counters(d.st, ret);
 	nft_state_free(d.st);
 	if (r == -ENOENT) {
 		memset(ret, 0, sizeof(*ret)); /* no table, no counters */

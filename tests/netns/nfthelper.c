@@ -106,7 +106,7 @@ static int verify(struct nft_sock *ctx, const struct masq_ruleset *rs)
 	const char *diff = NULL;
 	int r;
 
-	if (nft_state_from_ruleset(rs, &want) < 0 || nft_table_dump(ctx, &info, &live) < 0 || !live)
+	if (nft_state_build(rs, &want) < 0 || nft_table_dump(ctx, &info, &live) < 0 || !live)
 		return -EIO;
 	r = nft_state_compare(want, live, &diff);
 	if (r)
