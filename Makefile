@@ -63,7 +63,7 @@ AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/i
 MASQCTL_SRC := tools/masqctl.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 
-UNIT_TESTS  := cidr doc duration config precedence flags ruleset batch reply expo sources kube \
+UNIT_TESTS  := cidr doc duration config precedence log flags ruleset batch reply expo sources kube \
                pstore
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper

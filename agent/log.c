@@ -21,13 +21,35 @@ int log_debug_enabled(void)
 	return verbosity >= 2;
 }
 
+/* logfmt: the message is quoted, so quotes and backslashes are escaped; so
+ * is every control character, so that text from a config or an API object
+ * (a CR, a terminal escape) cannot forge a line or rewrite the screen. */
+static void escape(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < len; p++) {
+		if (*p == '"' || *p == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)*p;
+		} else if (*p == '\n' || *p == '\r' || *p == '\t') {
+			out[o++] = '\\';
+			out[o++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", *p);
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+}
+
 static void vlog(enum log_level lvl, const char *err, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
-	char msg[2048], out[4200], ts[32];
+	char msg[2048], out[4 * 2048 + 8], ts[32];
 	struct timespec now;
 	struct tm tm;
-	size_t o = 0;
 
 	if (lvl == LOG_LVL_DEBUG && !log_debug_enabled())
 		return;
@@ -35,18 +57,7 @@ static void vlog(enum log_level lvl, const char *err, const char *fmt, va_list a
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	/* logfmt: quote the message, escape quotes, backslashes and newlines */
-	for (const char *p = msg; *p && o < sizeof(out) - 8; p++) {
-		if (*p == '"' || *p == '\\')
-			out[o++] = '\\';
-		if (*p == '\n') {
-			out[o++] = '\\';
-			out[o++] = 'n';
-			continue;
-		}
-		out[o++] = *p;
-	}
-	out[o] = '\0';
+	escape(msg, out, sizeof(out));
 	fprintf(stderr, "time=%s.%03ldZ level=%s msg=\"%s%s%s\"\n", ts, now.tv_nsec / 1000000,
 		names[lvl], out, err ? ": " : "", err ? err : "");
 }

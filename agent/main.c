@@ -1,5 +1,6 @@
 /* masqd: programs the node's egress NAT decision (which pod traffic leaves
  * masqueraded) into nftables, from upstream ip-masq-agent's config. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -79,6 +80,22 @@ static int check_api_usage(struct cli *a)
 	return 0;
 }
 
+/* iptables' limit for a chain name (XT_EXTENSION_MAXNAMELEN less its NUL):
+ * upstream's chain was made by iptables, so a longer name cannot be it. */
+#define IPT_CHAIN_MAXLEN 28
+
+/* --masq-chain: empty (no migration check), or a name iptables could have made. */
+static bool chain_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!isgraph((unsigned char)s[i]))
+			return false;
+	}
+	return n <= IPT_CHAIN_MAXLEN;
+}
+
 static int check_usage(struct cli *a)
 {
 	const char *tf = a->set.table_flags_mode;
@@ -86,6 +103,13 @@ static int check_usage(struct cli *a)
 
 	if (strcmp(tf, "auto") != 0 && strcmp(tf, "plain") != 0) {
 		fprintf(stderr, "masqd: --table-flags must be auto or plain, not \"%s\"\n", tf);
+		return -EINVAL;
+	}
+	if (!chain_name_ok(a->set.masq_chain)) {
+		fprintf(stderr,
+			"masqd: --masq-chain must be an iptables chain name: at most %d printable "
+			"characters, no spaces\n",
+			IPT_CHAIN_MAXLEN);
 		return -EINVAL;
 	}
 	if (outcome_flags_apply(&(struct outcome_values){ a->max_cidrs, a->resync, a->to_ports },

@@ -241,8 +241,7 @@ static void print_status(json_t *d)
 		       ? "ready"
 		       : json_string_value(json_object_get(d, "readyReason")));
 	printf("config sources:\n");
-	json_array_foreach(json_object_get(d, "sources"), i, src)
-	{
+	json_array_foreach(json_object_get(d, "sources"), i, src) {
 		json_t *err = json_object_get(src, "error");
 		printf("  %s %s: %s%s%s\n", json_string_value(json_object_get(src, "source")),
 		       json_string_value(json_object_get(src, "path")),

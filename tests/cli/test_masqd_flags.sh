@@ -75,4 +75,13 @@ expect_eq "--cleanup-on-uninstall without a namespace: exit 2" 2 $rc
 run --help
 expect_true "--help lists the API flags" grep -q -- '--watch-egress-nat-policies' <<<"$out"
 
+# a flag's name too long for its kernel structure is a usage error, not a
+# stack overflow (it used to smash a 512-byte buffer)
+run --masq-chain "$(printf 'A%.0s' {1..600})" --once --config /nonexistent
+expect_eq "a 600-byte --masq-chain: exit 2" 2 $rc
+expect_true "a 600-byte --masq-chain says the limit" grep -q 'at most 28 printable' <<<"$out"
+run --masq-chain "$(printf 'A%.0s' {1..29})" --once --config /nonexistent
+expect_eq "a 29-byte --masq-chain: exit 2 (iptables allows 28)" 2 $rc
+run --masq-chain "IP MASQ" --once --config /nonexistent
+expect_eq "a --masq-chain with a space: exit 2" 2 $rc
 finish
