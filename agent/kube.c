@@ -168,16 +168,6 @@ static void on_stall(struct loop *l, struct loop_timer *t, void *data)
 
 /* --- the state: policies by name, or the ConfigMap's text */
 
-static void log_diags(const struct diags *d)
-{
-	char line[DIAG_FILE_LEN + DIAG_MSG_LEN + 32];
-
-	diag_for_each(g, d) {
-		diag_format(g, line, sizeof(line));
-		log_error("config: %s", line);
-	}
-}
-
 /* Validate one object into the store: a rejected one keeps its last good
  * version (pstore.h). Returns -ENOMEM or 0. */
 static int pol_take(struct reflector *r, json_t *obj)
@@ -194,7 +184,7 @@ static int pol_take(struct reflector *r, json_t *obj)
 		r->k->st.loads_ok[r->res]++;
 	} else if (e == 0) {
 		r->k->st.loads_failed[r->res]++;
-		log_diags(&d);
+		log_diag_lines("config", &d);
 		if (d.n)
 			diag_format(&d.items[0], r->k->st.error[r->res],
 				    sizeof(r->k->st.error[r->res]));
