@@ -88,11 +88,6 @@ bool intake_is_dir(const struct intake *in)
 	return in->is_dir;
 }
 
-const char *intake_cm_label(const struct intake *in)
-{
-	return in->cm_label;
-}
-
 void intake_use_kube(struct intake *in, struct kube_client *k)
 {
 	in->kube = k;

@@ -45,9 +45,6 @@ bool intake_is_dir(const struct intake *in);
 /* Read the API's inputs from k (borrowed; NULL: none) from now on. */
 void intake_use_kube(struct intake *in, struct kube_client *k);
 
-/* The "configmap NS/NAME" label of --watch-configmap ("" without it). */
-const char *intake_cm_label(const struct intake *in);
-
 /* The API watch says res changed: follow the ConfigMap's health. */
 void intake_kube_changed(struct intake *in, enum kube_res res);
 

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int flags_parse_bool(const char *s, bool *ret)
+/* Go's strconv.ParseBool: 1 t T TRUE true True, 0 f F FALSE false False. */
+static int flags_parse_bool(const char *s, bool *ret)
 {
 	static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
 	static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
@@ -138,10 +139,8 @@ int flags_parse(const struct flag_def *defs, int argc, char **argv, int first, s
 	return 0;
 }
 
-void flags_print_help(const struct flag_def *defs, void *out)
+void flags_print_help(const struct flag_def *defs, FILE *f)
 {
-	FILE *f = out;
-
 	for (; defs->name; defs++) {
 		char left[64];
 

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum flag_type {
 	FLAG_BOOL, /* bool *ptr */
@@ -57,10 +58,7 @@ struct flag_ctx {
 int flags_parse(const struct flag_def *defs, int argc, char **argv, int first, struct flag_ctx *ctx)
 	__attribute__((warn_unused_result));
 
-/* Parse a Go strconv.ParseBool value: 1 t T TRUE true True, 0 f F FALSE false False. */
-int flags_parse_bool(const char *s, bool *ret) __attribute__((warn_unused_result));
-
 /* Print the --help lines of defs to f. */
-void flags_print_help(const struct flag_def *defs, void *f);
+void flags_print_help(const struct flag_def *defs, FILE *f);
 
 #endif

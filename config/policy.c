@@ -1,3 +1,5 @@
+/* EgressNATPolicy objects from a document: one, a List, or several; each
+ * validated alone, with FILE:LINE:COL errors. */
 #include "config/policy.h"
 
 #include <errno.h>
