@@ -246,7 +246,7 @@ int intake_load(struct intake *in, struct masq_config **ret_partial)
 
 int intake_kube_access(const struct agent_settings *s, struct kube_access *acc)
 {
-	char path[PATH_MAX], *buf = NULL;
+	char path[PATH_MAX], *buf = NULL, why[DIAG_MSG_LEN - 16];
 	struct diags d;
 	size_t len;
 	int r = 0;
@@ -272,6 +272,11 @@ int intake_kube_access(const struct agent_settings *s, struct kube_access *acc)
 	if (r == 0 && s->apiserver_url[0] && kube_access_set_server(acc, s->apiserver_url) < 0) {
 		diag_add(&d, DIAG_ERROR, "--apiserver-url", 0, 0,
 			 "\"%s\" is not an http:// or https:// URL", s->apiserver_url);
+		r = -EINVAL;
+	}
+	if (r == 0 && kube_access_check(acc, why, sizeof(why)) < 0) {
+		diag_add(&d, DIAG_ERROR, s->kubeconfig[0] ? s->kubeconfig : "--apiserver-url", 0, 0,
+			 "%s", why);
 		r = -EINVAL;
 	}
 	log_diag_lines("kubernetes", &d);

@@ -162,11 +162,16 @@ static void set_tls(struct kube_client *k, CURL *e)
 	const struct kube_access *a = &k->set.acc;
 	struct curl_blob b;
 
+	/* A configured CA is the only one trusted: libcurl would otherwise add
+	 * its built-in bundle and CA path (the system store), and a server with
+	 * a certificate from any public CA would receive the bearer token. */
+	if (a->ca.data || a->ca.file) {
+		cu.easy_setopt(e, CURLOPT_CAPATH, NULL);
+		cu.easy_setopt(e, CURLOPT_CAINFO, a->ca.file); /* NULL beside a blob */
+	}
 	if (a->ca.data) {
 		b = (struct curl_blob){ a->ca.data, a->ca.len, CURL_BLOB_NOCOPY };
 		cu.easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
-	} else if (a->ca.file) {
-		cu.easy_setopt(e, CURLOPT_CAINFO, a->ca.file);
 	}
 	if (a->cert.data) {
 		b = (struct curl_blob){ a->cert.data, a->cert.len, CURL_BLOB_NOCOPY };

@@ -380,3 +380,34 @@ int k8s_ref_parse(const char *s, struct k8s_ref *ret)
 	snprintf(ret->name, sizeof(ret->name), "%s", slash + 1);
 	return 0;
 }
+
+/* localhost, 127.0.0.0/8 or [::1]: the host part of an http:// URL. */
+static bool loopback_host(const char *hostport)
+{
+	size_t n;
+	char host[256];
+
+	if (hostport[0] == '[')
+		n = strcspn(hostport, "]") + 1;
+	else
+		n = strcspn(hostport, ":/");
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, hostport, n);
+	host[n] = '\0';
+	return strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+	       (strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n);
+}
+
+int kube_access_check(const struct kube_access *a, char *why, size_t why_len)
+{
+	if (!a->server || strncmp(a->server, "http://", 7) != 0 || (!a->token && !a->token_file))
+		return 0;
+	if (loopback_host(a->server + 7))
+		return 0;
+	snprintf(why, why_len,
+		 "refusing to send a bearer token over plain http:// to %s: use https:// (plain "
+		 "http is allowed to a loopback address only)",
+		 a->server);
+	return -EINVAL;
+}

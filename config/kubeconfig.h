@@ -84,4 +84,10 @@ int kube_base64_decode(const char *s, unsigned char **ret, size_t *ret_len)
 /* Free the contents; a zeroed struct is fine. */
 void kube_access_clear(struct kube_access *a);
 
+/* Refuse access that would leak the bearer token: a token (inline or file)
+ * sent over plain http:// to anything but a loopback address. Returns 0, or
+ * -EINVAL with why (why_len bytes) set. */
+int kube_access_check(const struct kube_access *a, char *why, size_t why_len)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -4,6 +4,7 @@
 #include "tests/unit/unit.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,6 +565,41 @@ static void test_sources_api(void **state)
 	sources_free(s);
 }
 
+/* A bearer token never travels over plain http, except to loopback. */
+static void test_no_token_over_http(void **state)
+{
+	static const struct {
+		const char *server;
+		bool token, ok;
+	} cases[] = {
+		{ "https://10.96.0.1:443", true, true },
+		{ "http://10.96.0.1:8080", false, true },
+		{ "http://10.96.0.1:8080", true, false },
+		{ "http://apiserver.example", true, false },
+		{ "http://127.0.0.1:8080", true, true },
+		{ "http://localhost:8080/", true, true },
+		{ "http://[::1]:6443", true, true },
+		{ "http://[::1x]:6443", true, false },
+		{ "http://127.evil.com", true, false },
+	};
+	char why[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kube_access a = { 0 };
+
+		assert_int_equal(kube_access_set_server(&a, cases[i].server), 0);
+		if (cases[i].token)
+			a.token_file = strdup("/t");
+		why[0] = '\0';
+		if (kube_access_check(&a, why, sizeof(why)) != (cases[i].ok ? 0 : -EINVAL))
+			fail_msg("%s: %s", cases[i].server, why);
+		if (!cases[i].ok)
+			assert_non_null(
+				strstr(why, "refusing to send a bearer token over plain http"));
+		kube_access_clear(&a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_split_callback_error_stops),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_bad_events),
+		cmocka_unit_test(test_no_token_over_http),
 		cmocka_unit_test(test_configmap_with_nul),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_policy_objects),
