@@ -36,6 +36,11 @@ Faults are injected through POST /_ctl (JSON), which tests use (see ctl()):
   {"op": "kick"}               end every open watch cleanly (as timeoutSeconds)
   {"op": "stall", "on": bool}  open watches stop sending anything, bookmarks included
 
+With --request-log FILE, every GET (each API request, not /_ctl) also appends
+one JSON line to FILE as it arrives: {"path", "auth" (true when it carried an
+Authorization header), "ok"}. A test counts lines to prove that a request did
+or did not get through the TLS handshake; truncating the file resets it.
+
 A test's own request, to check what the server accepts:
   fakeapi.py get --ca CA [--token T] PATH      prints the HTTP status
 """
@@ -203,6 +208,10 @@ class Handler(BaseHTTPRequestHandler):
             st.requests.append({"resource": resource, "phase": phase, "query": q,
                                 "auth": self.headers.get("Authorization", ""),
                                 "ok": token_ok})
+            if self.server.request_log:
+                with open(self.server.request_log, "a") as f:
+                    f.write(json.dumps({"path": self.path, "ok": token_ok,
+                                        "auth": "Authorization" in self.headers}) + "\n")
             fault = st.take_fault(resource, phase) if resource and token_ok else None
             crd = st.crd
         if not token_ok:
@@ -402,6 +411,8 @@ def main():
     s.add_argument("--client-ca", help="also accept client certificates signed by this CA")
     s.add_argument("--gone-as-event", action="store_true",
                    help="answer an expired resourceVersion with an ERROR event, not HTTP 410")
+    s.add_argument("--request-log", metavar="FILE",
+                   help="append one JSON line per API request (GET) to FILE")
     s.add_argument("-v", action="store_true")
     c = sub.add_parser("ctl")
     c.add_argument("--port", type=int, default=6443)
@@ -425,6 +436,7 @@ def main():
     srv.daemon_threads = True
     srv.state = State(a.token_file)
     srv.verbose = a.v
+    srv.request_log = a.request_log
     srv.gone_as_event = a.gone_as_event
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
