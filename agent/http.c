@@ -1,7 +1,9 @@
+/* The HTTP endpoints: libmicrohttpd in the loop, its limits, and who may hold a connection. */
 #include "agent/http.h"
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -71,7 +73,9 @@ struct http_server {
 	int64_t deadline_ns;
 	struct conn *conns;
 	unsigned nconns;
+	bool closed; /* a connection closed during this run of MHD */
 	char bind[64];
+	char mhd_msg[256]; /* MHD's last message */
 };
 
 unsigned http_server_connections(const struct http_server *s)
@@ -79,13 +83,20 @@ unsigned http_server_connections(const struct http_server *s)
 	return s->nconns;
 }
 
-/* Run MHD, then wake up again when it wants to (its inactivity timeouts). */
+/* Run MHD, then wake up again when it wants to (its inactivity timeouts).
+ * At its connection limit MHD takes its listening socket out of its epoll
+ * set, and puts it back only at the start of a run: with no run to come
+ * (no connection left to time out), nothing would be accepted again. So
+ * after a close, run again soon. */
 static void run_mhd(struct http_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
+	s->closed = false;
 	mhd.run(s->d);
-	if (mhd.get_timeout(s->d, &ms) == MHD_YES)
+	if (s->closed)
+		loop_timer_arm(s->mhd_timer, 1000, 0);
+	else if (mhd.get_timeout(s->d, &ms) == MHD_YES)
 		loop_timer_arm(s->mhd_timer, ms ? (int64_t)ms * 1000000 : 1000, 0);
 	else
 		loop_timer_arm(s->mhd_timer, 0, 0);
@@ -138,6 +149,7 @@ static void on_notify(void *cls, struct MHD_Connection *mc, void **socket_contex
 			loop_timer_arm(s->reaper, REAP_EVERY_NS, REAP_EVERY_NS);
 		return;
 	}
+	s->closed = true;
 	if (!c)
 		return;
 	for (struct conn **p = &s->conns; *p; p = &(*p)->next) {
@@ -217,29 +229,64 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
 }
 
+/* The last message is kept: it says why MHD failed to start. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char msg[256];
+	struct http_server *s = cls;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	msg[strcspn(msg, "\n")] = '\0';
-	log_debug("http %s: %s", ((struct http_server *)cls)->bind, msg);
+	vsnprintf(s->mhd_msg, sizeof(s->mhd_msg), fmt, ap);
+	s->mhd_msg[strcspn(s->mhd_msg, "\n")] = '\0';
+	log_debug("http %s: %s", s->bind, s->mhd_msg);
 }
 
+/* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux, with it at 1 MHD sets
+ * SO_REUSEPORT, and a second process binding the same address would get
+ * half the connections; at 0 it sets nothing, and a restart would fail to
+ * bind over the connections it closed, still in TIME_WAIT. Left out, MHD sets
+ * SO_REUSEADDR only: restarts bind, a second listener gets EADDRINUSE. */
 static struct MHD_Daemon *start(struct http_server *s, const struct sockaddr_storage *sa)
 {
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	uint16_t port = sa->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+						  : ((const struct sockaddr_in *)sa)->sin_port;
 
 	if (sa->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	return mhd.start_daemon(
-		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->deadline_ns / 1000000000 + 1),
-		MHD_OPTION_NOTIFY_CONNECTION, on_notify, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+	/* the port is only for MHD's messages, such as "Failed to bind to port 9744" */
+	return mhd.start_daemon(flags, ntohs(port), NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+				sa, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+				MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned)(s->deadline_ns / 1000000000 + 1),
+				MHD_OPTION_NOTIFY_CONNECTION, on_notify, s,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+}
+
+/* Start MHD and hand its epoll fd to the loop. MHD's last message says
+ * what failed, such as "Failed to bind to port 9744: Address already in use". */
+static int listen_start(struct http_server *s, const struct sockaddr_storage *sa, char *err,
+			size_t errlen)
+{
+	const union MHD_DaemonInfo *info;
+	int r;
+
+	errno = 0;
+	s->d = start(s, sa);
+	if (!s->d) {
+		r = errno ? -errno : -EINVAL;
+		snprintf(err, errlen, "cannot listen: %s",
+			 s->mhd_msg[0] ? s->mhd_msg : strerror(-r));
+		return r;
+	}
+	info = mhd.get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+	r = info ? loop_add_fd(s->loop, info->epoll_fd, EPOLLIN, on_epoll, s) : -EINVAL;
+	if (r < 0) {
+		snprintf(err, errlen, "cannot watch the server's epoll fd: %s", strerror(-r));
+		return r;
+	}
+	s->epfd = info->epoll_fd;
+	return 0;
 }
 
 struct http_server *http_server_new(struct loop *l, const char *bind,
@@ -248,7 +295,6 @@ struct http_server *http_server_new(struct loop *l, const char *bind,
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_storage sa;
-	const union MHD_DaemonInfo *info;
 	socklen_t salen;
 
 	if (!s || hostport_parse(bind, &sa, &salen) < 0) {
@@ -266,16 +312,15 @@ struct http_server *http_server_new(struct loop *l, const char *bind,
 	snprintf(s->bind, sizeof(s->bind), "%s", bind);
 	s->mhd_timer = loop_timer_new(l, on_mhd_timer, s);
 	s->reaper = loop_timer_new(l, on_reap, s);
-	s->d = s->mhd_timer && s->reaper ? start(s, &sa) : NULL;
-	info = s->d ? mhd.get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
-	if (!info || loop_add_fd(l, info->epoll_fd, EPOLLIN, on_epoll, s) < 0) {
-		snprintf(err, errlen, "cannot listen: %s", strerror(errno ? errno : EADDRINUSE));
-		if (s->d)
-			mhd.stop_daemon(s->d);
-		free(s);
+	if (!s->mhd_timer || !s->reaper) {
+		snprintf(err, errlen, "out of memory");
+		http_server_free(s);
 		return NULL;
 	}
-	s->epfd = info->epoll_fd;
+	if (listen_start(s, &sa, err, errlen) < 0) {
+		http_server_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -283,9 +328,10 @@ void http_server_free(struct http_server *s)
 {
 	if (!s)
 		return;
-	loop_del_fd(s->loop, s->epfd);
-	loop_timer_arm(s->mhd_timer, 0, 0);
-	loop_timer_arm(s->reaper, 0, 0);
-	mhd.stop_daemon(s->d);
+	if (s->epfd >= 0)
+		loop_del_fd(s->loop, s->epfd);
+	mhd.stop_daemon(s->d); /* which calls on_notify for the connections left */
+	loop_timer_free(s->mhd_timer);
+	loop_timer_free(s->reaper);
 	free(s);
 }
