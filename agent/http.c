@@ -2,6 +2,7 @@
 #include "agent/http.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -19,6 +20,13 @@
 
 #define REAP_EVERY_NS 250000000LL /* how often deadlines are checked while connections exist */
 #define MHD_SONAME "libmicrohttpd.so.12"
+/* MHD's own limit sits above ours (on_accept): a connection we cut counts in
+ * MHD's until its next run closes it, and a run accepts up to 10, each of
+ * which may cut one. */
+#define MHD_CONN_LIMIT (HTTP_CONN_LIMIT + 32)
+#define REMOTE_LIMIT (HTTP_CONN_LIMIT - HTTP_LOCAL_RESERVED)
+#define LOCAL_ADDRS_MAX 256
+#define LOCAL_ADDRS_TTL_NS 5000000000LL /* how long the node's address list is trusted */
 
 /* libmicrohttpd is loaded when the first endpoint starts, not at exec: it
  * brings GnuTLS and eight more libraries, whose loading and initialisation
@@ -59,8 +67,18 @@ static int mhd_load(char *err, size_t errlen)
 struct conn {
 	struct MHD_Connection *c;
 	int64_t started;
+	int64_t waiting; /* since when it waits for a whole request (or its next one) */
+	bool answering; /* a request is in and being answered: the wait is over */
+	bool local; /* the peer is one of the node's own addresses */
 	bool cut;
 	struct conn *next;
+};
+
+/* The node's addresses, IPv4 ones as v4-mapped IPv6. */
+struct local_addrs {
+	struct in6_addr a[LOCAL_ADDRS_MAX];
+	size_t n;
+	int64_t at;
 };
 
 struct http_server {
@@ -74,6 +92,7 @@ struct http_server {
 	struct conn *conns;
 	unsigned nconns;
 	bool closed; /* a connection closed during this run of MHD */
+	struct local_addrs local;
 	char bind[64];
 	char mhd_msg[256]; /* MHD's last message */
 };
@@ -112,24 +131,153 @@ static void on_mhd_timer(struct loop *l, struct loop_timer *t, void *data)
 	run_mhd(data);
 }
 
+/* Shutting the socket down makes MHD see the end and close it. */
+static bool mhd_conn_shutdown(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+		mhd.get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	return ci && shutdown(ci->connect_fd, SHUT_RDWR) == 0;
+}
+
+static bool conn_cut(struct conn *c)
+{
+	if (!c->cut)
+		c->cut = mhd_conn_shutdown(c->c);
+	return c->cut;
+}
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+		mhd.get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
 /* The hard deadline: MHD's own timeout only measures inactivity, so a
- * client trickling a byte a second would keep its slot forever. Shutting
- * the socket down makes MHD see the end and close it. */
+ * client trickling a byte a second would keep its slot forever. And a
+ * shorter one for a whole request: the slots of clients that have sent
+ * nothing useful come back in seconds, not at the hard deadline. */
 static void on_reap(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct http_server *s = data;
 	int64_t now = loop_now_ns();
 
 	for (struct conn *c = s->conns; c; c = c->next) {
-		const union MHD_ConnectionInfo *ci;
-
-		if (c->cut || now - c->started < s->deadline_ns)
-			continue;
-		ci = mhd.get_connection_info(c->c, MHD_CONNECTION_INFO_CONNECTION_FD);
-		if (ci && shutdown(ci->connect_fd, SHUT_RDWR) == 0)
-			c->cut = true;
+		if (now - c->started >= s->deadline_ns ||
+		    (!c->answering && now - c->waiting >= HTTP_REQUEST_DEADLINE_NS))
+			conn_cut(c);
 	}
 	run_mhd(s);
+}
+
+/* Any address v4-mapped into IPv6, to compare IPv4 and IPv6 peers alike. */
+static bool addr_get(const struct sockaddr *sa, struct in6_addr *ret)
+{
+	if (sa->sa_family == AF_INET6) {
+		*ret = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return true;
+	}
+	if (sa->sa_family != AF_INET)
+		return false;
+	memset(ret, 0, sizeof(*ret));
+	ret->s6_addr[10] = ret->s6_addr[11] = 0xff;
+	memcpy(&ret->s6_addr[12], &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	return true;
+}
+
+/* On failure the last list stays. */
+static void local_addrs_refresh(struct local_addrs *l, int64_t now)
+{
+	struct ifaddrs *ifa;
+
+	l->at = now;
+	if (getifaddrs(&ifa) < 0)
+		return;
+	l->n = 0;
+	for (struct ifaddrs *i = ifa; i && l->n < LOCAL_ADDRS_MAX; i = i->ifa_next)
+		if (i->ifa_addr && addr_get(i->ifa_addr, &l->a[l->n]))
+			l->n++;
+	freeifaddrs(ifa);
+}
+
+/* Kubelet probes a host-network pod from the node itself: from one of the
+ * node's addresses, or loopback (all of 127/8, which is not listed). The
+ * kernel drops packets from outside that claim a local source. */
+static bool peer_is_local(struct http_server *s, const struct sockaddr *sa)
+{
+	struct in6_addr a;
+	int64_t now = loop_now_ns();
+
+	if (!addr_get(sa, &a))
+		return false;
+	if (IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127))
+		return true;
+	if (!s->local.at || now - s->local.at >= LOCAL_ADDRS_TTL_NS)
+		local_addrs_refresh(&s->local, now);
+	for (size_t i = 0; i < s->local.n; i++)
+		if (IN6_ARE_ADDR_EQUAL(&a, &s->local.a[i]))
+			return true;
+	return false;
+}
+
+/* The connection that has waited longest for its request, of remote peers
+ * only or of all. */
+static struct conn *oldest_waiting(struct http_server *s, bool remote_only)
+{
+	struct conn *old = NULL;
+
+	for (struct conn *c = s->conns; c; c = c->next) {
+		if (c->cut || c->answering || (remote_only && c->local))
+			continue;
+		if (!old || c->waiting < old->waiting)
+			old = c;
+	}
+	return old;
+}
+
+/* MHD has checked its per-address limit. Ours: HTTP_CONN_LIMIT in all, of
+ * which other peers than the node may hold all but HTTP_LOCAL_RESERVED, so
+ * a flood from outside cannot lock kubelet out. Over them, a newcomer takes
+ * the slot of the connection that has waited longest for its request (a
+ * remote one, if the newcomer is remote) rather than being refused: slow
+ * clients cannot hold the door shut, and a probe is quick to answer. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct http_server *s = cls;
+	bool local = peer_is_local(s, sa);
+	unsigned total = 0, remote = 0;
+	struct conn *victim;
+
+	for (struct conn *c = s->conns; c; c = c->next) {
+		total += !c->cut;
+		remote += !c->cut && !c->local;
+	}
+	if (total < HTTP_CONN_LIMIT && (local || remote < REMOTE_LIMIT))
+		return MHD_YES;
+	victim = oldest_waiting(s, !local);
+	return victim && conn_cut(victim) ? MHD_YES : MHD_NO;
+}
+
+static void conn_start(struct http_server *s, struct MHD_Connection *mc, void **socket_context)
+{
+	const union MHD_ConnectionInfo *ci =
+		mhd.get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c || !ci) { /* untracked, it would escape every limit: cut it */
+		free(c);
+		mhd_conn_shutdown(mc);
+		return;
+	}
+	*c = (struct conn){ .c = mc, .started = loop_now_ns(), .next = s->conns };
+	c->waiting = c->started;
+	c->local = peer_is_local(s, ci->client_addr);
+	s->conns = c;
+	*socket_context = c;
+	if (s->nconns++ == 0) /* reap only while there is something to reap */
+		loop_timer_arm(s->reaper, REAP_EVERY_NS, REAP_EVERY_NS);
 }
 
 static void on_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
@@ -139,14 +287,7 @@ static void on_notify(void *cls, struct MHD_Connection *mc, void **socket_contex
 	struct conn *c = *socket_context;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return; /* this one just has no deadline */
-		*c = (struct conn){ mc, loop_now_ns(), false, s->conns };
-		s->conns = c;
-		*socket_context = c;
-		if (s->nconns++ == 0) /* reap only while there is something to reap */
-			loop_timer_arm(s->reaper, REAP_EVERY_NS, REAP_EVERY_NS);
+		conn_start(s, mc, socket_context);
 		return;
 	}
 	s->closed = true;
@@ -163,13 +304,29 @@ static void on_notify(void *cls, struct MHD_Connection *mc, void **socket_contex
 		loop_timer_arm(s->reaper, 0, 0);
 }
 
+/* An answer went out, or the connection ends: a kept-alive connection
+ * waits for its next request from now. */
+static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn *c = conn_of(mc);
+
+	if (c) {
+		c->answering = false;
+		c->waiting = loop_now_ns();
+	}
+}
+
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype,
 			       char *body, size_t len, bool must_free, const char *allow)
 {
 	struct MHD_Response *r = mhd.create_response_from_buffer(
 		len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	struct conn *conn = conn_of(c);
 	enum MHD_Result ret;
 
+	if (conn) /* the whole request is in (a body too): no longer evictable */
+		conn->answering = true;
 	if (!r) {
 		if (must_free)
 			free(body);
@@ -242,7 +399,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux, with it at 1 MHD sets
  * SO_REUSEPORT, and a second process binding the same address would get
  * half the connections; at 0 it sets nothing, and a restart would fail to
- * bind over the connections it closed, still in TIME_WAIT. Left out, MHD sets
+ * bind over the connections it cut, still in TIME_WAIT. Left out, MHD sets
  * SO_REUSEADDR only: restarts bind, a second listener gets EADDRINUSE. */
 static struct MHD_Daemon *start(struct http_server *s, const struct sockaddr_storage *sa)
 {
@@ -253,14 +410,14 @@ static struct MHD_Daemon *start(struct http_server *s, const struct sockaddr_sto
 	if (sa->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* the port is only for MHD's messages, such as "Failed to bind to port 9744" */
-	return mhd.start_daemon(flags, ntohs(port), NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-				sa, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-				MHD_OPTION_CONNECTION_TIMEOUT,
-				(unsigned)(s->deadline_ns / 1000000000 + 1),
-				MHD_OPTION_NOTIFY_CONNECTION, on_notify, s,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+	return mhd.start_daemon(
+		flags, ntohs(port), on_accept, s, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)MHD_CONN_LIMIT,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->deadline_ns / 1000000000 + 1),
+		MHD_OPTION_NOTIFY_CONNECTION, on_notify, s, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
 }
 
 /* Start MHD and hand its epoll fd to the loop. MHD's last message says

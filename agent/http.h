@@ -1,6 +1,9 @@
 /* Small HTTP endpoints served by libmicrohttpd from masqd's epoll loop.
- * Limits: connections per client IP and in all, request header size, no
- * request bodies, GET/HEAD only, and a hard deadline per connection. */
+ * Limits: connections per client IP and in all, with slots only the node's
+ * own addresses (kubelet's probes) may use; request header size, no request
+ * bodies, GET/HEAD only; a short deadline for a whole request and a hard one
+ * per connection. At the limit, a newcomer evicts the connection that has
+ * waited longest for its request instead of being refused. */
 #ifndef MASQ_HTTP_H
 #define MASQ_HTTP_H
 
@@ -9,7 +12,9 @@
 
 #define HTTP_PER_IP_LIMIT 8 /* concurrent connections from one address */
 #define HTTP_CONN_LIMIT 64 /* concurrent connections in all */
+#define HTTP_LOCAL_RESERVED 8 /* of those, only for the node's own addresses */
 #define HTTP_MEMORY_LIMIT 32768 /* bytes for one request's headers */
+#define HTTP_REQUEST_DEADLINE_NS 2000000000LL /* to send a whole request */
 #define HTTP_DEFAULT_DEADLINE_NS 10000000000LL /* whole life of a connection */
 
 struct loop;
