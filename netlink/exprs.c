@@ -25,22 +25,34 @@ static struct nftnl_expr *expr_new(struct nftnl_rule *r, const char *name)
 	return e;
 }
 
-static int expr_meta_nfproto_eq(struct nftnl_rule *r, int family)
+/* cmp: register 1 OP data, as every match here ends */
+static int expr_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
 {
-	struct nftnl_expr *m = expr_new(r, "meta"), *c;
-	uint8_t proto = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+	struct nftnl_expr *c = expr_new(r, "cmp");
 
-	if (!m)
-		return -ENOMEM;
-	nftnl_expr_set_u32(m, NFTNL_EXPR_META_KEY, NFT_META_NFPROTO);
-	nftnl_expr_set_u32(m, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	c = expr_new(r, "cmp");
 	if (!c)
 		return -ENOMEM;
 	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto));
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, data, len);
 	return 0;
+}
+
+/* meta KEY == value: one byte, as nft compares nfproto and l4proto */
+static int expr_meta_eq(struct nftnl_rule *r, uint32_t key, uint8_t value)
+{
+	struct nftnl_expr *m = expr_new(r, "meta");
+
+	if (!m)
+		return -ENOMEM;
+	nftnl_expr_set_u32(m, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(m, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	return expr_cmp(r, NFT_CMP_EQ, &value, sizeof(value));
+}
+
+static int expr_meta_nfproto_eq(struct nftnl_rule *r, int family)
+{
+	return expr_meta_eq(r, NFT_META_NFPROTO, family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 }
 
 static int expr_verdict(struct nftnl_rule *r, int verdict)
@@ -62,7 +74,7 @@ static int expr_simple(struct nftnl_rule *r, const char *name)
 /* fib daddr type local: the kernel's RTN_LOCAL check, as -m addrtype --dst-type LOCAL */
 static int exprs_local(struct nftnl_rule *r)
 {
-	struct nftnl_expr *f = expr_new(r, "fib"), *c;
+	struct nftnl_expr *f = expr_new(r, "fib");
 	uint32_t local = RTN_LOCAL;
 
 	if (!f)
@@ -70,12 +82,8 @@ static int exprs_local(struct nftnl_rule *r)
 	nftnl_expr_set_u32(f, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
 	nftnl_expr_set_u32(f, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
 	nftnl_expr_set_u32(f, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
-	c = expr_new(r, "cmp");
-	if (!c)
+	if (expr_cmp(r, NFT_CMP_EQ, &local, sizeof(local)) < 0)
 		return -ENOMEM;
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &local, sizeof(local));
 	return expr_verdict(r, NFT_RETURN);
 }
 
@@ -119,29 +127,11 @@ static int exprs_masq(struct nftnl_rule *r, int family, bool random_fully)
 	return 0;
 }
 
-/* meta l4proto P: one byte, as nft compares it */
-static int expr_l4proto_eq(struct nftnl_rule *r, uint8_t proto)
-{
-	struct nftnl_expr *m = expr_new(r, "meta"), *c;
-
-	if (!m)
-		return -ENOMEM;
-	nftnl_expr_set_u32(m, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-	nftnl_expr_set_u32(m, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	c = expr_new(r, "cmp");
-	if (!c)
-		return -ENOMEM;
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto));
-	return 0;
-}
-
 /* numgen random mod M < N: nft turns the host-order number into network
  * order before comparing it with a big-endian constant. */
 static int exprs_numgen_lt(struct nftnl_rule *r, uint32_t mod, uint32_t lt)
 {
-	struct nftnl_expr *n = expr_new(r, "numgen"), *o, *c;
+	struct nftnl_expr *n = expr_new(r, "numgen"), *o;
 	uint32_t be = htonl(lt);
 
 	if (!n)
@@ -159,13 +149,7 @@ static int exprs_numgen_lt(struct nftnl_rule *r, uint32_t mod, uint32_t lt)
 	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
 	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_LEN, 4);
 	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_SIZE, 4);
-	c = expr_new(r, "cmp");
-	if (!c)
-		return -ENOMEM;
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_LT);
-	nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &be, sizeof(be));
-	return 0;
+	return expr_cmp(r, NFT_CMP_LT, &be, sizeof(be));
 }
 
 /* A port into a register, two bytes in network order. */
@@ -188,7 +172,8 @@ static int exprs_masq_ports(struct nftnl_rule *r, const struct masq_rule *mr, bo
 	uint32_t flags = NF_NAT_RANGE_PROTO_SPECIFIED;
 	struct nftnl_expr *m;
 
-	if (expr_meta_nfproto_eq(r, mr->family) < 0 || expr_l4proto_eq(r, mr->l4proto) < 0)
+	if (expr_meta_nfproto_eq(r, mr->family) < 0 ||
+	    expr_meta_eq(r, NFT_META_L4PROTO, mr->l4proto) < 0)
 		return -ENOMEM;
 	if (mr->ng_mod && exprs_numgen_lt(r, mr->ng_mod, mr->ng_lt) < 0)
 		return -ENOMEM;
