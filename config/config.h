@@ -29,6 +29,9 @@ struct masq_opts {
 		uint16_t first, last;
 	} to_ports[16];
 	unsigned nto_ports;
+	/* EgressNATPolicy destinations broader than /N are refused, IPv4 and
+	 * IPv6 (--api-min-prefix-v4, -v6: the API's policies only); 0: any */
+	uint8_t policy_min_plen[2];
 };
 
 /* A validated config. cidrs are canonical, deduplicated, in input order, and

@@ -2,9 +2,11 @@
 #include "config/kwatch.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 static int call_line(const char *line, size_t len, kw_line_fn fn, void *arg)
 {
@@ -278,5 +280,275 @@ int kw_configmap_config(json_t *obj, const char *key, const char **ret_text, siz
 		return -EINVAL;
 	*ret_text = json_string_value(v);
 	*ret_len = json_string_length(v);
+	return 0;
+}
+
+/* --- a list as it streams */
+
+enum { L_TOP, L_ITEMS_WAIT, L_ITEMS_OPEN, L_ITEMS_NEXT, L_ITEMS_AFTER, L_ITEM };
+
+#define LIST_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+#define MAX_DEPTH 2048 /* jansson's own limit on nesting */
+
+void kw_lister_reset(struct kw_lister *l)
+{
+	char *item = l->item, *meta = l->meta;
+	size_t icap = l->icap, mcap = l->mcap;
+
+	memset(l, 0, sizeof(*l));
+	l->item = item;
+	l->icap = icap;
+	l->meta = meta;
+	l->mcap = mcap;
+}
+
+void kw_lister_free(struct kw_lister *l)
+{
+	free(l->item);
+	free(l->meta);
+	memset(l, 0, sizeof(*l));
+}
+
+__attribute__((format(printf, 3, 4))) static int lister_fail(struct kw_lister *l, int e,
+							     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(l->err, sizeof(l->err), fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+static int meta_add(struct kw_lister *l, const char *p, size_t n)
+{
+	int e = kw_buf_append(&l->meta, &l->mlen, &l->mcap, p, n, KW_MAX_LIST_META);
+
+	if (e == -E2BIG)
+		return lister_fail(l, e, "the list's top level without its items is over %u bytes",
+				   KW_MAX_LIST_META);
+	return e < 0 ? lister_fail(l, e, "out of memory") : 0;
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* One top-level byte: copied, and read far enough to find "items". */
+static int top_byte(struct kw_lister *l, char c)
+{
+	int e = meta_add(l, &c, 1);
+
+	if (e < 0)
+		return e;
+	if (l->in_str) {
+		if (l->capture) {
+			if (l->esc || c == '\\')
+				l->key_esc = true;
+			else if (c != '"' && l->klen < sizeof(l->key))
+				l->key[l->klen++] = c;
+		}
+		if (l->esc) {
+			l->esc = false;
+		} else if (c == '\\') {
+			l->esc = true;
+		} else if (c == '"') {
+			l->in_str = false;
+			if (l->capture) {
+				l->capture = l->expect_key = false;
+				/* "it\u0065ms" would be items to jansson and not to us */
+				if (l->key_esc)
+					return lister_fail(l, -EINVAL,
+							   "a top-level key written with escapes "
+							   "(after item %zu)",
+							   l->nitems);
+				l->key_items = l->klen == 5 && memcmp(l->key, "items", 5) == 0;
+			}
+		}
+		return 0;
+	}
+	switch (c) {
+	case '"':
+		l->in_str = true;
+		l->capture = l->depth == 1 && l->expect_key;
+		l->klen = 0;
+		l->key_esc = false;
+		break;
+	case '{':
+	case '[':
+		if (++l->depth > MAX_DEPTH)
+			return lister_fail(l, -EINVAL, "nested deeper than %d", MAX_DEPTH);
+		l->expect_key = c == '{' && l->depth == 1;
+		break;
+	case '}':
+	case ']':
+		if (l->depth)
+			l->depth--;
+		break;
+	case ',':
+		l->expect_key = l->depth == 1;
+		break;
+	case ':':
+		if (l->depth == 1 && l->key_items)
+			l->st = L_ITEMS_WAIT;
+		l->key_items = false;
+		break;
+	}
+	return 0;
+}
+
+/* The item in l->item is complete. */
+static int item_done(struct kw_lister *l, kw_item_fn fn, void *arg)
+{
+	json_error_t je;
+	json_t *obj = json_loadb(l->item, l->ilen, LIST_FLAGS, &je);
+
+	if (!obj) {
+		snprintf(l->err, sizeof(l->err), "items[%zu] is not JSON: %s at byte %d", l->nitems,
+			 je.text, je.position);
+		return -EINVAL;
+	}
+	l->nitems++;
+	l->st = L_ITEMS_AFTER;
+	return fn(arg, obj);
+}
+
+/* Bytes of an item, up to its end or the chunk's: returns how many were
+ * taken, or an error. */
+static ssize_t item_bytes(struct kw_lister *l, const char *p, size_t n, kw_item_fn fn, void *arg)
+{
+	size_t i;
+	int e;
+
+	for (i = 0; i < n && l->idepth; i++) {
+		char c = p[i];
+		if (l->in_str) {
+			if (l->esc)
+				l->esc = false;
+			else if (c == '\\')
+				l->esc = true;
+			else if (c == '"')
+				l->in_str = false;
+		} else if (c == '"') {
+			l->in_str = true;
+		} else if (c == '{' || c == '[') {
+			if (++l->idepth > MAX_DEPTH)
+				return lister_fail(l, -EINVAL, "items[%zu] is nested too deep",
+						   l->nitems);
+		} else if (c == '}' || c == ']') {
+			l->idepth--;
+		}
+	}
+	e = kw_buf_append(&l->item, &l->ilen, &l->icap, p, i, KW_MAX_EVENT);
+	if (e == -E2BIG)
+		return lister_fail(l, e, "items[%zu] is over 4 MiB", l->nitems);
+	if (e < 0)
+		return lister_fail(l, e, "out of memory");
+	if (!l->idepth && (e = item_done(l, fn, arg)) < 0)
+		return e;
+	return (ssize_t)i;
+}
+
+int kw_lister_feed(struct kw_lister *l, const char *data, size_t n, kw_item_fn fn, void *arg)
+{
+	size_t i = 0;
+	ssize_t took;
+	int e = 0;
+
+	while (i < n && e >= 0) {
+		char c = data[i];
+		switch (l->st) {
+		case L_TOP:
+			e = top_byte(l, c);
+			i++;
+			break;
+		case L_ITEMS_WAIT: /* after "items": */
+			if (c == '[') {
+				if (l->seen_items)
+					return lister_fail(l, -EINVAL, "items given twice");
+				l->seen_items = true;
+				l->st = L_ITEMS_OPEN;
+				e = meta_add(l, "[", 1);
+				i++;
+			} else if (is_ws(c)) {
+				e = meta_add(l, &c, 1);
+				i++;
+			} else {
+				l->st = L_TOP; /* null, or a wrong type: end says */
+			}
+			break;
+		case L_ITEMS_OPEN:
+		case L_ITEMS_NEXT:
+		case L_ITEMS_AFTER:
+			i++;
+			if (is_ws(c))
+				break;
+			if (c == '{' && l->st != L_ITEMS_AFTER) {
+				l->st = L_ITEM;
+				l->ilen = 0;
+				l->idepth = 1;
+				l->in_str = l->esc = false;
+				e = kw_buf_append(&l->item, &l->ilen, &l->icap, "{", 1,
+						  KW_MAX_EVENT);
+			} else if (c == ']' && l->st != L_ITEMS_NEXT) {
+				l->st = L_TOP;
+				e = meta_add(l, "]", 1);
+			} else if (c == ',' && l->st == L_ITEMS_AFTER) {
+				l->st = L_ITEMS_NEXT;
+			} else if (l->st == L_ITEMS_AFTER) {
+				return lister_fail(l, -EINVAL, "bad JSON after items[%zu]",
+						   l->nitems - 1);
+			} else {
+				return lister_fail(l, -EINVAL, "items[%zu] is not an object",
+						   l->nitems);
+			}
+			break;
+		case L_ITEM:
+			took = item_bytes(l, data + i, n - i, fn, arg);
+			if (took < 0)
+				return (int)took;
+			i += (size_t)took;
+			break;
+		}
+	}
+	if (e == -ENOMEM && !l->err[0])
+		snprintf(l->err, sizeof(l->err), "out of memory");
+	return e;
+}
+
+int kw_lister_end(struct kw_lister *l, struct kw_list_meta *ret, char *err, size_t errlen)
+{
+	json_t *root, *items;
+	const char *rv, *cont;
+	int e;
+
+	memset(ret, 0, sizeof(*ret));
+	if (l->st == L_ITEM || (l->st != L_TOP && l->st != L_ITEMS_WAIT)) {
+		snprintf(err, errlen, "the list ended inside its items, after %zu", l->nitems);
+		return -EINVAL;
+	}
+	/* the top level, its items now [], is checked as a whole list is */
+	e = kw_list_parse(l->meta ? l->meta : "", l->mlen, &root, &items, &rv, err, errlen);
+	if (e < 0)
+		return -EINVAL;
+	if (json_array_size(items)) {
+		json_decref(root);
+		snprintf(err, errlen, "items given outside the list's items");
+		return -EINVAL;
+	}
+	cont = json_object_get(json_object_get(root, "metadata"), "continue")
+		       ? kw_str(json_object_get(json_object_get(root, "metadata"), "continue"))
+		       : "";
+	if (!cont || strlen(cont) >= KW_CONTINUE_LEN) {
+		json_decref(root);
+		snprintf(err, errlen, "metadata.continue is not a string of under %u bytes",
+			 KW_CONTINUE_LEN);
+		return -EINVAL;
+	}
+	snprintf(ret->rv, sizeof(ret->rv), "%s", rv);
+	snprintf(ret->cont, sizeof(ret->cont), "%s", cont);
+	ret->nitems = l->nitems;
+	json_decref(root);
 	return 0;
 }

@@ -72,6 +72,62 @@ int kw_list_parse(const char *body, size_t len, json_t **ret_root, json_t **ret_
 
 void kw_event_clear(struct kw_event *ev);
 
+/* A list response read as it streams (client-go's pager reads pages of a
+ * few hundred items; a list served from the watch cache may ignore limit
+ * and come whole). Each element of "items" is parsed alone as soon as it is
+ * complete and handed to the caller, and only the rest of the top level
+ * (kind, metadata, a Status's fields) is kept: memory is bounded by one
+ * item, whatever the list's size. Validity of the whole is only known at
+ * kw_lister_end: a caller applies items tentatively and undoes them when
+ * the end fails. */
+#define KW_MAX_LIST_META (1u << 20) /* the top level without its items */
+#define KW_CONTINUE_LEN 8192 /* metadata.continue, an opaque token */
+
+struct kw_lister {
+	int st; /* where the scanner is (kwatch.c) */
+	unsigned depth, idepth; /* nesting of the top level, and inside the item */
+	bool in_str, esc; /* inside a string, after its backslash */
+	bool expect_key, capture; /* a top-level key comes next, is being read */
+	bool key_items, key_esc, seen_items;
+	char key[8];
+	size_t klen;
+	char *item; /* the element being read */
+	size_t ilen, icap;
+	char *meta; /* every top-level byte but the items' */
+	size_t mlen, mcap;
+	size_t nitems;
+	char err[200]; /* why feed failed */
+};
+
+/* Called with each item (an object, owned by the caller from then on).
+ * A negative return stops the feed and is returned by it. */
+typedef int (*kw_item_fn)(void *arg, json_t *item);
+
+/* Feed the next bytes of the body. Returns 0, fn's negative return,
+ * -EINVAL (bad JSON inside the items, an item that is not an object, an
+ * escaped top-level key), -E2BIG (an item over KW_MAX_EVENT, the rest over
+ * KW_MAX_LIST_META) or -ENOMEM, with the reason in l->err. After an error
+ * the lister must be reset. */
+int kw_lister_feed(struct kw_lister *l, const char *data, size_t n, kw_item_fn fn, void *arg)
+	__attribute__((warn_unused_result));
+
+struct kw_list_meta {
+	char rv[KW_RV_LEN]; /* metadata.resourceVersion */
+	char cont[KW_CONTINUE_LEN]; /* metadata.continue; "" on the last page */
+	size_t nitems;
+};
+
+/* The body ended: check the top level (as kw_list_parse does) and return
+ * what it says. Returns 0 or -EINVAL with the reason in err. */
+int kw_lister_end(struct kw_lister *l, struct kw_list_meta *ret, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Forget everything read (a new body); buffers are kept for reuse. */
+void kw_lister_reset(struct kw_lister *l);
+
+/* Give the buffers back. */
+void kw_lister_free(struct kw_lister *l);
+
 /* One EgressNATPolicy object from the API, validated as a file's would be.
  * A valid one is appended to ret; an invalid one is reported in d (under
  * "apiserver EgressNATPolicy/NAME"). Returns 1 (valid), 0 (invalid) or

@@ -101,6 +101,7 @@ static void read_destination(struct ctx *c, const struct yt_node *item, struct m
 	const struct yt_node *cn = yt_get(item, "cidr");
 	char aligned[CIDR_STRLEN], canon[CIDR_STRLEN];
 	struct cidr cidr;
+	bool v6;
 	int r;
 
 	if (!yt_str(cn)) {
@@ -122,6 +123,18 @@ static void read_destination(struct ctx *c, const struct yt_node *item, struct m
 		perr(c, cn, "IPv6 CIDR %s needs the --enable-ipv6 flag", canon);
 		return;
 	}
+	v6 = cidr.family == AF_INET6;
+	if (cidr.plen < c->opts->policy_min_plen[v6]) {
+		perr(c, cn, "destination %s is broader than /%u, the broadest %s allows", canon,
+		     c->opts->policy_min_plen[v6],
+		     v6 ? "--api-min-prefix-v6" : "--api-min-prefix-v4");
+		return;
+	}
+	if (cidr.plen == 0)
+		diag_add(c->d, DIAG_WARNING, c->file, cn->line, cn->col,
+			 "policy %s: destination %s keeps the pod IP for every destination: "
+			 "masquerading is off for this node",
+			 c->name, canon);
 	p->cidrs[p->ncidrs++] = cidr;
 }
 

@@ -163,59 +163,7 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-/* --- one generation of policies: a list and its index */
-
-struct gen {
-	struct masq_policy_list l;
-	struct nindex idx;
-};
-
-static const char *policy_key(const void *arr, size_t pos)
-{
-	return ((const struct masq_policy_list *)arr)->v[pos].name;
-}
-
-static void gen_clear(struct gen *g)
-{
-	uint64_t *probes = g->idx.probes;
-
-	policy_list_clear(&g->l);
-	free(g->idx.v);
-	memset(g, 0, sizeof(*g));
-	g->idx.probes = probes;
-}
-
-static ssize_t gen_find(const struct gen *g, const char *name)
-{
-	return nindex_get(&g->idx, name, policy_key, &g->l);
-}
-
-static int gen_append(struct gen *g, const struct masq_policy *p)
-{
-	int e = policy_list_add(&g->l, p);
-
-	if (e == 0 && (e = nindex_add(&g->idx, p->name, g->l.n - 1)) < 0)
-		free(g->l.v[--g->l.n].cidrs);
-	return e;
-}
-
-/* Remove name; the last policy takes its place. */
-static void gen_remove(struct gen *g, const char *name)
-{
-	ssize_t pos = nindex_del(&g->idx, name, policy_key, &g->l);
-	size_t last;
-
-	if (pos < 0)
-		return;
-	free(g->l.v[pos].cidrs);
-	last = --g->l.n;
-	if ((size_t)pos == last)
-		return;
-	g->l.v[pos] = g->l.v[last];
-	nindex_move(&g->idx, g->l.v[pos].name, last, (size_t)pos);
-}
-
-/* --- a set of names (the rejected ones) */
+/* --- a set of names (the rejected ones, the ones over the budget) */
 
 struct names {
 	char **v;
@@ -269,20 +217,159 @@ static void names_clear(struct names *s)
 	s->idx.probes = probes;
 }
 
+/* --- a max-heap of names: the last one by strcmp order comes first. It
+ * may hold names that have gone since (checked when popped), and is built
+ * again when those outnumber the live ones. */
+
+struct heap {
+	char **v;
+	size_t n, cap;
+};
+
+static void heap_clear(struct heap *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		free(h->v[i]);
+	free(h->v);
+	memset(h, 0, sizeof(*h));
+}
+
+static void heap_up(struct heap *h, size_t i)
+{
+	while (i && strcmp(h->v[(i - 1) / 2], h->v[i]) < 0) {
+		char *t = h->v[i];
+		h->v[i] = h->v[(i - 1) / 2];
+		h->v[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(struct heap *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		char *t;
+		if (l < h->n && strcmp(h->v[l], h->v[m]) > 0)
+			m = l;
+		if (r < h->n && strcmp(h->v[r], h->v[m]) > 0)
+			m = r;
+		if (m == i)
+			return;
+		t = h->v[i];
+		h->v[i] = h->v[m];
+		h->v[m] = t;
+		i = m;
+	}
+}
+
+static int heap_push(struct heap *h, const char *name)
+{
+	if (grow((void **)&h->v, &h->cap, h->n, sizeof(*h->v)) < 0 || !(h->v[h->n] = strdup(name)))
+		return -ENOMEM;
+	heap_up(h, h->n++);
+	return 0;
+}
+
+/* The first name, malloc'ed, now the caller's; NULL when empty. */
+static char *heap_pop(struct heap *h)
+{
+	char *top;
+
+	if (!h->n)
+		return NULL;
+	top = h->v[0];
+	h->v[0] = h->v[--h->n];
+	heap_down(h, 0);
+	return top;
+}
+
+/* --- one generation of policies: a list, its index and its budget's state */
+
+struct gen {
+	struct masq_policy_list l;
+	struct nindex idx;
+	size_t ncidrs; /* in l */
+	struct names rejected; /* invalid in their latest version */
+	struct names over; /* refused or evicted for the budget */
+	char *cutoff; /* the first name by order over the budget: the ones after are refused */
+	struct heap heap; /* l's names, when there is a budget */
+};
+
+static const char *policy_key(const void *arr, size_t pos)
+{
+	return ((const struct masq_policy_list *)arr)->v[pos].name;
+}
+
+static void gen_init(struct gen *g, uint64_t *probes)
+{
+	memset(g, 0, sizeof(*g));
+	g->idx.probes = g->rejected.idx.probes = g->over.idx.probes = probes;
+}
+
+static void gen_clear(struct gen *g)
+{
+	uint64_t *probes = g->idx.probes;
+
+	policy_list_clear(&g->l);
+	free(g->idx.v);
+	names_clear(&g->rejected);
+	names_clear(&g->over);
+	free(g->cutoff);
+	heap_clear(&g->heap);
+	gen_init(g, probes);
+}
+
+static ssize_t gen_find(const struct gen *g, const char *name)
+{
+	return nindex_get(&g->idx, name, policy_key, &g->l);
+}
+
+static int gen_append(struct gen *g, const struct masq_policy *p)
+{
+	int e = policy_list_add(&g->l, p);
+
+	if (e == 0 && (e = nindex_add(&g->idx, p->name, g->l.n - 1)) < 0)
+		free(g->l.v[--g->l.n].cidrs);
+	if (e == 0)
+		g->ncidrs += p->ncidrs;
+	return e;
+}
+
+/* Remove name; the last policy takes its place. */
+static void gen_remove(struct gen *g, const char *name)
+{
+	ssize_t pos = nindex_del(&g->idx, name, policy_key, &g->l);
+	size_t last;
+
+	if (pos < 0)
+		return;
+	g->ncidrs -= g->l.v[pos].ncidrs;
+	free(g->l.v[pos].cidrs);
+	last = --g->l.n;
+	if ((size_t)pos == last)
+		return;
+	g->l.v[pos] = g->l.v[last];
+	nindex_move(&g->idx, g->l.v[pos].name, last, (size_t)pos);
+}
+
 /* --- the store */
 
 struct pstore {
 	struct gen cur, prev; /* prev: the generation a relist replaces */
-	struct names rejected;
+	size_t max_policies, max_cidrs; /* 0: no bound */
+	uint64_t evicted;
 	uint64_t probes;
+	bool relisting; /* between begin and end (or abort) */
 };
 
 struct pstore *pstore_new(void)
 {
 	struct pstore *s = calloc(1, sizeof(*s));
 
-	if (s)
-		s->cur.idx.probes = s->prev.idx.probes = s->rejected.idx.probes = &s->probes;
+	if (s) {
+		gen_init(&s->cur, &s->probes);
+		gen_init(&s->prev, &s->probes);
+	}
 	return s;
 }
 
@@ -292,8 +379,89 @@ void pstore_free(struct pstore *s)
 		return;
 	gen_clear(&s->cur);
 	gen_clear(&s->prev);
-	names_clear(&s->rejected);
 	free(s);
+}
+
+void pstore_set_budget(struct pstore *s, size_t max_policies, size_t max_cidrs)
+{
+	s->max_policies = max_policies;
+	s->max_cidrs = max_cidrs;
+}
+
+static bool budgeted(const struct pstore *s)
+{
+	return s->max_policies || s->max_cidrs;
+}
+
+static bool over_budget(const struct pstore *s)
+{
+	return (s->max_policies && s->cur.l.n > s->max_policies) ||
+	       (s->max_cidrs && s->cur.ncidrs > s->max_cidrs);
+}
+
+/* name is over the budget: it and every name after it by order. */
+static int mark_over(struct gen *g, const char *name)
+{
+	char *c;
+
+	if (!g->cutoff || strcmp(name, g->cutoff) < 0) {
+		if (!(c = strdup(name)))
+			return -ENOMEM;
+		free(g->cutoff);
+		g->cutoff = c;
+	}
+	return names_add(&g->over, name);
+}
+
+/* The heap again from the live names, once the stale ones outnumber them. */
+static int heap_compact(struct gen *g)
+{
+	struct heap h = { 0 };
+
+	if (g->heap.n <= 2 * g->l.n + 64)
+		return 0;
+	for (size_t i = 0; i < g->l.n; i++) {
+		if (heap_push(&h, g->l.v[i].name) < 0) {
+			heap_clear(&h);
+			return -ENOMEM;
+		}
+	}
+	heap_clear(&g->heap);
+	g->heap = h;
+	return 0;
+}
+
+/* Add p (absent from cur) within the budget. Returns 0, -EDQUOT when p
+ * itself is past it, or -ENOMEM. */
+static int insert(struct pstore *s, const struct masq_policy *p)
+{
+	struct gen *g = &s->cur;
+	char *last;
+	int e;
+
+	if (!budgeted(s))
+		return gen_append(g, p);
+	if (g->cutoff && strcmp(p->name, g->cutoff) >= 0) {
+		e = names_add(&g->over, p->name);
+		return e < 0 ? e : -EDQUOT;
+	}
+	if ((e = heap_compact(g)) < 0 || (e = heap_push(&g->heap, p->name)) < 0)
+		return e;
+	if ((e = gen_append(g, p)) < 0)
+		return e;
+	while (over_budget(s) && (last = heap_pop(&g->heap))) {
+		bool self = strcmp(last, p->name) == 0;
+		if (gen_find(g, last) >= 0) {
+			gen_remove(g, last);
+			e = mark_over(g, last);
+			if (!self)
+				s->evicted++;
+		}
+		free(last);
+		if (e < 0 || self)
+			return e < 0 ? e : -EDQUOT;
+	}
+	return 0;
 }
 
 int pstore_put(struct pstore *s, const struct masq_policy *p)
@@ -301,9 +469,10 @@ int pstore_put(struct pstore *s, const struct masq_policy *p)
 	int e;
 
 	gen_remove(&s->cur, p->name);
-	e = gen_append(&s->cur, p);
-	if (e == 0)
-		names_del(&s->rejected, p->name);
+	names_del(&s->cur.over, p->name);
+	e = insert(s, p);
+	if (e == 0 || e == -EDQUOT)
+		names_del(&s->cur.rejected, p->name);
 	return e;
 }
 
@@ -312,35 +481,49 @@ int pstore_reject(struct pstore *s, const char *name)
 	ssize_t pos;
 	int e;
 
-	if (names_add(&s->rejected, name) < 0)
+	if (names_add(&s->cur.rejected, name) < 0)
 		return -ENOMEM;
 	if (gen_find(&s->cur, name) >= 0)
 		return 1;
 	pos = gen_find(&s->prev, name);
 	if (pos < 0)
 		return 0;
-	e = gen_append(&s->cur, &s->prev.l.v[pos]);
+	names_del(&s->cur.over, name);
+	e = insert(s, &s->prev.l.v[pos]);
+	if (e == -EDQUOT)
+		return 0;
 	return e < 0 ? e : 1;
 }
 
 void pstore_delete(struct pstore *s, const char *name)
 {
 	gen_remove(&s->cur, name);
-	names_del(&s->rejected, name);
+	names_del(&s->cur.rejected, name);
+	names_del(&s->cur.over, name); /* the cutoff stays: a relist moves it */
 }
 
 void pstore_relist_begin(struct pstore *s)
 {
 	gen_clear(&s->prev);
 	s->prev = s->cur;
-	memset(&s->cur, 0, sizeof(s->cur));
-	s->cur.idx.probes = &s->probes;
-	names_clear(&s->rejected);
+	gen_init(&s->cur, &s->probes);
+	s->relisting = true;
 }
 
 void pstore_relist_end(struct pstore *s)
 {
 	gen_clear(&s->prev);
+	s->relisting = false;
+}
+
+void pstore_relist_abort(struct pstore *s)
+{
+	if (!s->relisting)
+		return;
+	gen_clear(&s->cur);
+	s->cur = s->prev;
+	gen_init(&s->prev, &s->probes);
+	s->relisting = false;
 }
 
 const struct masq_policy *pstore_get(const struct pstore *s, const char *name)
@@ -355,9 +538,34 @@ const struct masq_policy_list *pstore_policies(const struct pstore *s)
 	return &s->cur.l;
 }
 
+const struct masq_policy_list *pstore_settled(const struct pstore *s)
+{
+	return s->relisting ? &s->prev.l : &s->cur.l;
+}
+
 size_t pstore_nrejected(const struct pstore *s)
 {
-	return s->rejected.n;
+	return s->cur.rejected.n;
+}
+
+size_t pstore_nover(const struct pstore *s)
+{
+	return s->cur.over.n;
+}
+
+const char *pstore_over_first(const struct pstore *s)
+{
+	return s->cur.over.n ? s->cur.cutoff : NULL;
+}
+
+size_t pstore_ncidrs(const struct pstore *s)
+{
+	return s->cur.ncidrs;
+}
+
+uint64_t pstore_evicted(const struct pstore *s)
+{
+	return s->evicted;
 }
 
 uint64_t pstore_probes(const struct pstore *s)

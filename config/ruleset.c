@@ -302,3 +302,18 @@ int masq_ruleset_render(const struct masq_ruleset *rs, FILE *f)
 	fprintf(f, "\t}\n}\n");
 	return ferror(f) ? -EIO : 0;
 }
+
+bool masq_ruleset_keeps_all(const struct masq_ruleset *rs, int family)
+{
+	const struct addr_range *r = family == AF_INET6 ? rs->v6 : rs->v4;
+	size_t n = family == AF_INET6 ? rs->n6 : rs->n4, len = cidr_addr_len(family);
+
+	/* the intervals are merged: the whole space is one */
+	if (n != 1)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (r->lo[i] != 0 || r->hi[i] != 0xff)
+			return false;
+	}
+	return true;
+}

@@ -75,6 +75,11 @@ int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *op
  * the same sets. Then changing the elements alone turns a into b. */
 bool masq_ruleset_same_shape(const struct masq_ruleset *a, const struct masq_ruleset *b);
 
+/* True when the non-masquerade set of family (AF_INET, AF_INET6) is the
+ * whole address space (0.0.0.0/0, ::/0, or prefixes adding up to it): no
+ * packet of that family is masqueraded. */
+bool masq_ruleset_keeps_all(const struct masq_ruleset *rs, int family);
+
 /* Free a ruleset; NULL is fine. */
 void masq_ruleset_free(struct masq_ruleset *rs);
 

@@ -35,6 +35,39 @@ static int on_line(void *arg, const char *line, size_t len)
 	return 0;
 }
 
+static int collect_item(void *arg, json_t *item)
+{
+	return json_array_append_new(arg, item) < 0 ? -ENOMEM : 0;
+}
+
+/* The list as it streams, cut every step bytes: what it accepts, the whole
+ * parse accepts too, with the same items; and what the whole parse accepts,
+ * it accepts too, but for what it refuses on purpose. */
+static void list_stream(const unsigned char *data, size_t size, size_t step, json_t *whole,
+			const char *whole_rv)
+{
+	struct kw_lister l = { 0 };
+	json_t *items = json_array();
+	struct kw_list_meta m;
+	char err[200] = "";
+	int e = 0;
+
+	for (size_t off = 0; off < size && e == 0; off += step)
+		e = kw_lister_feed(&l, (const char *)data + off,
+				   size - off < step ? size - off : step, collect_item, items);
+	if (e < 0)
+		snprintf(err, sizeof(err), "%s", l.err);
+	else
+		e = kw_lister_end(&l, &m, err, sizeof(err));
+	if (e == 0 && (!whole || !json_equal(items, whole) || strcmp(m.rv, whole_rv) != 0))
+		abort();
+	if (e < 0 && whole && !strstr(err, "escapes") && !strstr(err, "not an object") &&
+	    !strstr(err, "metadata.continue"))
+		abort();
+	kw_lister_free(&l);
+	json_decref(items);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	struct kw_splitter sp = { .max = 2048 };
@@ -55,7 +88,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (kw_list_parse((const char *)data, size, &root, &items, &rv, err, sizeof(err)) == 0) {
 		if (!json_is_array(items) || !rv || !rv[0])
 			abort();
+		list_stream(data, size, step, items, rv);
 		json_decref(root);
+	} else {
+		list_stream(data, size, step, NULL, NULL);
 	}
 	return 0;
 }

@@ -208,6 +208,144 @@ static void test_lists(void **state)
 	assert_non_null(strstr(err, "resourceVersion"));
 }
 
+/* --- the list read as it streams */
+
+struct collected {
+	json_t *items; /* an array of what the lister handed over */
+};
+
+static int collect_item(void *arg, json_t *item)
+{
+	struct collected *c = arg;
+
+	return json_array_append_new(c->items, item) < 0 ? -ENOMEM : 0;
+}
+
+/* Feed body in chunks of step bytes; returns feed's or end's error. */
+static int stream(const char *body, size_t step, struct collected *c, struct kw_list_meta *m,
+		  char *err, size_t errlen)
+{
+	struct kw_lister l = { 0 };
+	size_t len = strlen(body);
+	int e = 0;
+
+	c->items = json_array();
+	for (size_t off = 0; off < len && e == 0; off += step)
+		e = kw_lister_feed(&l, body + off, len - off < step ? len - off : step,
+				   collect_item, c);
+	if (e < 0)
+		snprintf(err, errlen, "%s", l.err);
+	else
+		e = kw_lister_end(&l, m, err, errlen);
+	kw_lister_free(&l);
+	return e;
+}
+
+static void test_list_stream_matches_whole(void **state)
+{
+	/* braces, brackets, quotes and escapes inside strings; metadata after
+	 * the items; a nested "items" key that is not the list's */
+	const char *body =
+		"{\"kind\":\"EgressNATPolicyList\",\"apiVersion\":\"networking.gke.io/v1\","
+		"\"items\":[ {\"metadata\":{\"name\":\"a\"},\"spec\":{\"x\":\"}]{[\\\"\\\\\"}},\n"
+		"{\"metadata\":{\"name\":\"b\",\"annotations\":{\"items\":\"[1,2]\"}},"
+		"\"spec\":{\"items\":[{\"cidr\":\"10.0.0.0/8\"}]}} ],"
+		"\"metadata\":{\"resourceVersion\":\"42\",\"continue\":\"tok==\","
+		"\"remainingItemCount\":3}}";
+	json_t *root, *items;
+	const char *rv;
+	char err[200];
+
+	assert_int_equal(kw_list_parse(body, strlen(body), &root, &items, &rv, err, sizeof(err)),
+			 0);
+	for (size_t step = 1; step <= strlen(body); step++) {
+		struct collected c;
+		struct kw_list_meta m;
+		assert_int_equal(stream(body, step, &c, &m, err, sizeof(err)), 0);
+		assert_true(json_equal(c.items, items));
+		assert_string_equal(m.rv, "42");
+		assert_string_equal(m.cont, "tok==");
+		assert_int_equal(m.nitems, 2);
+		json_decref(c.items);
+	}
+	json_decref(root);
+}
+
+static void test_list_stream_errors(void **state)
+{
+	static const struct {
+		const char *body, *err;
+	} cases[] = {
+		{ "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[1]}",
+		  "items[0] is not an object" },
+		{ "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{},]}",
+		  "items[1] is not an object" },
+		{ "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{} {}]}",
+		  "bad JSON after items[0]" },
+		{ "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{\"a\":1,\"a\":2}]}",
+		  "items[0] is not JSON" },
+		{ "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{}],\"items\":[]}",
+		  "items given twice" },
+		{ "{\"metadata\":{\"resourceVersion\":\"1\"},\"it\\u0065ms\":[{}]}", "escapes" },
+		{ "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{}",
+		  "ended inside its items" },
+		{ "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{}]", "not JSON" },
+		{ "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":7}", "items is not a list" },
+		{ "{\"items\":[{}]}", "resourceVersion" },
+		{ "{\"kind\":\"Status\",\"message\":\"etcd is down\"}", "etcd is down" },
+		{ "{\"metadata\":{\"resourceVersion\":\"1\",\"continue\":5},\"items\":[]}",
+		  "metadata.continue" },
+		{ "[{}]", "not a JSON object" },
+		{ "", "not JSON" },
+	};
+	char err[200];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct collected c;
+		struct kw_list_meta m;
+		assert_int_equal(stream(cases[i].body, 3, &c, &m, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, cases[i].err))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].err);
+		json_decref(c.items);
+	}
+}
+
+/* Memory is bounded by one item: a list far over the old 64 MiB whole-body
+ * bound streams through, and an item over 4 MiB is refused. */
+static void test_list_stream_bounds(void **state)
+{
+	struct kw_lister l = { 0 };
+	struct collected c = { json_array() };
+	struct kw_list_meta m;
+	const char *head = "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[";
+	char item[1024], err[200];
+	size_t n = 0, big = 80u << 20;
+
+	snprintf(item, sizeof(item), "{\"metadata\":{\"name\":\"%0*d\"}},", 900, 0);
+	assert_int_equal(kw_lister_feed(&l, head, strlen(head), collect_item, &c), 0);
+	while (n < big) {
+		assert_int_equal(kw_lister_feed(&l, item, strlen(item), collect_item, &c), 0);
+		n += strlen(item);
+		if (json_array_size(c.items) > 1000)
+			json_array_clear(c.items); /* the caller keeps nothing either */
+	}
+	assert_int_equal(kw_lister_feed(&l, "{}]}", 4, collect_item, &c), 0);
+	assert_int_equal(kw_lister_end(&l, &m, err, sizeof(err)), 0);
+	assert_true(l.icap <= 4096 && l.mcap <= 4096); /* never more than one item */
+	assert_int_equal(m.nitems, n / strlen(item) + 1);
+	kw_lister_reset(&l);
+	assert_int_equal(kw_lister_feed(&l, head, strlen(head), collect_item, &c), 0);
+	assert_int_equal(kw_lister_feed(&l, "{\"x\":\"", 6, collect_item, &c), 0);
+	for (size_t i = 0; i <= KW_MAX_EVENT / sizeof(item); i++) {
+		memset(item, 'a', sizeof(item));
+		if (kw_lister_feed(&l, item, sizeof(item), collect_item, &c) < 0)
+			break;
+	}
+	assert_non_null(strstr(l.err, "over 4 MiB"));
+	kw_lister_free(&l);
+	json_decref(c.items);
+}
+
 static int policy_of(const char *json, struct masq_policy_list *l, struct diags *d)
 {
 	json_t *obj = json_loads(json, 0, NULL);
@@ -244,6 +382,46 @@ static void test_policy_objects(void **state)
 		policy_of("{\"kind\":\"List\",\"metadata\":{\"name\":\"l\"},\"items\":[]}", &l, &d),
 		0);
 	assert_int_equal(l.n, 1);
+	policy_list_clear(&l);
+}
+
+/* The whole space is a warning; --api-min-prefix-v4/-v6 refuse what is
+ * broader than they allow, naming the flag. */
+static void test_policy_broad_destinations(void **state)
+{
+	struct masq_opts opts = { .enable_ipv6 = true };
+	struct masq_policy_list l = { 0 };
+	const char *all4 = "{\"metadata\":{\"name\":\"w\"},\"spec\":{\"action\":\"NoSNAT\","
+			   "\"destinations\":[{\"cidr\":\"0.0.0.0/0\"}]}}";
+	const char *wide6 = "{\"metadata\":{\"name\":\"w6\"},\"spec\":{\"action\":\"NoSNAT\","
+			    "\"destinations\":[{\"cidr\":\"fd00::/8\"}]}}";
+	struct diags d;
+	json_t *obj;
+
+	diags_init(&d);
+	obj = json_loads(all4, 0, NULL);
+	assert_int_equal(kw_policy_from_object(obj, &opts, &l, &d), 1);
+	json_decref(obj);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.items[0].level, DIAG_WARNING);
+	assert_non_null(strstr(d.items[0].msg, "masquerading is off for this node"));
+	diags_init(&d);
+	opts.policy_min_plen[0] = 8;
+	opts.policy_min_plen[1] = 16;
+	obj = json_loads(all4, 0, NULL);
+	assert_int_equal(kw_policy_from_object(obj, &opts, &l, &d), 0);
+	json_decref(obj);
+	assert_non_null(strstr(d.items[0].msg, "0.0.0.0/0 is broader than /8"));
+	assert_non_null(strstr(d.items[0].msg, "--api-min-prefix-v4"));
+	obj = json_loads(wide6, 0, NULL);
+	assert_int_equal(kw_policy_from_object(obj, &opts, &l, &d), 0);
+	json_decref(obj);
+	assert_non_null(strstr(d.items[1].msg, "--api-min-prefix-v6"));
+	opts.policy_min_plen[1] = 8; /* exactly /8 is allowed */
+	obj = json_loads(wide6, 0, NULL);
+	assert_int_equal(kw_policy_from_object(obj, &opts, &l, &d), 1);
+	json_decref(obj);
 	policy_list_clear(&l);
 }
 
@@ -611,6 +789,10 @@ int main(void)
 		cmocka_unit_test(test_no_token_over_http),
 		cmocka_unit_test(test_configmap_with_nul),
 		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_list_stream_matches_whole),
+		cmocka_unit_test(test_list_stream_errors),
+		cmocka_unit_test(test_list_stream_bounds),
+		cmocka_unit_test(test_policy_broad_destinations),
 		cmocka_unit_test(test_policy_objects),
 		cmocka_unit_test(test_configmap_objects),
 		cmocka_unit_test(test_kubeconfig),

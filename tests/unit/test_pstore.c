@@ -190,6 +190,140 @@ static void test_scaling(void **state)
 	pstore_free(s);
 }
 
+/* A policy named name with k CIDRs (the same /24 k times: the store does
+ * not look inside). */
+static int put_k(struct pstore *s, const char *name, unsigned k)
+{
+	static struct cidr cs[16];
+	struct masq_policy p = { .cidrs = cs, .ncidrs = k };
+
+	assert_true(k <= 16);
+	for (unsigned i = 0; i < k; i++)
+		assert_int_equal(cidr_parse("10.0.0.0/24", &cs[i], NULL), 0);
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	return pstore_put(s, &p);
+}
+
+static unsigned rnd(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 16) & 0x7fff;
+}
+
+/* Whatever order the policies come in, the store holds the longest run of
+ * names, in name order, that fits the budget, and refuses the rest. */
+static void test_budget_name_order(void **state)
+{
+	enum { N = 300 };
+	unsigned seed = 7, size[N], order[N];
+	char names[N][16];
+
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "n%04u", i);
+		size[i] = 1 + rnd(&seed) % 16;
+	}
+	for (int round = 0; round < 50; round++) {
+		size_t maxp = round % 3 ? 0 : 1 + rnd(&seed) % N;
+		size_t maxc = round % 3 == 1 ? 0 : 1 + rnd(&seed) % (8 * N);
+		size_t want = 0, cidrs = 0, over = 0;
+		struct pstore *s = pstore_new();
+		/* brute force: the prefix that fits */
+		while (want < N && (!maxp || want + 1 <= maxp) &&
+		       (!maxc || cidrs + size[want] <= maxc))
+			cidrs += size[want++];
+		for (unsigned i = 0; i < N; i++)
+			order[i] = i;
+		for (unsigned i = N - 1; i > 0; i--) {
+			unsigned j = rnd(&seed) % (i + 1), t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		pstore_set_budget(s, maxp, maxc);
+		for (unsigned i = 0; i < N; i++) {
+			int e = put_k(s, names[order[i]], size[order[i]]);
+			assert_true(e == 0 || e == -EDQUOT);
+		}
+		for (unsigned i = 0; i < N; i++) {
+			if ((pstore_get(s, names[i]) != NULL) != (i < want))
+				fail_msg("round %d (budget %zu policies, %zu CIDRs): %s is %s",
+					 round, maxp, maxc, names[i],
+					 i < want ? "missing" : "stored");
+			over += i >= want;
+		}
+		assert_int_equal(pstore_policies(s)->n, want);
+		assert_int_equal(pstore_ncidrs(s), cidrs);
+		assert_int_equal(pstore_nover(s), over);
+		if (over)
+			assert_string_equal(pstore_over_first(s), names[want]);
+		else
+			assert_null(pstore_over_first(s));
+		pstore_free(s);
+	}
+}
+
+/* A deleted policy's room is not given to a refused one (only a relist
+ * does that, in name order); an edit that grows evicts the names after it. */
+static void test_budget_events(void **state)
+{
+	struct pstore *s = pstore_new();
+
+	pstore_set_budget(s, 0, 10);
+	assert_int_equal(put_k(s, "a", 4), 0);
+	assert_int_equal(put_k(s, "b", 4), 0);
+	assert_int_equal(put_k(s, "c", 4), -EDQUOT);
+	assert_int_equal(put_k(s, "d", 1), -EDQUOT); /* it would fit, but comes after c */
+	assert_int_equal(pstore_nover(s), 2);
+	pstore_delete(s, "b");
+	assert_int_equal(put_k(s, "c", 4), -EDQUOT); /* the cutoff stays until a relist */
+	assert_int_equal(pstore_nover(s), 2);
+	pstore_delete(s, "d");
+	assert_int_equal(pstore_nover(s), 1);
+	assert_int_equal(put_k(s, "b", 4), 0);
+	assert_int_equal(put_k(s, "a", 9), 0); /* grows: b goes */
+	assert_null(pstore_get(s, "b"));
+	assert_int_equal(pstore_evicted(s), 1);
+	assert_string_equal(pstore_over_first(s), "b");
+	assert_int_equal(put_k(s, "a", 11), -EDQUOT); /* alone over it */
+	assert_null(pstore_get(s, "a"));
+	assert_int_equal(pstore_policies(s)->n, 0);
+	/* a relist starts over in name order */
+	pstore_relist_begin(s);
+	assert_int_equal(put_k(s, "c", 4), 0);
+	assert_int_equal(put_k(s, "b", 4), 0);
+	assert_int_equal(put_k(s, "a", 4), 0); /* c goes */
+	pstore_relist_end(s);
+	assert_null(pstore_get(s, "c"));
+	assert_int_equal(pstore_nover(s), 1);
+	assert_int_equal(pstore_ncidrs(s), 8);
+	pstore_free(s);
+}
+
+/* A relist that fails part way leaves the store as it was, and until it
+ * ends the settled policies are the previous generation's. */
+static void test_relist_abort(void **state)
+{
+	struct pstore *s = pstore_new();
+
+	pstore_set_budget(s, 2, 0);
+	assert_int_equal(put_k(s, "a", 1), 0);
+	assert_int_equal(put_k(s, "b", 1), 0);
+	assert_int_equal(put_k(s, "c", 1), -EDQUOT);
+	assert_int_equal(pstore_reject(s, "b"), 1);
+	pstore_relist_begin(s);
+	assert_int_equal(put_k(s, "x", 1), 0);
+	assert_int_equal(pstore_policies(s)->n, 1);
+	assert_int_equal(pstore_settled(s)->n, 2);
+	pstore_relist_abort(s);
+	assert_int_equal(pstore_policies(s)->n, 2);
+	assert_non_null(pstore_get(s, "a"));
+	assert_null(pstore_get(s, "x"));
+	assert_int_equal(pstore_nrejected(s), 1);
+	assert_int_equal(pstore_nover(s), 1);
+	pstore_relist_abort(s); /* none in progress: nothing happens */
+	assert_int_equal(pstore_policies(s)->n, 2);
+	pstore_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +332,9 @@ int main(void)
 		cmocka_unit_test(test_relist_generations),
 		cmocka_unit_test(test_duplicates_across_files),
 		cmocka_unit_test(test_scaling),
+		cmocka_unit_test(test_budget_name_order),
+		cmocka_unit_test(test_budget_events),
+		cmocka_unit_test(test_relist_abort),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

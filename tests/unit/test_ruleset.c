@@ -337,9 +337,43 @@ static void test_to_ports_per_family_and_bound(void **state)
 	masq_ruleset_free(plain);
 }
 
+/* The whole space, one prefix or several adding up to it, turns
+ * masquerading off for the family (masqd_masquerade_off). */
+static void test_keeps_all(void **state)
+{
+	static const struct {
+		const char *yaml;
+		bool v4, v6;
+	} cases[] = {
+		{ "nonMasqueradeCIDRs: [0.0.0.0/0]\n", true, false },
+		{ "nonMasqueradeCIDRs: [0.0.0.0/1, 128.0.0.0/1]\n", true, false },
+		{ "nonMasqueradeCIDRs: [0.0.0.0/1, 128.0.0.0/2, 192.0.0.0/2]\n", true, false },
+		{ "nonMasqueradeCIDRs: [0.0.0.0/1, 192.0.0.0/2]\n", false, false },
+		{ "nonMasqueradeCIDRs: ['::/0']\n", false, true },
+		{ "nonMasqueradeCIDRs: [10.0.0.0/8]\n", false, false },
+	};
+	struct masq_opts o = { .enable_ipv6 = true };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct masq_config *cfg;
+		struct masq_ruleset *rs;
+		struct diags d;
+		diags_init(&d);
+		assert_int_equal(
+			cfg_parse_buf("t", cases[i].yaml, strlen(cases[i].yaml), &o, &cfg, &d), 0);
+		assert_int_equal(masq_ruleset_build(cfg, &o, &rs), 0);
+		if (masq_ruleset_keeps_all(rs, AF_INET) != cases[i].v4 ||
+		    masq_ruleset_keeps_all(rs, AF_INET6) != cases[i].v6)
+			fail_msg("case %zu: %s", i, cases[i].yaml);
+		masq_ruleset_free(rs);
+		cfg_free(cfg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keeps_all),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_random_fully_false_is_bare_masquerade),
 		cmocka_unit_test(test_ipv6_only_with_flag),
