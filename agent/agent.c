@@ -440,11 +440,16 @@ static int setup_kube(struct agent *a)
 				    .stall_ns = a->set.api_stall_ns,
 				    .watch_timeout_ns = a->set.api_watch_timeout_ns,
 				    .not_found_ns = a->set.api_not_found_ns,
-				    .opts = a->set.opts };
+				    .opts = a->set.opts,
+				    .max_policies = a->set.max_api_policies,
+				    .max_cidrs = a->set.max_api_cidrs };
 	char err[300];
 
 	if (!a->set.watch_policies && !cm[0])
 		return 0;
+	/* only the API's policies: files are the node's own, and trusted */
+	ks.opts.policy_min_plen[0] = a->set.api_min_prefix[0];
+	ks.opts.policy_min_plen[1] = a->set.api_min_prefix[1];
 	if (intake_kube_access(&a->set, &ks.acc) < 0)
 		return -EINVAL;
 	if (ks.acc.insecure)

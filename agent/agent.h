@@ -16,6 +16,14 @@
 
 #define AGENT_API_WAIT_NS 5000000000LL /* the first sync waits this long for the API */
 
+/* The budget of EgressNATPolicies from the API (README, "Security model"):
+ * the defaults keep the chart's 64Mi limit with room to spare. */
+#define AGENT_DEFAULT_MAX_API_POLICIES 10000
+#define AGENT_DEFAULT_MAX_API_CIDRS 100000
+#define AGENT_MAX_API_POLICIES 1000000
+#define AGENT_MAX_API_CIDRS 10000000
+#define AGENT_STR_(x) #x
+#define AGENT_STR(x) AGENT_STR_(x)
 #define AGENT_DEFAULT_METRICS "127.0.0.1:9743" /* kube-proxy's defaults, masqd's ports */
 #define AGENT_DEFAULT_HEALTHZ "0.0.0.0:9744"
 #define AGENT_DEFAULT_STATUS "/run/masqd/masqd.sock"
@@ -40,6 +48,8 @@ struct agent_settings {
 	const char *apiserver_url; /* "" for none */
 	const char *sa_dir; /* the service account's files, in a pod */
 	int64_t api_stall_ns, api_watch_timeout_ns, api_not_found_ns;
+	size_t max_api_policies, max_api_cidrs; /* the API policies' budget; 0: none */
+	uint8_t api_min_prefix[2]; /* API policies' destinations must be /N or narrower */
 	const char *uninstall_ds; /* "NAMESPACE/NAME": SIGTERM removes the table when it is gone */
 	struct k8s_ref cm_ref, ds_ref; /* the two above, parsed once (main.c) */
 };

@@ -21,6 +21,8 @@ struct cli {
 	int max_cidrs;
 	const char *to_ports;
 	const char *api_stall, *api_watch_timeout, *api_not_found;
+	int max_api_policies, max_api_cidrs;
+	int api_min_prefix[2];
 	bool once, cleanup, help, version;
 	int verbosity;
 };
@@ -65,6 +67,18 @@ struct cli {
 		  "watches last a random time from this to twice this, as client-go's (default 5m)"),      \
 		X("api-not-found-retry", STRING, (c).api_not_found, "DURATION",                            \
 		  "retry after a 404, when the EgressNATPolicy CRD is not installed (default 60s)"),       \
+		X("max-api-policies", INT, (c).max_api_policies, "N",                                      \
+		  "the budget of EgressNATPolicies from the API; past it they are taken in name order "    \
+		  "and the rest refused (default " AGENT_STR(                                              \
+			  AGENT_DEFAULT_MAX_API_POLICIES) "; 0: none)"),                                   \
+		X("max-api-cidrs", INT, (c).max_api_cidrs, "N",                                            \
+		  "the budget of their destinations in all, likewise (default " AGENT_STR(                 \
+			  AGENT_DEFAULT_MAX_API_CIDRS) "; 0: none)"),                                      \
+		X("api-min-prefix-v4", INT, (c).api_min_prefix[0], "N",                                    \
+		  "refuse API policies with an IPv4 destination broader than /N, such as 0.0.0.0/0 "       \
+		  "(default 0: any)"),                                                                     \
+		X("api-min-prefix-v6", INT, (c).api_min_prefix[1], "N",                                    \
+		  "likewise for IPv6 destinations (default 0: any)"),                                      \
 		X("cleanup-on-uninstall", STRING, (c).set.uninstall_ds, "NAMESPACE/NAME",                  \
 		  "at SIGTERM, ask the API for this DaemonSet (masqd's own): gone or being deleted means " \
 		  "an uninstall, and the table is removed; otherwise (an update) it stays"),               \

@@ -3,6 +3,8 @@
 #include "agent/kube.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,10 @@
 #define BACKOFF_BASE_NS 800000000LL /* client-go's reflector: 800 ms ... */
 #define BACKOFF_MAX_NS (30 * 1000000000LL) /* ... to 30 s */
 #define ERROR_BODY_MAX 65536 /* the Status of a failed request */
+#define RELIST_MIN_NS (5 * 1000000000LL) /* after room freed under the budget: 5 ... */
+#define RELIST_JITTER_NS (5 * 1000000000LL) /* ... to 10 s */
+#define EXPIRED_PAGES_MAX 3 /* continue tokens expired in a row before a backoff */
+#define OVER_LOG_MAX 10 /* refusals logged one by one per list; then a count */
 
 const char *const kube_res_names[KUBE_NRES] = { "egressnatpolicies", "configmaps" };
 const char *const kube_restart_names[KUBE_R_COUNT] = {
@@ -47,7 +53,8 @@ static void count_request(struct reflector *r, long code)
 static void set_health(struct reflector *r, bool healthy, const char *error)
 {
 	struct kube_stats *st = &r->k->st;
-	bool was = st->healthy[r->res], ok = healthy && (!r->pols || !pstore_nrejected(r->pols));
+	bool was = st->healthy[r->res],
+	     ok = healthy && (!r->pols || (!pstore_nrejected(r->pols) && !pstore_nover(r->pols)));
 
 	st->healthy[r->res] = healthy;
 	st->ok[r->res] = ok;
@@ -60,6 +67,8 @@ static void set_health(struct reflector *r, bool healthy, const char *error)
 }
 
 static int on_event_line(void *arg, const char *line, size_t len);
+static int on_list_item(void *arg, json_t *obj);
+static void list_begin(struct reflector *r);
 
 static int append_body(struct reflector *r, const char *data, size_t n, size_t max)
 {
@@ -86,10 +95,14 @@ size_t kube_ref_write(char *data, size_t size, size_t n, void *arg)
 		return len;
 	}
 	if (r->phase == PH_LIST) {
-		e = append_body(r, data, len, KW_MAX_LIST);
-		if (e < 0)
-			abort_with(r, KUBE_R_BAD_RESPONSE,
-				   e == -E2BIG ? "list response over 64 MiB" : "out of memory");
+		if (!r->relisting)
+			list_begin(r);
+		e = kw_lister_feed(&r->lister, data, len, on_list_item, r);
+		if (e < 0 && !r->abort) {
+			char msg[260];
+			snprintf(msg, sizeof(msg), "bad list response: %s", r->lister.err);
+			abort_with(r, KUBE_R_BAD_RESPONSE, msg);
+		}
 		return e < 0 ? 0 : len;
 	}
 	loop_timer_arm(r->stall, r->k->set.stall_ns, 0);
@@ -108,6 +121,7 @@ static void req_free(struct reflector *r)
 	r->retry_after = 0;
 	r->abort = false;
 	kw_split_reset(&r->split);
+	kw_lister_reset(&r->lister);
 	loop_timer_arm(r->stall, 0, 0);
 	r->phase = PH_IDLE;
 }
@@ -126,8 +140,12 @@ static void start(struct reflector *r, enum phase ph)
 	r->phase = ph;
 	if (ph == PH_WATCH)
 		loop_timer_arm(r->stall, r->k->set.stall_ns, 0);
-	log_debug("kubernetes: %s %s from resourceVersion %s", ph == PH_LIST ? "list" : "watch",
-		  kube_res_names[r->res], ph == PH_LIST ? "(latest)" : r->rv);
+	if (ph == PH_LIST)
+		log_debug("kubernetes: list %s (latest)%s", kube_res_names[r->res],
+			  r->cont[0] ? ", next page" : "");
+	else
+		log_debug("kubernetes: watch %s from resourceVersion %s", kube_res_names[r->res],
+			  r->rv);
 }
 
 /* Retry later: exponential with jitter, never sooner than Retry-After. */
@@ -168,20 +186,50 @@ static void on_stall(struct loop *l, struct loop_timer *t, void *data)
 
 /* --- the state: policies by name, or the ConfigMap's text */
 
+/* The budget's state for metrics and status; a refusal is logged by name
+ * OVER_LOG_MAX times per list, then counted. */
+static void budget_note(struct reflector *r, const char *refused, uint64_t evicted)
+{
+	struct kube_client *k = r->k;
+	size_t n = pstore_nover(r->pols);
+
+	k->st.over_budget = n;
+	if (refused && r->over_logged++ < OVER_LOG_MAX)
+		log_warnx("config: apiserver EgressNATPolicy/%s: over the budget of %zu policies "
+			  "and %zu CIDRs (--max-api-policies, --max-api-cidrs): not applied; "
+			  "policies are taken in name order",
+			  refused, k->set.max_policies, k->set.max_cidrs);
+	if (evicted)
+		log_warnx("config: %" PRIu64 " EgressNATPolicies after %s by name left to keep "
+			  "within the budget",
+			  evicted, refused ? refused : "a new one");
+	if (n)
+		snprintf(k->st.error[r->res], sizeof(k->st.error[r->res]),
+			 "%zu EgressNATPolicies over the budget of %zu policies and %zu CIDRs "
+			 "(--max-api-policies, --max-api-cidrs): EgressNATPolicy/%s and every "
+			 "one after it by name are not applied",
+			 n, k->set.max_policies, k->set.max_cidrs, pstore_over_first(r->pols));
+}
+
 /* Validate one object into the store: a rejected one keeps its last good
  * version (pstore.h). Returns -ENOMEM or 0. */
 static int pol_take(struct reflector *r, json_t *obj)
 {
 	const char *name = kw_str(json_object_get(json_object_get(obj, "metadata"), "name"));
 	struct masq_policy_list fresh = { 0 };
+	uint64_t evicted = pstore_evicted(r->pols);
 	struct diags d;
 	int e;
 
 	diags_init(&d);
 	e = kw_policy_from_object(obj, &r->k->set.opts, &fresh, &d);
 	if (e == 1) {
+		log_diag_lines("config", &d); /* warnings */
 		e = pstore_put(r->pols, &fresh.v[0]);
 		r->k->st.loads_ok[r->res]++;
+		budget_note(r, e == -EDQUOT ? fresh.v[0].name : NULL,
+			    pstore_evicted(r->pols) - evicted);
+		e = e == -EDQUOT ? 0 : e;
 	} else if (e == 0) {
 		r->k->st.loads_failed[r->res]++;
 		log_diag_lines("config", &d);
@@ -196,12 +244,13 @@ static int pol_take(struct reflector *r, json_t *obj)
 	return e < 0 ? e : 0;
 }
 
-static int cm_take(struct reflector *r, json_t *obj)
+/* The ConfigMap's data.config into *text (NULL when absent). */
+static int cm_take(struct reflector *r, json_t *obj, char **text, size_t *tlen)
 {
-	const char *text;
+	const char *t;
 	size_t len;
 
-	if (kw_configmap_config(obj, "config", &text, &len) < 0) {
+	if (kw_configmap_config(obj, "config", &t, &len) < 0) {
 		snprintf(r->k->st.error[r->res], sizeof(r->k->st.error[r->res]),
 			 "configmap %s/%s: data.config is not a string", r->k->set.cm_namespace,
 			 r->k->set.cm_name);
@@ -209,54 +258,139 @@ static int cm_take(struct reflector *r, json_t *obj)
 		r->k->st.loads_failed[r->res]++;
 		return 0; /* keep what we had */
 	}
-	free(r->cm_text);
-	r->cm_text = text ? strndup(text, len) : NULL;
-	r->cm_len = len;
+	free(*text);
+	*text = t ? strndup(t, len) : NULL;
+	*tlen = len;
 	r->k->st.loads_ok[r->res]++;
-	return text && !r->cm_text ? -ENOMEM : 0;
+	return t && !*text ? -ENOMEM : 0;
 }
 
-static void apply_list(struct reflector *r, json_t *items, const char *rv)
+/* A list's first bytes: its items go to a new generation, which only the
+ * last page's end makes the one in use. */
+static void list_begin(struct reflector *r)
 {
-	size_t i;
-	json_t *obj;
-	int e = 0;
-
-	if (r->res == KUBE_CONFIGMAP) {
-		free(r->cm_text);
-		r->cm_text = NULL;
-		r->cm_len = 0;
-		json_array_foreach(items, i, obj)
-			e = e < 0 ? e : cm_take(r, obj);
-	} else {
+	r->relisting = true;
+	r->listed = 0;
+	r->pages = 0;
+	r->over_logged = 0;
+	r->relist_due = false;
+	loop_timer_arm(r->relist, 0, 0);
+	if (r->pols)
 		pstore_relist_begin(r->pols);
-		json_array_foreach(items, i, obj)
-			e = e < 0 ? e : pol_take(r, obj);
-		pstore_relist_end(r->pols);
+	free(r->cm_pending);
+	r->cm_pending = NULL;
+	r->cm_pending_len = 0;
+}
+
+/* The list failed on some page: what was applied before it stays. */
+static void list_abort(struct reflector *r)
+{
+	r->cont[0] = '\0'; /* the next list starts from its first page */
+	if (!r->relisting)
+		return;
+	if (r->pols) {
+		pstore_relist_abort(r->pols);
+		r->k->st.over_budget = pstore_nover(r->pols);
 	}
-	if (e < 0)
-		log_error("kubernetes: out of memory applying the %s list", kube_res_names[r->res]);
+	free(r->cm_pending);
+	r->cm_pending = NULL;
+	r->relisting = false;
+	log_debug("kubernetes: the %s list failed after %zu items in %u pages; "
+		  "the last one stays in use",
+		  kube_res_names[r->res], r->listed, r->pages);
+}
+
+/* The list's last page came whole. */
+static void list_commit(struct reflector *r, const char *rv)
+{
+	if (r->pols) {
+		pstore_relist_end(r->pols);
+		budget_note(r, NULL, 0);
+		if (r->over_logged > OVER_LOG_MAX)
+			log_warnx("config: %zu EgressNATPolicies over the budget in all",
+				  pstore_nover(r->pols));
+	} else {
+		free(r->cm_text);
+		r->cm_text = r->cm_pending;
+		r->cm_len = r->cm_pending_len;
+		r->cm_pending = NULL;
+	}
+	r->relisting = false;
+	r->cont[0] = '\0';
+	r->expired_pages = 0;
 	snprintf(r->rv, sizeof(r->rv), "%s", rv);
 	r->k->st.synced[r->res] = true;
-	log_info("kubernetes: listed %zu %s at resourceVersion %s", json_array_size(items),
-		 kube_res_names[r->res], rv);
+	log_info("kubernetes: listed %zu %s at resourceVersion %s in %u page%s", r->listed,
+		 kube_res_names[r->res], rv, r->pages, r->pages == 1 ? "" : "s");
+	/* a big list's buffers go back to the system, not only to malloc */
+	kw_lister_free(&r->lister);
+	free(r->body);
+	r->body = NULL;
+	r->len = r->cap = 0;
+	malloc_trim(0);
+}
+
+static int on_list_item(void *arg, json_t *obj)
+{
+	struct reflector *r = arg;
+	int e;
+
+	r->listed++;
+	e = r->pols ? pol_take(r, obj) : cm_take(r, obj, &r->cm_pending, &r->cm_pending_len);
+	json_decref(obj);
+	if (e < 0)
+		snprintf(r->lister.err, sizeof(r->lister.err), "out of memory");
+	return e;
+}
+
+/* A delete or an edit may have made room under the budget: only a list
+ * says which policies now fit in name order, so one follows (one at a
+ * time, a few seconds later, jittered). */
+static void relist_for_room(struct reflector *r)
+{
+	int64_t d = RELIST_MIN_NS + (int64_t)((double)RELIST_JITTER_NS * random() / RAND_MAX);
+
+	if (!r->pols || !pstore_nover(r->pols) || r->relist_due)
+		return;
+	r->relist_due = true;
+	log_info("kubernetes: room may have freed under the budget: listing again in %.1fs",
+		 (double)d / 1e9);
+	loop_timer_arm(r->relist, d, 0);
+}
+
+static void on_relist(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct reflector *r = data;
+
+	r->relist_due = false;
+	if (r->phase == PH_WATCH) {
+		r->cont[0] = '\0';
+		start(r, PH_LIST);
+	}
 }
 
 static int apply_event(struct reflector *r, const struct kw_event *ev)
 {
+	int e;
+
 	if (r->res == KUBE_CONFIGMAP) {
 		if (ev->type == KW_DELETED) {
 			free(r->cm_text);
 			r->cm_text = NULL;
 			return 0;
 		}
-		return cm_take(r, ev->object);
+		return cm_take(r, ev->object, &r->cm_text, &r->cm_len);
 	}
 	if (ev->type == KW_DELETED) {
 		pstore_delete(r->pols, ev->name);
+		budget_note(r, NULL, 0);
+		relist_for_room(r);
 		return 0;
 	}
-	return pol_take(r, ev->object);
+	e = pol_take(r, ev->object);
+	if (ev->type == KW_MODIFIED)
+		relist_for_room(r); /* it may have shrunk */
+	return e;
 }
 
 static int on_event_line(void *arg, const char *line, size_t len)
@@ -320,19 +454,20 @@ static void status_message(struct reflector *r, char *buf, size_t len)
 	json_decref(st);
 }
 
-static bool list_done(struct reflector *r)
+/* A page of a list came whole: its end is checked, and *m says whether
+ * another page follows. */
+static bool page_done(struct reflector *r, struct kw_list_meta *m)
 {
-	json_t *root, *items;
-	const char *rv;
 	char err[200];
 
-	if (kw_list_parse(r->body ? r->body : "", r->len, &root, &items, &rv, err, sizeof(err)) <
-	    0) {
+	if (!r->relisting)
+		list_begin(r); /* no byte came */
+	if (kw_lister_end(&r->lister, m, err, sizeof(err)) < 0) {
 		snprintf(r->abort_msg, sizeof(r->abort_msg), "bad list response: %s", err);
 		return false;
 	}
-	apply_list(r, items, rv);
-	json_decref(root);
+	r->pages++;
+	r->k->st.list_pages[r->res]++;
 	return true;
 }
 
@@ -375,6 +510,8 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 {
 	enum phase ph = r->phase;
 	enum kube_restart why;
+	struct kw_list_meta m;
+	bool paging = false;
 	long retry_after;
 	char msg[340];
 
@@ -394,9 +531,15 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 		r->failures = 0;
 		start(r, PH_WATCH);
 		return;
-	} else if (r->code == 200 && list_done(r)) {
+	} else if (r->code == 200 && ph == PH_LIST && page_done(r, &m)) {
 		r->failures = 0;
 		r->auth_retried = false;
+		if (m.cont[0]) {
+			snprintf(r->cont, sizeof(r->cont), "%s", m.cont);
+			start(r, PH_LIST);
+			return;
+		}
+		list_commit(r, m.rv);
 		set_health(r, true, NULL);
 		notify(r);
 		start(r, PH_WATCH);
@@ -407,6 +550,10 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 			snprintf(msg, sizeof(msg), "%s", r->abort_msg);
 		else
 			status_message(r, msg, sizeof(msg));
+	}
+	if (ph == PH_LIST) {
+		paging = r->cont[0] != '\0';
+		list_abort(r);
 	}
 	if (why == KUBE_R_UNAUTHORIZED)
 		unauthorized_hint(r->k, msg, sizeof(msg));
@@ -420,7 +567,11 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 	} else {
 		r->k->token_stale = true; /* the usual backoff, reading it again first */
 	}
-	if (why == KUBE_R_EXPIRED) {
+	/* a watch's history, or a list's continue token, expired: client-go
+	 * lists again at once (a first page cannot expire: that one backs off) */
+	if (why == KUBE_R_EXPIRED && paging && ++r->expired_pages > EXPIRED_PAGES_MAX)
+		paging = false; /* again and again: back off like any failure */
+	if (why == KUBE_R_EXPIRED && (ph == PH_WATCH || paging)) {
 		r->rv[0] = '\0';
 		start(r, PH_LIST);
 		return;
@@ -444,11 +595,14 @@ static int ref_init(struct kube_client *k, enum kube_res res)
 	r->split.max = KW_MAX_EVENT;
 	r->retry = loop_timer_new(k->loop, on_retry, r);
 	r->stall = loop_timer_new(k->loop, on_stall, r);
-	if (!r->retry || !r->stall)
+	r->relist = loop_timer_new(k->loop, on_relist, r);
+	if (!r->retry || !r->stall || !r->relist)
 		return -ENOMEM;
 	if (res == KUBE_POLICIES) {
 		snprintf(r->path, sizeof(r->path), "/apis/networking.gke.io/v1/egressnatpolicies");
 		r->pols = pstore_new();
+		if (r->pols)
+			pstore_set_budget(r->pols, k->set.max_policies, k->set.max_cidrs);
 		return r->pols ? 0 : -ENOMEM;
 	}
 	ns = kube_http_escape(k->set.cm_namespace);
@@ -501,11 +655,14 @@ void kube_client_free(struct kube_client *k)
 		struct reflector *r = &k->ref[i];
 		if (!r->k)
 			continue;
-		if (r->retry && r->stall) {
+		if (r->retry && r->stall && r->relist) {
 			req_free(r);
 			loop_timer_arm(r->retry, 0, 0);
+			loop_timer_arm(r->relist, 0, 0);
 		}
+		list_abort(r);
 		kw_split_free(&r->split);
+		kw_lister_free(&r->lister);
 		free(r->body);
 		pstore_free(r->pols);
 		free(r->cm_text);
@@ -525,7 +682,8 @@ const struct masq_policy_list *kube_client_policies(const struct kube_client *k)
 {
 	if (!k->set.policies || !k->st.synced[KUBE_POLICIES])
 		return NULL;
-	return pstore_policies(k->ref[KUBE_POLICIES].pols);
+	/* while a list's pages come, the last whole state stays the one used */
+	return pstore_settled(k->ref[KUBE_POLICIES].pols);
 }
 
 bool kube_client_configmap(const struct kube_client *k, const char **ret_text, size_t *ret_len)

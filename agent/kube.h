@@ -42,6 +42,7 @@ extern const char *const kube_restart_names[KUBE_R_COUNT];
 #define KUBE_MAX_CODES 24 /* distinct HTTP codes counted per resource */
 #define KUBE_DEFAULT_STALL_NS (120 * 1000000000LL)
 #define KUBE_DEFAULT_NOT_FOUND_NS (60 * 1000000000LL)
+#define KUBE_DEFAULT_LIST_LIMIT 500 /* items per page of a list: client-go's pager */
 #define KUBE_DEFAULT_WATCH_TIMEOUT_NS (300 * 1000000000LL) /* client-go: 5 to 10 min */
 
 struct kube_settings {
@@ -52,6 +53,8 @@ struct kube_settings {
 	int64_t watch_timeout_ns; /* timeoutSeconds is random in [this, 2 * this) */
 	int64_t not_found_ns; /* retry after a 404 (the CRD is not installed) */
 	struct masq_opts opts; /* to validate policies */
+	unsigned list_limit; /* items per page; 0: KUBE_DEFAULT_LIST_LIMIT */
+	size_t max_policies, max_cidrs; /* the budget of API policies; 0: none */
 };
 
 struct kube_code_count {
@@ -68,6 +71,8 @@ struct kube_stats {
 	bool ok[KUBE_NRES]; /* healthy, and every object is valid */
 	char error[KUBE_NRES][300]; /* the last problem, while not ok */
 	uint64_t loads_ok[KUBE_NRES], loads_failed[KUBE_NRES]; /* lists and events applied */
+	size_t over_budget; /* EgressNATPolicies refused or evicted for the budget, now */
+	uint64_t list_pages[KUBE_NRES]; /* pages of lists received whole */
 };
 
 /* Called when a resource's state or health changed. */

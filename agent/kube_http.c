@@ -224,25 +224,39 @@ static long watch_timeout_s(const struct kube_client *k)
 static int build_request(struct reflector *r, enum phase ph)
 {
 	struct kube_client *k = r->k;
-	char url[2048], *rv = NULL;
+	char *url = NULL, *rv = NULL, *cont = NULL;
+	const char *sep = strchr(r->path, '?') ? "&" : "?";
 	long timeout = watch_timeout_s(k);
 	CURL *e = cu.easy_init();
+	int n;
 
-	if (!e || (ph == PH_WATCH && !(rv = cu.easy_escape(e, r->rv, 0)))) {
+	if (!e || (ph == PH_WATCH && !(rv = cu.easy_escape(e, r->rv, 0))) ||
+	    (ph == PH_LIST && r->cont[0] && !(cont = cu.easy_escape(e, r->cont, 0)))) {
 		if (e)
 			cu.easy_cleanup(e);
+		cu.free(rv);
 		return -ENOMEM;
 	}
+	/* a list comes in pages, as client-go's pager asks for them */
 	if (ph == PH_LIST)
-		snprintf(url, sizeof(url), "%s%s", k->set.acc.server, r->path);
+		n = asprintf(&url, "%s%s%slimit=%u%s%s", k->set.acc.server, r->path, sep,
+			     k->set.list_limit ? k->set.list_limit : KUBE_DEFAULT_LIST_LIMIT,
+			     cont ? "&continue=" : "", cont ? cont : "");
 	else
-		snprintf(
-			url, sizeof(url),
+		n = asprintf(
+			&url,
 			"%s%s%swatch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
-			k->set.acc.server, r->path, strchr(r->path, '?') ? "&" : "?", rv, timeout);
+			k->set.acc.server, r->path, sep, rv, timeout);
 	cu.free(rv);
+	cu.free(cont);
+	if (n < 0) {
+		cu.easy_cleanup(e);
+		return -ENOMEM;
+	}
 	r->easy = e;
-	if (setup_easy(k, e, url, &r->hdrs, r->errbuf) < 0)
+	n = setup_easy(k, e, url, &r->hdrs, r->errbuf);
+	free(url); /* libcurl keeps its own copy */
+	if (n < 0)
 		return -ENOMEM;
 	cu.easy_setopt(e, CURLOPT_PRIVATE, r);
 	cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, kube_ref_write);

@@ -27,13 +27,21 @@ struct reflector {
 	bool abort; /* we ended the transfer: reason below */
 	enum kube_restart abort_reason;
 	char abort_msg[320];
-	char *body; /* a list's body, or a failed request's Status */
+	char *body; /* a failed request's Status */
 	size_t len, cap;
+	struct kw_lister lister; /* a list's page, read as it streams */
+	char cont[KW_CONTINUE_LEN]; /* the next page's token; "" for the first */
+	bool relisting; /* a list's pages are being applied */
+	size_t listed, over_logged; /* items of this list so far; refusals logged */
+	unsigned pages, expired_pages; /* this list's; its continue tokens that expired */
+	char *cm_pending; /* the ConfigMap's text in the list being read */
+	size_t cm_pending_len;
+	bool relist_due; /* room freed while policies are over the budget */
 	struct kw_splitter split;
 	char rv[KW_RV_LEN];
 	int failures; /* in a row, for the backoff */
 	bool auth_retried; /* at most one immediate retry per streak of 401s */
-	struct loop_timer *retry, *stall;
+	struct loop_timer *retry, *stall, *relist;
 	/* the state the API gave */
 	struct pstore *pols; /* policies by name, each its last good version */
 	char *cm_text;

@@ -66,6 +66,24 @@ static int check_api_usage(struct cli *a)
 		fprintf(stderr, "masqd: --api-not-found-retry must be a duration of at least 1s\n");
 		return -EINVAL;
 	}
+	if (a->max_api_policies < 0 || a->max_api_policies > AGENT_MAX_API_POLICIES ||
+	    a->max_api_cidrs < 0 || a->max_api_cidrs > AGENT_MAX_API_CIDRS) {
+		fprintf(stderr,
+			"masqd: --max-api-policies must be 0..%d and --max-api-cidrs 0..%d "
+			"(0: no budget)\n",
+			AGENT_MAX_API_POLICIES, AGENT_MAX_API_CIDRS);
+		return -EINVAL;
+	}
+	if (a->api_min_prefix[0] < 0 || a->api_min_prefix[0] > 32 || a->api_min_prefix[1] < 0 ||
+	    a->api_min_prefix[1] > 128) {
+		fprintf(stderr, "masqd: --api-min-prefix-v4 must be 0..32 and --api-min-prefix-v6 "
+				"0..128\n");
+		return -EINVAL;
+	}
+	a->set.api_min_prefix[0] = (uint8_t)a->api_min_prefix[0];
+	a->set.api_min_prefix[1] = (uint8_t)a->api_min_prefix[1];
+	a->set.max_api_policies = (size_t)a->max_api_policies;
+	a->set.max_api_cidrs = (size_t)a->max_api_cidrs;
 	if (!ns_name(a->set.uninstall_ds, &a->set.ds_ref)) {
 		fprintf(stderr,
 			"masqd: --cleanup-on-uninstall must be NAMESPACE/NAME, not \"%s\"\n",
@@ -170,6 +188,8 @@ int main(int argc, char **argv)
 		.api_stall = "2m",
 		.api_watch_timeout = "5m",
 		.api_not_found = "60s",
+		.max_api_policies = AGENT_DEFAULT_MAX_API_POLICIES,
+		.max_api_cidrs = AGENT_DEFAULT_MAX_API_CIDRS,
 		.http_deadline = "10s",
 		.resync = "60",
 		.to_ports = "",

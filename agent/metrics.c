@@ -33,11 +33,14 @@ enum metric {
 	M_CONFIG_RELOADS_TOTAL,
 	M_CONFIG_LAST_LOAD_SUCCESS,
 	M_NONMASQUERADE_CIDRS,
+	M_MASQUERADE_OFF,
 	M_MASQUERADED_CONNECTIONS_TOTAL,
 	M_NOT_MASQUERADED_CONNECTIONS_TOTAL,
 	M_API_REQUESTS_TOTAL,
 	M_API_WATCH_RESTARTS_TOTAL,
 	M_API_UP,
+	M_API_LIST_PAGES_TOTAL,
+	M_API_POLICIES_OVER_BUDGET,
 	M_PROCESS_CPU_SECONDS_TOTAL,
 	M_PROCESS_RESIDENT_MEMORY_BYTES,
 	M_PROCESS_VIRTUAL_MEMORY_BYTES,
@@ -73,6 +76,9 @@ static const struct metric_def {
 					 "1 when the last load of the source succeeded, 0 when it failed." },
 	[M_NONMASQUERADE_CIDRS] = { "masqd_nonmasquerade_cidrs", "gauge",
 				    "Non-masquerade CIDRs programmed, by family, link-local included when kept." },
+	[M_MASQUERADE_OFF] = { "masqd_masquerade_off", "gauge",
+			       "1 when the non-masquerade set programmed covers the family's whole address "
+			       "space (0.0.0.0/0, ::/0): nothing is masqueraded." },
 	[M_MASQUERADED_CONNECTIONS_TOTAL] = { "masqd_masqueraded_connections_total", "counter",
 					      "New connections that left with the node's address, by family." },
 	[M_NOT_MASQUERADED_CONNECTIONS_TOTAL] = { "masqd_not_masqueraded_connections_total",
@@ -84,6 +90,11 @@ static const struct metric_def {
 					 "Watches (or lists) restarted, by resource and reason; expired means a relist." },
 	[M_API_UP] = { "masqd_api_up", "gauge",
 		       "1 while the API answers the watch of the resource; the last state stays when 0." },
+	[M_API_LIST_PAGES_TOTAL] = { "masqd_api_list_pages_total", "counter",
+				     "Pages of lists received whole (limit and continue), by resource." },
+	[M_API_POLICIES_OVER_BUDGET] = { "masqd_api_policies_over_budget", "gauge",
+					 "EgressNATPolicies from the API not applied because they are past "
+					 "--max-api-policies or --max-api-cidrs, taken in name order." },
 	[M_PROCESS_CPU_SECONDS_TOTAL] = { "process_cpu_seconds_total", "counter",
 					  "Total user and system CPU time spent in seconds." },
 	[M_PROCESS_RESIDENT_MEMORY_BYTES] = { "process_resident_memory_bytes", "gauge",
@@ -159,6 +170,10 @@ static void config_metrics(struct expo *e, const struct masqd_stats *st)
 	for (int f = 0; f < 2; f++)
 		sample(e, M_NONMASQUERADE_CIDRS, (const char *[]){ "family", families[f], NULL },
 		       st->cidrs[f]);
+	family(e, M_MASQUERADE_OFF);
+	for (int f = 0; f < 2; f++)
+		sample(e, M_MASQUERADE_OFF, (const char *[]){ "family", families[f], NULL },
+		       st->keeps_all[f]);
 }
 
 /* A nat chain sees a connection's first packet only: these count connections. */
@@ -210,6 +225,17 @@ static void api_metrics(struct expo *e, const struct kube_stats *ks)
 		if (ks->ncodes[r])
 			sample(e, M_API_UP, (const char *[]){ "resource", kube_res_names[r], NULL },
 			       ks->healthy[r]);
+	}
+	family(e, M_API_LIST_PAGES_TOTAL);
+	for (int r = 0; r < KUBE_NRES; r++) {
+		if (ks->ncodes[r])
+			sample(e, M_API_LIST_PAGES_TOTAL,
+			       (const char *[]){ "resource", kube_res_names[r], NULL },
+			       (double)ks->list_pages[r]);
+	}
+	if (ks->ncodes[KUBE_POLICIES]) {
+		family(e, M_API_POLICIES_OVER_BUDGET);
+		sample(e, M_API_POLICIES_OVER_BUDGET, NULL, (double)ks->over_budget);
 	}
 }
 

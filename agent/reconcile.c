@@ -148,12 +148,23 @@ static void log_outcome(struct reconciler *rc, const struct masq_ruleset *rs, en
 	mark_programmed(rc);
 }
 
-static void sync_done(struct reconciler *rc, const struct masq_config *good, int64_t t0)
+static void sync_done(struct reconciler *rc, const struct masq_config *good,
+		      const struct masq_ruleset *rs, int64_t t0)
 {
 	rc->st->last_sync_error[0] = '\0';
 	rc->st->last_sync_unix = stats_wall_now();
 	rc->st->last_sync_seconds = (double)(loop_now_ns() - t0) / 1e9;
 	count_cidrs(rc, good);
+	for (int f = 0; f < 2; f++) {
+		bool all = masq_ruleset_keeps_all(rs, f ? AF_INET6 : AF_INET);
+		if (all && !rc->st->keeps_all[f])
+			log_warnx(
+				"the non-masquerade set covers every %s address (%s): nothing of "
+				"that family is masqueraded on this node; check nonMasqueradeCIDRs "
+				"and EgressNATPolicy destinations",
+				f ? "IPv6" : "IPv4", f ? "::/0" : "0.0.0.0/0");
+		rc->st->keeps_all[f] = all;
+	}
 }
 
 static void sync_failed(struct reconciler *rc, const struct nft_error *e)
@@ -237,7 +248,7 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 		return r;
 	}
 	carry_counters(rc, &lost);
-	sync_done(rc, good, t0);
+	sync_done(rc, good, rs, t0);
 	/* a full read-back of a large table leaves megabytes of freed heap:
 	 * give it back, so an idle masqd's memory is what it keeps */
 	if (!incremental)

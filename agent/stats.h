@@ -32,6 +32,7 @@ struct masqd_stats {
 	char last_sync_error[200];
 	bool config_ok;
 	unsigned cidrs[2]; /* non-masquerade CIDRs programmed, IPv4 and IPv6 */
+	bool keeps_all[2]; /* that set is the whole address space: nothing is masqueraded */
 	uint32_t table_flags;
 	double start_unix;
 	bool legacy[2]; /* upstream's chain is still in ip / ip6 nat */

@@ -97,12 +97,30 @@ static int load(const struct ctl *c, bool missing_is_error, struct masq_merged *
 	return r;
 }
 
+/* A config that turns masquerading off for a family is valid, and most
+ * likely a mistake: say so, as masqd's log and masqd_masquerade_off do. */
+static void warn_keeps_all(const struct masq_ruleset *rs)
+{
+	for (int f = 0; f < 2; f++) {
+		if (masq_ruleset_keeps_all(rs, f ? AF_INET6 : AF_INET))
+			fprintf(stderr,
+				"warning: the non-masquerade set covers every %s address (%s): "
+				"nothing of that family would be masqueraded\n",
+				f ? "IPv6" : "IPv4", f ? "::/0" : "0.0.0.0/0");
+	}
+}
+
 static int cmd_validate(const struct ctl *c)
 {
 	struct masq_merged m;
+	struct masq_ruleset *rs;
 
 	if (load(c, true, &m) < 0)
 		return 1;
+	if (masq_ruleset_build(m.cfg, &c->set.opts, &rs) == 0) {
+		warn_keeps_all(rs);
+		masq_ruleset_free(rs);
+	}
 	printf("%s: OK\n", c->path);
 	merged_clear(&m);
 	return 0;
@@ -122,6 +140,7 @@ static int cmd_render(const struct ctl *c)
 		fprintf(stderr, "masqctl: %s\n", strerror(-r));
 		return 1;
 	}
+	warn_keeps_all(rs);
 	r = masq_ruleset_render(rs, stdout);
 	masq_ruleset_free(rs);
 	return r < 0 ? 1 : 0;

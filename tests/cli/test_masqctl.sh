@@ -25,6 +25,15 @@ expect_eq "validate: prints PATH: OK" "$good: OK" "$out"
 expect_eq "validate: warnings go to stderr with their position" \
 	"$good:4:5: warning: duplicate CIDR 10.0.0.0/8 ignored" "$err"
 
+wide=$WORK/wide.yaml
+printf 'nonMasqueradeCIDRs: [0.0.0.0/1, 128.0.0.0/1]\n' >"$wide"
+run validate "$wide"
+expect_eq "validate: a config that keeps every address is valid" 0 $rc
+expect_eq "validate: with a warning that nothing would be masqueraded" \
+	"warning: the non-masquerade set covers every IPv4 address (0.0.0.0/0): nothing of that family would be masqueraded" "$err"
+run render "$wide"
+expect_true "render warns likewise" grep -q 'covers every IPv4 address' <<<"$err"
+
 bad=$WORK/bad.yaml
 printf 'nonMasqueradeCIDRs:\n  - 10.0.0.1/8\n  - "fd00::/8"\nmasqLinkLocal: "yes"\nmasqLinkLocal: true\n' >"$bad"
 run validate "$bad"

@@ -70,6 +70,16 @@ run --api-watch-timeout 2h
 expect_eq "--api-watch-timeout over 1h: exit 2" 2 $rc
 run --api-not-found-retry soon
 expect_eq "--api-not-found-retry not a duration: exit 2" 2 $rc
+run --max-api-cidrs -1
+expect_eq "--max-api-cidrs below 0: exit 2" 2 $rc
+expect_true "and says the range" grep -q -- '--max-api-cidrs 0..10000000' <<<"$out"
+run --max-api-policies 1000001
+expect_eq "--max-api-policies over 1,000,000: exit 2" 2 $rc
+run --api-min-prefix-v4 33
+expect_eq "--api-min-prefix-v4 over 32: exit 2" 2 $rc
+run --api-min-prefix-v6 129
+expect_eq "--api-min-prefix-v6 over 128: exit 2" 2 $rc
+expect_true "and says the ranges" grep -q -- '--api-min-prefix-v6 0..128' <<<"$out"
 run --cleanup-on-uninstall masqd
 expect_eq "--cleanup-on-uninstall without a namespace: exit 2" 2 $rc
 run --help

@@ -10,7 +10,11 @@ documents (API concepts: "Efficient detection of changes", "Watch bookmarks",
   GET /api/v1/namespaces/NS/configmaps?fieldSelector=metadata.name%3DNAME[&watch=1...]
   GET /apis/apps/v1/namespaces/NS/daemonsets/NAME                   one object, or 404
 
-Lists carry metadata.resourceVersion; a watch from resourceVersion RV sends
+Lists carry metadata.resourceVersion. With limit=N a list comes in pages of
+N items, in key order, each but the last with metadata.continue, a token
+that reads the rest of the same snapshot; a token from before a "compact"
+gets 410 Expired, as an etcd compaction makes the API server answer. A
+continue request is phase "continue" for faults and the request log. A watch from resourceVersion RV sends
 every change after RV as newline-delimited JSON events in a chunked 200
 response, BOOKMARK events when allowWatchBookmarks=true, and ends at
 timeoutSeconds. A watch from a compacted RV gets 410, as an HTTP status or as
@@ -27,7 +31,14 @@ Faults are injected through POST /_ctl (JSON), which tests use (see ctl()):
   {"op": "fault", "resource": R, "on": "list"|"watch"|"any", "count": N,
    "kind": "403"|"404"|"429"|"500"|"410"|"gone-event"|"disconnect"|"empty200"|"garbage",
    "retry_after": S}
-  {"op": "compact"}            every RV so far is too old to watch from
+  {"op": "compact"}            every RV so far is too old to watch from (or to
+                               continue a paginated list from)
+  {"op": "generate", "prefix": P, "count": N, "cidrs": K [, "base": IPV4,
+   "step": S]}                 create N policies P00000.. each with K distinct
+                               /32 destinations, from base (10.0.0.0) every S
+                               (1) addresses, one ADDED event each
+  {"op": "ignore_limit", "on": bool}  lists come whole whatever their limit,
+                               as the watch cache serves resourceVersion=0
   {"op": "split", "bytes": N}  write watch events N bytes per chunk
   {"op": "bookmarks", "seconds": S}
   {"op": "crd", "installed": bool}
@@ -45,6 +56,7 @@ A test's own request, to check what the server accepts:
   fakeapi.py get --ca CA [--token T] PATH      prints the HTTP status
 """
 import argparse
+import base64
 import json
 import socket
 import ssl
@@ -74,6 +86,8 @@ class State:
         self.kick_gen = 0
         self.stalled = False
         self.token_file = token_file
+        self.snapshots = {}  # rv -> the sorted items of a paginated list
+        self.ignore_limit = False
 
     def token_ok(self, header, client_cert):
         if client_cert:
@@ -159,12 +173,32 @@ class Handler(BaseHTTPRequestHandler):
         elif op == "compact":
             st.compacted = st.rv
             st.rv += 1  # what a watch from the newest RV before may not see
+            st.snapshots.clear()
+        elif op == "generate":
+            k, step = req["cidrs"], req.get("step", 1)
+            addr = int.from_bytes(socket.inet_aton(req.get("base", "10.0.0.0")), "big")
+            for i in range(req["count"]):
+                dests = []
+                for _ in range(k):
+                    dests.append({"cidr": "%d.%d.%d.%d/32" % (addr >> 24, (addr >> 16) & 255,
+                                                             (addr >> 8) & 255, addr & 255)})
+                    addr += step
+                st.rv += 1
+                name = "%s%05d" % (req["prefix"], i)
+                obj = {"apiVersion": "networking.gke.io/v1", "kind": "EgressNATPolicy",
+                       "metadata": {"name": name, "resourceVersion": str(st.rv)},
+                       "spec": {"action": "NoSNAT", "destinations": dests}}
+                st.objects[POLICIES][("", name)] = obj
+                st.log.append((st.rv, "ADDED", POLICIES, obj))
+            st.lock.notify_all()
         elif op == "split":
             st.split = req["bytes"]
         elif op == "bookmarks":
             st.bookmark_s = req["seconds"]
         elif op == "crd":
             st.crd = req["installed"]
+        elif op == "ignore_limit":
+            st.ignore_limit = req["on"]
         elif op == "kick":
             st.kick_gen += 1
             st.lock.notify_all()
@@ -201,7 +235,7 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         resource, ns, name, q = self.route()
         watch = q.get("watch") in ("1", "true")
-        phase = "watch" if watch else "list"
+        phase = "watch" if watch else "continue" if q.get("continue") else "list"
         with st.lock:
             token_ok = st.token_ok(self.headers.get("Authorization", ""),
                                    bool(self.connection.getpeercert()))
@@ -233,14 +267,40 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, obj)
         if watch:
             return self.watch(st, resource, ns, name, q, fault)
-        with st.lock:
-            items = [o for o in st.objects[resource].values()
-                     if self.matches(resource, ns, name, o)]
-            rv = st.rv
         kind = "EgressNATPolicyList" if resource == POLICIES else "ConfigMapList"
         api = "networking.gke.io/v1" if resource == POLICIES else "v1"
-        self.send_json(200, {"kind": kind, "apiVersion": api,
-                             "metadata": {"resourceVersion": str(rv)}, "items": items})
+        limit = int(q.get("limit") or 0)
+        with st.lock:
+            if st.ignore_limit:
+                limit = 0
+            if q.get("continue"):
+                try:
+                    tok = json.loads(base64.b64decode(q["continue"]))
+                    rv, start = int(tok["rv"]), int(tok["start"])
+                except (ValueError, KeyError, TypeError):
+                    return self.send_json(400, status(400, "BadRequest",
+                                                      "invalid continue token"))
+                items = st.snapshots.get(rv)
+                if items is None or rv <= st.compacted:
+                    return self.send_json(410, status(
+                        410, "Expired", "The provided continue parameter is too old to display "
+                        "a consistent list result. You can start a new list without the "
+                        "continue parameter."))
+            else:
+                items = [o for _, o in sorted(st.objects[resource].items())
+                         if self.matches(resource, ns, name, o)]
+                rv, start = st.rv, 0
+            page = items[start:start + limit] if limit else items[start:]
+            meta = {"resourceVersion": str(rv)}
+            if limit and start + limit < len(items):
+                st.snapshots[rv] = items
+                while len(st.snapshots) > 4:
+                    st.snapshots.pop(min(st.snapshots))
+                meta["continue"] = base64.b64encode(json.dumps(
+                    {"rv": rv, "start": start + limit}).encode()).decode()
+                meta["remainingItemCount"] = len(items) - start - limit
+        self.send_json(200, {"kind": kind, "apiVersion": api, "metadata": meta,
+                             "items": page})
 
     def fault(self, f, watch):
         """Answer with the fault; False for those that happen inside a stream."""

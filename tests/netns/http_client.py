@@ -13,11 +13,12 @@
                                       open N idle connections from SRC, print
                                       "open K" once they are, hold them until
                                       STOPFILE exists (at most 120 s)
-  http_client.py probes HOST PORT PATH COUNT EVERY
+  http_client.py probes HOST PORT PATH COUNT EVERY [TIMEOUT]
                                       COUNT probes, one every EVERY s, each
                                       a fresh connection that must get 200
-                                      within 1 s (as kubelet's); print "N ok,
-                                      M failed" and a line per failure
+                                      within TIMEOUT s (1, as kubelet's); print
+                                      "N ok, M failed", a line per failure and
+                                      the slowest answer
   http_client.py slowloris SRC[,SRC...] HOST PORT PER_SRC STOPFILE
                                       hold up to PER_SRC connections from each
                                       SRC, each sending a partial request and
@@ -149,17 +150,20 @@ def probe(host, port, path, timeout=1.0):
     return "" if status.split(" ")[1:2] == ["200"] else status
 
 
-def probes(host, port, path, count, every):
-    failed = []
+def probes(host, port, path, count, every, timeout=1.0):
+    failed, slowest = [], 0.0
     for i in range(count):
         t0 = time.monotonic()
-        why = probe(host, port, path)
+        why = probe(host, port, path, timeout)
         if why:
             failed.append("probe %d: %s" % (i + 1, why))
+        else:
+            slowest = max(slowest, time.monotonic() - t0)
         time.sleep(max(0.0, every - (time.monotonic() - t0)))
     print("%d ok, %d failed" % (count - len(failed), len(failed)))
     for f in failed:
         print(f)
+    print("slowest answer: %.0f ms" % (slowest * 1000))
 
 
 class Slow:
@@ -261,8 +265,8 @@ if __name__ == "__main__":
         slow(a[1], int(a[2]))
     elif len(a) == 6 and a[0] == "idle":
         idle(a[1], a[2], [int(p) for p in a[3].split(",")], int(a[4]), a[5])
-    elif len(a) == 6 and a[0] == "probes":
-        probes(a[1], int(a[2]), a[3], int(a[4]), float(a[5]))
+    elif len(a) in (6, 7) and a[0] == "probes":
+        probes(a[1], int(a[2]), a[3], int(a[4]), float(a[5]), float(a[6]) if len(a) == 7 else 1.0)
     elif len(a) == 6 and a[0] == "slowloris":
         slowloris(a[1].split(","), a[2], int(a[3]), int(a[4]), a[5])
     elif len(a) == 3 and a[0] == "bind":

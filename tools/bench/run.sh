@@ -14,6 +14,7 @@ if [[ ${FULL:-0} == 1 ]]; then
 	incremental_args=(--sizes 1000,10000,100000 --steps 100)
 	footprint_args=(--sizes 64,100000)
 	api_args=(--sizes 64,10000 --edits 200)
+	apiscale_args=()
 	conn_args=(--sizes 64,1000,10000 --repeat 7 --probes 500)
 else
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 2000 --idle 10)
@@ -21,6 +22,7 @@ else
 	incremental_args=(--sizes 1000,10000 --steps 10)
 	footprint_args=(--sizes 64,10000)
 	api_args=(--sizes 64,10000 --edits 50)
+	apiscale_args=(--quick)
 	conn_args=(--sizes 64,1000,10000 --repeat 3 --probes 200)
 fi
 # each benchmark in a network namespace of its own; lo up so masqd serves its endpoints
@@ -37,6 +39,9 @@ in_netns python3 tools/bench/reload.py --masqd "$PWD/$BUILD/masqd" "${reload_arg
 echo "== API edit convergence"
 in_netns python3 tools/bench/api.py --masqd "$PWD/$BUILD/masqd" "${api_args[@]}" \
 	--out "bench-results/api-$stamp.md"
+echo "== API state at scale"
+in_netns python3 tools/bench/apiscale.py --masqd "$PWD/$BUILD/masqd" ${apiscale_args[@]+"${apiscale_args[@]}"} \
+	--out "bench-results/apiscale-$stamp.md"
 echo "== per-connection cost"
 python3 tools/bench/conn.py --masqd "$PWD/$BUILD/masqd" --flood "$PWD/$BUILD/tools/bench/flood" \
 	"${conn_args[@]}" --out "bench-results/conn-$stamp.md"
