@@ -3,8 +3,6 @@
 #include "agent/kube.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +14,7 @@
 #define BACKOFF_BASE_NS 800000000LL /* client-go's reflector: 800 ms ... */
 #define BACKOFF_MAX_NS (30 * 1000000000LL) /* ... to 30 s */
 #define ERROR_BODY_MAX 65536 /* the Status of a failed request */
-#define RELIST_MIN_NS (5 * 1000000000LL) /* after room freed under the budget: 5 ... */
-#define RELIST_JITTER_NS (5 * 1000000000LL) /* ... to 10 s */
 #define EXPIRED_PAGES_MAX 3 /* continue tokens expired in a row before a backoff */
-#define OVER_LOG_MAX 10 /* refusals logged one by one per list; then a count */
 
 const char *const kube_res_names[KUBE_NRES] = { "egressnatpolicies", "configmaps" };
 const char *const kube_restart_names[KUBE_R_COUNT] = {
@@ -67,8 +62,6 @@ static void set_health(struct reflector *r, bool healthy, const char *error)
 }
 
 static int on_event_line(void *arg, const char *line, size_t len);
-static int on_list_item(void *arg, json_t *obj);
-static void list_begin(struct reflector *r);
 
 static int append_body(struct reflector *r, const char *data, size_t n, size_t max)
 {
@@ -96,8 +89,8 @@ size_t kube_ref_write(char *data, size_t size, size_t n, void *arg)
 	}
 	if (r->phase == PH_LIST) {
 		if (!r->relisting)
-			list_begin(r);
-		e = kw_lister_feed(&r->lister, data, len, on_list_item, r);
+			kube_state_list_begin(r);
+		e = kw_lister_feed(&r->lister, data, len, kube_state_list_item, r);
 		if (e < 0 && !r->abort) {
 			char msg[260];
 			snprintf(msg, sizeof(msg), "bad list response: %s", r->lister.err);
@@ -106,6 +99,8 @@ size_t kube_ref_write(char *data, size_t size, size_t n, void *arg)
 		return e < 0 ? 0 : len;
 	}
 	loop_timer_arm(r->stall, r->k->set.stall_ns, 0);
+	if (r->initial && !r->relisting)
+		kube_state_list_begin(r); /* a streaming watch list: the state comes first */
 	e = kw_split_feed(&r->split, data, len, on_event_line, r);
 	if (e < 0 && !r->abort)
 		abort_with(r, KUBE_R_BAD_RESPONSE,
@@ -141,8 +136,14 @@ static void start(struct reflector *r, enum phase ph)
 	if (ph == PH_WATCH)
 		loop_timer_arm(r->stall, r->k->set.stall_ns, 0);
 	if (ph == PH_LIST)
-		log_debug("kubernetes: list %s (latest)%s", kube_res_names[r->res],
-			  r->cont[0] ? ", next page" : "");
+		log_debug("kubernetes: list %s%s%s%s", kube_res_names[r->res],
+			  r->cont[0] ? ": next page" : "",
+			  !r->cont[0] && r->list_rv[0] ? " from the watch cache, resourceVersion "
+						       : "",
+			  !r->cont[0] && r->list_rv[0] ? r->list_rv : "");
+	else if (r->initial)
+		log_debug("kubernetes: watch %s with its initial events (streaming list)",
+			  kube_res_names[r->res]);
 	else
 		log_debug("kubernetes: watch %s from resourceVersion %s", kube_res_names[r->res],
 			  r->rv);
@@ -155,7 +156,9 @@ static void backoff(struct reflector *r, enum kube_restart why, long retry_after
 
 	if (d > BACKOFF_MAX_NS)
 		d = BACKOFF_MAX_NS;
-	d += (int64_t)((double)d * 0.5 * ((double)random() / RAND_MAX));
+	/* client-go's reflector: NewExponentialBackoffManager(800ms, 30s, 2m, 2.0,
+	 * 1.0): doubling from 0.8 s, capped at 30 s, plus up to 100% jitter */
+	d += (int64_t)((double)d * ((double)random() / RAND_MAX));
 	if (why == KUBE_R_NOT_FOUND && d < r->k->set.not_found_ns)
 		d = r->k->set.not_found_ns; /* the CRD may be installed later */
 	if (d < retry_after * 1000000000LL)
@@ -165,11 +168,33 @@ static void backoff(struct reflector *r, enum kube_restart why, long retry_after
 	loop_timer_arm(r->retry, d, 0);
 }
 
+/* Get the whole state: by the streaming watch list (sendInitialEvents)
+ * while the server may do it, else by a list, then a watch. */
+static void start_sync(struct reflector *r)
+{
+	r->cont[0] = '\0';
+	r->initial = !r->wl_off;
+	start(r, r->initial ? PH_WATCH : PH_LIST);
+}
+
+/* The server showed it does not stream lists: list+watch from now on. */
+static void wl_give_up(struct reflector *r, const char *why)
+{
+	r->wl_off = true;
+	r->initial = false;
+	r->k->st.watch_list[r->res] = false;
+	log_info("kubernetes: no streaming list of %s (%s): list, then watch",
+		 kube_res_names[r->res], why);
+}
+
 static void on_retry(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct reflector *r = data;
 
-	start(r, r->k->st.synced[r->res] && r->rv[0] ? PH_WATCH : PH_LIST);
+	if (r->initial || !r->k->st.synced[r->res] || !r->rv[0])
+		start_sync(r);
+	else
+		start(r, PH_WATCH);
 }
 
 static void on_stall(struct loop *l, struct loop_timer *t, void *data)
@@ -181,181 +206,17 @@ static void on_stall(struct loop *l, struct loop_timer *t, void *data)
 	log_warnx("kubernetes: the %s watch sent nothing for %.0fs: restarting it",
 		  kube_res_names[r->res], (double)r->k->set.stall_ns / 1e9);
 	r->k->st.restarts[r->res][KUBE_R_STALL]++;
+	if (r->initial)
+		kube_state_list_abort(r); /* its initial events come again, whole */
 	start(r, PH_WATCH);
 }
 
-/* --- the state: policies by name, or the ConfigMap's text */
-
-/* The budget's state for metrics and status; a refusal is logged by name
- * OVER_LOG_MAX times per list, then counted. */
-static void budget_note(struct reflector *r, const char *refused, uint64_t evicted)
+/* The next list may come from the watch cache, not older than what was
+ * seen (a dropped watch, a relist for room): no read of etcd. */
+static void relist_from_cache(struct reflector *r)
 {
-	struct kube_client *k = r->k;
-	size_t n = pstore_nover(r->pols);
-
-	k->st.over_budget = n;
-	if (refused && r->over_logged++ < OVER_LOG_MAX)
-		log_warnx("config: apiserver EgressNATPolicy/%s: over the budget of %zu policies "
-			  "and %zu CIDRs (--max-api-policies, --max-api-cidrs): not applied; "
-			  "policies are taken in name order",
-			  refused, k->set.max_policies, k->set.max_cidrs);
-	if (evicted)
-		log_warnx("config: %" PRIu64 " EgressNATPolicies after %s by name left to keep "
-			  "within the budget",
-			  evicted, refused ? refused : "a new one");
-	if (n)
-		snprintf(k->st.error[r->res], sizeof(k->st.error[r->res]),
-			 "%zu EgressNATPolicies over the budget of %zu policies and %zu CIDRs "
-			 "(--max-api-policies, --max-api-cidrs): EgressNATPolicy/%s and every "
-			 "one after it by name are not applied",
-			 n, k->set.max_policies, k->set.max_cidrs, pstore_over_first(r->pols));
-}
-
-/* Validate one object into the store: a rejected one keeps its last good
- * version (pstore.h). Returns -ENOMEM or 0. */
-static int pol_take(struct reflector *r, json_t *obj)
-{
-	const char *name = kw_str(json_object_get(json_object_get(obj, "metadata"), "name"));
-	struct masq_policy_list fresh = { 0 };
-	uint64_t evicted = pstore_evicted(r->pols);
-	struct diags d;
-	int e;
-
-	diags_init(&d);
-	e = kw_policy_from_object(obj, &r->k->set.opts, &fresh, &d);
-	if (e == 1) {
-		log_diag_lines("config", &d); /* warnings */
-		e = pstore_put(r->pols, &fresh.v[0]);
-		r->k->st.loads_ok[r->res]++;
-		budget_note(r, e == -EDQUOT ? fresh.v[0].name : NULL,
-			    pstore_evicted(r->pols) - evicted);
-		e = e == -EDQUOT ? 0 : e;
-	} else if (e == 0) {
-		r->k->st.loads_failed[r->res]++;
-		log_diag_lines("config", &d);
-		if (d.n)
-			diag_format(&d.items[0], r->k->st.error[r->res],
-				    sizeof(r->k->st.error[r->res]));
-		if (name && (e = pstore_reject(r->pols, name)) > 0)
-			log_warnx("config: keeping the last good version of EgressNATPolicy/%s",
-				  name);
-	}
-	policy_list_clear(&fresh);
-	return e < 0 ? e : 0;
-}
-
-/* The ConfigMap's data.config into *text (NULL when absent). */
-static int cm_take(struct reflector *r, json_t *obj, char **text, size_t *tlen)
-{
-	const char *t;
-	size_t len;
-
-	if (kw_configmap_config(obj, "config", &t, &len) < 0) {
-		snprintf(r->k->st.error[r->res], sizeof(r->k->st.error[r->res]),
-			 "configmap %s/%s: data.config is not a string", r->k->set.cm_namespace,
-			 r->k->set.cm_name);
-		log_error("kubernetes: %s", r->k->st.error[r->res]);
-		r->k->st.loads_failed[r->res]++;
-		return 0; /* keep what we had */
-	}
-	free(*text);
-	*text = t ? strndup(t, len) : NULL;
-	*tlen = len;
-	r->k->st.loads_ok[r->res]++;
-	return t && !*text ? -ENOMEM : 0;
-}
-
-/* A list's first bytes: its items go to a new generation, which only the
- * last page's end makes the one in use. */
-static void list_begin(struct reflector *r)
-{
-	r->relisting = true;
-	r->listed = 0;
-	r->pages = 0;
-	r->over_logged = 0;
-	r->relist_due = false;
-	loop_timer_arm(r->relist, 0, 0);
-	if (r->pols)
-		pstore_relist_begin(r->pols);
-	free(r->cm_pending);
-	r->cm_pending = NULL;
-	r->cm_pending_len = 0;
-}
-
-/* The list failed on some page: what was applied before it stays. */
-static void list_abort(struct reflector *r)
-{
-	r->cont[0] = '\0'; /* the next list starts from its first page */
-	if (!r->relisting)
-		return;
-	if (r->pols) {
-		pstore_relist_abort(r->pols);
-		r->k->st.over_budget = pstore_nover(r->pols);
-	}
-	free(r->cm_pending);
-	r->cm_pending = NULL;
-	r->relisting = false;
-	log_debug("kubernetes: the %s list failed after %zu items in %u pages; "
-		  "the last one stays in use",
-		  kube_res_names[r->res], r->listed, r->pages);
-}
-
-/* The list's last page came whole. */
-static void list_commit(struct reflector *r, const char *rv)
-{
-	if (r->pols) {
-		pstore_relist_end(r->pols);
-		budget_note(r, NULL, 0);
-		if (r->over_logged > OVER_LOG_MAX)
-			log_warnx("config: %zu EgressNATPolicies over the budget in all",
-				  pstore_nover(r->pols));
-	} else {
-		free(r->cm_text);
-		r->cm_text = r->cm_pending;
-		r->cm_len = r->cm_pending_len;
-		r->cm_pending = NULL;
-	}
-	r->relisting = false;
-	r->cont[0] = '\0';
-	r->expired_pages = 0;
-	snprintf(r->rv, sizeof(r->rv), "%s", rv);
-	r->k->st.synced[r->res] = true;
-	log_info("kubernetes: listed %zu %s at resourceVersion %s in %u page%s", r->listed,
-		 kube_res_names[r->res], rv, r->pages, r->pages == 1 ? "" : "s");
-	/* a big list's buffers go back to the system, not only to malloc */
-	kw_lister_free(&r->lister);
-	free(r->body);
-	r->body = NULL;
-	r->len = r->cap = 0;
-	malloc_trim(0);
-}
-
-static int on_list_item(void *arg, json_t *obj)
-{
-	struct reflector *r = arg;
-	int e;
-
-	r->listed++;
-	e = r->pols ? pol_take(r, obj) : cm_take(r, obj, &r->cm_pending, &r->cm_pending_len);
-	json_decref(obj);
-	if (e < 0)
-		snprintf(r->lister.err, sizeof(r->lister.err), "out of memory");
-	return e;
-}
-
-/* A delete or an edit may have made room under the budget: only a list
- * says which policies now fit in name order, so one follows (one at a
- * time, a few seconds later, jittered). */
-static void relist_for_room(struct reflector *r)
-{
-	int64_t d = RELIST_MIN_NS + (int64_t)((double)RELIST_JITTER_NS * random() / RAND_MAX);
-
-	if (!r->pols || !pstore_nover(r->pols) || r->relist_due)
-		return;
-	r->relist_due = true;
-	log_info("kubernetes: room may have freed under the budget: listing again in %.1fs",
-		 (double)d / 1e9);
-	loop_timer_arm(r->relist, d, 0);
+	if (r->rv[0])
+		snprintf(r->list_rv, sizeof(r->list_rv), "%s", r->rv);
 }
 
 static void on_relist(struct loop *l, struct loop_timer *t, void *data)
@@ -364,33 +225,42 @@ static void on_relist(struct loop *l, struct loop_timer *t, void *data)
 
 	r->relist_due = false;
 	if (r->phase == PH_WATCH) {
-		r->cont[0] = '\0';
-		start(r, PH_LIST);
+		relist_from_cache(r);
+		start_sync(r);
 	}
 }
 
-static int apply_event(struct reflector *r, const struct kw_event *ev)
+/* The server does not do what a streaming list needs: the rest is up to
+ * kube_ref_finish, which falls back to list+watch. */
+static int wl_unsupported(struct reflector *r, const char *msg)
 {
-	int e;
+	r->wl_unsupported = true;
+	abort_with(r, KUBE_R_BAD_RESPONSE, msg);
+	return -EPROTO;
+}
 
-	if (r->res == KUBE_CONFIGMAP) {
-		if (ev->type == KW_DELETED) {
-			free(r->cm_text);
-			r->cm_text = NULL;
-			return 0;
-		}
-		return cm_take(r, ev->object, &r->cm_text, &r->cm_len);
-	}
-	if (ev->type == KW_DELETED) {
-		pstore_delete(r->pols, ev->name);
-		budget_note(r, NULL, 0);
-		relist_for_room(r);
+/* An event of a streaming list's initial state: ADDED ones, then a
+ * BOOKMARK annotated k8s.io/initial-events-end, as the API documents. */
+static int initial_event(struct reflector *r, const struct kw_event *ev)
+{
+	if (ev->type == KW_ADDED) {
+		json_incref(ev->object);
+		if (kube_state_list_item(r, ev->object) < 0)
+			log_error("kubernetes: out of memory applying an initial event");
 		return 0;
 	}
-	e = pol_take(r, ev->object);
-	if (ev->type == KW_MODIFIED)
-		relist_for_room(r); /* it may have shrunk */
-	return e;
+	if (ev->type != KW_BOOKMARK)
+		return wl_unsupported(r, "a change among the initial events");
+	if (!ev->initial_end)
+		return wl_unsupported(r, "a bookmark before the end of the initial events");
+	kube_state_list_commit(r, ev->rv);
+	r->initial = false;
+	r->failures = 0;
+	r->auth_retried = false;
+	r->k->st.watch_list[r->res] = true;
+	set_health(r, true, NULL);
+	notify(r);
+	return 0;
 }
 
 static int on_event_line(void *arg, const char *line, size_t len)
@@ -410,8 +280,15 @@ static int on_event_line(void *arg, const char *line, size_t len)
 		kw_event_clear(&ev);
 		return -EPIPE;
 	}
+	if (r->initial) {
+		int e = initial_event(r, &ev);
+		if (e == 0 && ev.rv)
+			snprintf(r->rv, sizeof(r->rv), "%s", ev.rv);
+		kw_event_clear(&ev);
+		return e;
+	}
 	if (ev.type != KW_BOOKMARK) {
-		if (apply_event(r, &ev) < 0)
+		if (kube_state_event(r, &ev) < 0)
 			log_error("kubernetes: out of memory applying an event");
 		log_debug("kubernetes: %s %s %s", kube_res_names[r->res],
 			  ev.type == KW_DELETED ? "deleted" : "changed", ev.name);
@@ -461,10 +338,15 @@ static bool page_done(struct reflector *r, struct kw_list_meta *m)
 	char err[200];
 
 	if (!r->relisting)
-		list_begin(r); /* no byte came */
+		kube_state_list_begin(r); /* no byte came */
 	if (kw_lister_end(&r->lister, m, err, sizeof(err)) < 0) {
 		snprintf(r->abort_msg, sizeof(r->abort_msg), "bad list response: %s", err);
 		return false;
+	}
+	if (m->cont[0] && r->list_rv[0] && !r->paginated) {
+		r->paginated = true; /* asked from the cache, paged: no watch cache */
+		log_debug("kubernetes: the server pages %s lists from its cache: no watch cache",
+			  kube_res_names[r->res]);
 	}
 	r->pages++;
 	r->k->st.list_pages[r->res]++;
@@ -524,6 +406,10 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 		why = KUBE_R_ERROR;
 		snprintf(msg, sizeof(msg), "%s",
 			 r->errbuf[0] ? r->errbuf : kube_http_strerror(res));
+	} else if (r->code == 200 && ph == PH_WATCH && r->initial) {
+		why = KUBE_R_BAD_RESPONSE;
+		r->wl_unsupported = true;
+		snprintf(msg, sizeof(msg), "the watch ended before its initial events did");
 	} else if (r->code == 200 && ph == PH_WATCH) {
 		/* timeoutSeconds ran out: watch on from where we are */
 		r->auth_retried = false;
@@ -539,7 +425,7 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 			start(r, PH_LIST);
 			return;
 		}
-		list_commit(r, m.rv);
+		kube_state_list_commit(r, m.rv);
 		set_health(r, true, NULL);
 		notify(r);
 		start(r, PH_WATCH);
@@ -553,7 +439,16 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 	}
 	if (ph == PH_LIST) {
 		paging = r->cont[0] != '\0';
-		list_abort(r);
+		kube_state_list_abort(r);
+	} else if (r->initial) {
+		kube_state_list_abort(r);
+		/* 400 or 422: the server refuses sendInitialEvents (a gate off) */
+		if (r->wl_unsupported || r->code == 400 || r->code == 422) {
+			r->wl_unsupported = false;
+			wl_give_up(r, msg);
+			start(r, PH_LIST);
+			return;
+		}
 	}
 	if (why == KUBE_R_UNAUTHORIZED)
 		unauthorized_hint(r->k, msg, sizeof(msg));
@@ -567,17 +462,26 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 	} else {
 		r->k->token_stale = true; /* the usual backoff, reading it again first */
 	}
-	/* a watch's history, or a list's continue token, expired: client-go
-	 * lists again at once (a first page cannot expire: that one backs off) */
-	if (why == KUBE_R_EXPIRED && paging && ++r->expired_pages > EXPIRED_PAGES_MAX)
-		paging = false; /* again and again: back off like any failure */
-	if (why == KUBE_R_EXPIRED && (ph == PH_WATCH || paging)) {
-		r->rv[0] = '\0';
-		start(r, PH_LIST);
-		return;
+	if (why == KUBE_R_EXPIRED) {
+		/* a watch's history, a continue token, or the resourceVersion a list
+		 * asked the cache for, is gone: a consistent list from etcd, at once
+		 * (a consistent first page that expires backs off: the server is
+		 * not making sense) */
+		bool again = ph == PH_WATCH || paging || r->list_rv[0];
+		r->list_rv[0] = '\0';
+		if (paging && ++r->expired_pages > EXPIRED_PAGES_MAX)
+			again = false; /* again and again: back off like any failure */
+		if (again) {
+			r->rv[0] = '\0';
+			start_sync(r);
+			return;
+		}
 	}
-	if (why == KUBE_R_BAD_RESPONSE)
+	if (why == KUBE_R_BAD_RESPONSE) {
+		if (ph == PH_WATCH)
+			relist_from_cache(r);
 		r->rv[0] = '\0'; /* an event may be lost: relist */
+	}
 	retry_after = r->retry_after;
 	req_free(r);
 	backoff(r, why, retry_after);
@@ -592,6 +496,7 @@ static int ref_init(struct kube_client *k, enum kube_res res)
 
 	r->k = k;
 	r->res = res;
+	snprintf(r->list_rv, sizeof(r->list_rv), "0"); /* the first list: the watch cache's */
 	r->split.max = KW_MAX_EVENT;
 	r->retry = loop_timer_new(k->loop, on_retry, r);
 	r->stall = loop_timer_new(k->loop, on_stall, r);
@@ -641,9 +546,9 @@ struct kube_client *kube_client_new(struct loop *l, struct kube_settings *s, kub
 	}
 	srandom((unsigned)loop_now_ns());
 	if (k->set.policies)
-		start(&k->ref[KUBE_POLICIES], PH_LIST);
+		start_sync(&k->ref[KUBE_POLICIES]);
 	if (k->set.cm_name)
-		start(&k->ref[KUBE_CONFIGMAP], PH_LIST);
+		start_sync(&k->ref[KUBE_CONFIGMAP]);
 	return k;
 }
 
@@ -660,7 +565,7 @@ void kube_client_free(struct kube_client *k)
 			loop_timer_arm(r->retry, 0, 0);
 			loop_timer_arm(r->relist, 0, 0);
 		}
-		list_abort(r);
+		kube_state_list_abort(r);
 		kw_split_free(&r->split);
 		kw_lister_free(&r->lister);
 		free(r->body);

@@ -73,6 +73,7 @@ struct kube_stats {
 	uint64_t loads_ok[KUBE_NRES], loads_failed[KUBE_NRES]; /* lists and events applied */
 	size_t over_budget; /* EgressNATPolicies refused or evicted for the budget, now */
 	uint64_t list_pages[KUBE_NRES]; /* pages of lists received whole */
+	bool watch_list[KUBE_NRES]; /* the state came by the streaming watch list */
 };
 
 /* Called when a resource's state or health changed. */

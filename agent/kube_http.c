@@ -221,27 +221,59 @@ static long watch_timeout_s(const struct kube_client *k)
 	return min + random() % min;
 }
 
+/* A list's URL. Pages come as client-go's pager asks for them: with limit
+ * from etcd, and with a continue token (never with a resourceVersion) after
+ * the first. From the watch cache, client-go asks resourceVersion=0 with
+ * limit (the cache may ignore it), and a later resourceVersion without
+ * limit, unless the server paginated an earlier one (no watch cache). */
+static int list_url(const struct reflector *r, const char *sep, const char *cont, const char *rv,
+		    char **ret)
+{
+	const struct kube_client *k = r->k;
+	unsigned limit = k->set.list_limit ? k->set.list_limit : KUBE_DEFAULT_LIST_LIMIT;
+
+	if (cont)
+		return asprintf(ret, "%s%s%slimit=%u&continue=%s", k->set.acc.server, r->path, sep,
+				limit, cont);
+	if (!rv[0])
+		return asprintf(ret, "%s%s%slimit=%u", k->set.acc.server, r->path, sep, limit);
+	if (strcmp(rv, "0") == 0)
+		return asprintf(ret, "%s%s%sresourceVersion=0&limit=%u", k->set.acc.server, r->path,
+				sep, limit);
+	if (r->paginated)
+		return asprintf(
+			ret, "%s%s%sresourceVersion=%s&resourceVersionMatch=NotOlderThan&limit=%u",
+			k->set.acc.server, r->path, sep, rv, limit);
+	return asprintf(ret, "%s%s%sresourceVersion=%s&resourceVersionMatch=NotOlderThan",
+			k->set.acc.server, r->path, sep, rv);
+}
+
 static int build_request(struct reflector *r, enum phase ph)
 {
 	struct kube_client *k = r->k;
-	char *url = NULL, *rv = NULL, *cont = NULL;
+	char *url = NULL, *rv = NULL, *cont = NULL; /* rv: escaped, the watch's or the list's */
 	const char *sep = strchr(r->path, '?') ? "&" : "?";
 	long timeout = watch_timeout_s(k);
 	CURL *e = cu.easy_init();
 	int n;
 
-	if (!e || (ph == PH_WATCH && !(rv = cu.easy_escape(e, r->rv, 0))) ||
+	if (!e ||
+	    !(rv = cu.easy_escape(e, ph == PH_WATCH && !r->initial ? r->rv : r->list_rv, 0)) ||
 	    (ph == PH_LIST && r->cont[0] && !(cont = cu.easy_escape(e, r->cont, 0)))) {
 		if (e)
 			cu.easy_cleanup(e);
 		cu.free(rv);
 		return -ENOMEM;
 	}
-	/* a list comes in pages, as client-go's pager asks for them */
 	if (ph == PH_LIST)
-		n = asprintf(&url, "%s%s%slimit=%u%s%s", k->set.acc.server, r->path, sep,
-			     k->set.list_limit ? k->set.list_limit : KUBE_DEFAULT_LIST_LIMIT,
-			     cont ? "&continue=" : "", cont ? cont : "");
+		n = list_url(r, sep, cont, rv, &url);
+	else if (r->initial) /* the state first, as events, then the changes */
+		n = asprintf(
+			&url,
+			"%s%s%swatch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+			"&allowWatchBookmarks=true%s%s&timeoutSeconds=%ld",
+			k->set.acc.server, r->path, sep, rv[0] ? "&resourceVersion=" : "", rv,
+			timeout);
 	else
 		n = asprintf(
 			&url,

@@ -38,7 +38,18 @@ struct reflector {
 	size_t cm_pending_len;
 	bool relist_due; /* room freed while policies are over the budget */
 	struct kw_splitter split;
-	char rv[KW_RV_LEN];
+	char rv[KW_RV_LEN]; /* the last resourceVersion seen */
+	/* what the next list asks for, as client-go's reflector: "0" (any, from
+	 * the watch cache) at first, the last one seen after a dropped watch
+	 * (not older than it, from the cache), "" (a consistent read from etcd)
+	 * only after a 410 */
+	char list_rv[KW_RV_LEN];
+	bool paginated; /* a list asked from the cache came in pages: no cache */
+	/* the streaming watch list (sendInitialEvents=true): tried first, and
+	 * left for list+watch, for good, when the server does not do it */
+	bool wl_off;
+	bool initial; /* the watch request asks for initial events, not yet all come */
+	bool wl_unsupported; /* this one showed the server does not do it */
 	int failures; /* in a row, for the backoff */
 	bool auth_retried; /* at most one immediate retry per streak of 401s */
 	struct loop_timer *retry, *stall, *relist;
@@ -103,5 +114,23 @@ size_t kube_ref_write(char *data, size_t size, size_t n, void *arg);
 
 /* r's request ended with res. */
 void kube_ref_finish(struct reflector *r, CURLcode res);
+
+/* --- the state each resource's API gave (kube_state.c), fed by the
+ * reflector */
+
+/* A list's first bytes: its items go to a new generation. */
+void kube_state_list_begin(struct reflector *r);
+
+/* One item of the list (a kw_item_fn; takes obj). Returns 0 or -ENOMEM. */
+int kube_state_list_item(void *arg, json_t *obj);
+
+/* The list failed on some page: the previous generation stays. */
+void kube_state_list_abort(struct reflector *r);
+
+/* The list's last page came whole, at resourceVersion rv. */
+void kube_state_list_commit(struct reflector *r, const char *rv);
+
+/* One watch event (not a BOOKMARK or an ERROR). Returns 0 or -ENOMEM. */
+int kube_state_event(struct reflector *r, const struct kw_event *ev);
 
 #endif

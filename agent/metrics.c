@@ -40,6 +40,7 @@ enum metric {
 	M_API_WATCH_RESTARTS_TOTAL,
 	M_API_UP,
 	M_API_LIST_PAGES_TOTAL,
+	M_API_WATCH_LIST,
 	M_API_POLICIES_OVER_BUDGET,
 	M_PROCESS_CPU_SECONDS_TOTAL,
 	M_PROCESS_RESIDENT_MEMORY_BYTES,
@@ -92,6 +93,9 @@ static const struct metric_def {
 		       "1 while the API answers the watch of the resource; the last state stays when 0." },
 	[M_API_LIST_PAGES_TOTAL] = { "masqd_api_list_pages_total", "counter",
 				     "Pages of lists received whole (limit and continue), by resource." },
+	[M_API_WATCH_LIST] = { "masqd_api_watch_list", "gauge",
+			       "1 when the resource's state came by the streaming watch list "
+			       "(sendInitialEvents), 0 when by list and watch." },
 	[M_API_POLICIES_OVER_BUDGET] = { "masqd_api_policies_over_budget", "gauge",
 					 "EgressNATPolicies from the API not applied because they are past "
 					 "--max-api-policies or --max-api-cidrs, taken in name order." },
@@ -232,6 +236,13 @@ static void api_metrics(struct expo *e, const struct kube_stats *ks)
 			sample(e, M_API_LIST_PAGES_TOTAL,
 			       (const char *[]){ "resource", kube_res_names[r], NULL },
 			       (double)ks->list_pages[r]);
+	}
+	family(e, M_API_WATCH_LIST);
+	for (int r = 0; r < KUBE_NRES; r++) {
+		if (ks->synced[r])
+			sample(e, M_API_WATCH_LIST,
+			       (const char *[]){ "resource", kube_res_names[r], NULL },
+			       ks->watch_list[r]);
 	}
 	if (ks->ncodes[KUBE_POLICIES]) {
 		family(e, M_API_POLICIES_OVER_BUDGET);

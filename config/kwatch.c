@@ -155,10 +155,15 @@ static int event_object(struct kw_event *ev, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (ev->type == KW_BOOKMARK) {
+		const char *end = kw_str(json_object_get(
+			json_object_get(json_object_get(ev->object, "metadata"), "annotations"),
+			"k8s.io/initial-events-end"));
 		if (!ev->rv) {
 			snprintf(err, errlen, "BOOKMARK without metadata.resourceVersion");
 			return -EINVAL;
 		}
+		/* the end of a streaming watch list's initial events */
+		ev->initial_end = end && strcmp(end, "true") == 0;
 		return 0;
 	}
 	if (!ev->name || !ev->name[0]) {

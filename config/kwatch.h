@@ -55,6 +55,7 @@ struct kw_event {
 	json_t *object; /* the object, or the Status of an ERROR */
 	const char *name; /* metadata.name; NULL for ERROR */
 	const char *rv; /* metadata.resourceVersion; may be NULL */
+	bool initial_end; /* BOOKMARK: annotated k8s.io/initial-events-end: "true" */
 	int code; /* ERROR: the Status's code (410: relist) */
 	const char *message; /* ERROR: the Status's message, or "" */
 };

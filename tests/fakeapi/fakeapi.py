@@ -10,11 +10,16 @@ documents (API concepts: "Efficient detection of changes", "Watch bookmarks",
   GET /api/v1/namespaces/NS/configmaps?fieldSelector=metadata.name%3DNAME[&watch=1...]
   GET /apis/apps/v1/namespaces/NS/daemonsets/NAME                   one object, or 404
 
-Lists carry metadata.resourceVersion. With limit=N a list comes in pages of
-N items, in key order, each but the last with metadata.continue, a token
-that reads the rest of the same snapshot; a token from before a "compact"
-gets 410 Expired, as an etcd compaction makes the API server answer. A
-continue request is phase "continue" for faults and the request log. A watch from resourceVersion RV sends
+Lists carry metadata.resourceVersion. A list without resourceVersion is a
+consistent read "from etcd": with limit=N it comes in pages of N items, in
+key order, each but the last with metadata.continue, a token that reads the
+rest of the same snapshot; a token from before a "compact" gets 410
+Expired, as an etcd compaction makes the API server answer. A list with a
+resourceVersion ("0", or any with resourceVersionMatch=NotOlderThan) is
+served "from the watch cache": whole, whatever its limit, as the API server
+does; with the watch cache off ("watch_cache" op) it is paged like the
+other. A continue request is phase "continue" for faults and the request
+log. A watch from resourceVersion RV sends
 every change after RV as newline-delimited JSON events in a chunked 200
 response, BOOKMARK events when allowWatchBookmarks=true, and ends at
 timeoutSeconds. A watch from a compacted RV gets 410, as an HTTP status or as
@@ -37,8 +42,15 @@ Faults are injected through POST /_ctl (JSON), which tests use (see ctl()):
    "step": S]}                 create N policies P00000.. each with K distinct
                                /32 destinations, from base (10.0.0.0) every S
                                (1) addresses, one ADDED event each
-  {"op": "ignore_limit", "on": bool}  lists come whole whatever their limit,
-                               as the watch cache serves resourceVersion=0
+  {"op": "watch_list", "mode": "on"|"off"|"ignore"}  the streaming watch
+                               list (sendInitialEvents=true, phase "watchlist"):
+                               on: the state as ADDED events, then a BOOKMARK
+                               annotated k8s.io/initial-events-end; off (the
+                               default): 422, as with the WatchList gate off;
+                               ignore: a plain watch, as an old server
+  {"op": "watch_cache", "on": bool}  lists with a resourceVersion come
+                               whole from the cache (on, the default) or
+                               paged (off: the server has no watch cache)
   {"op": "split", "bytes": N}  write watch events N bytes per chunk
   {"op": "bookmarks", "seconds": S}
   {"op": "crd", "installed": bool}
@@ -87,7 +99,8 @@ class State:
         self.stalled = False
         self.token_file = token_file
         self.snapshots = {}  # rv -> the sorted items of a paginated list
-        self.ignore_limit = False
+        self.watch_cache = True
+        self.watch_list = "off"  # on | off (422, the gate off) | ignore (an old server)
 
     def token_ok(self, header, client_cert):
         if client_cert:
@@ -197,8 +210,10 @@ class Handler(BaseHTTPRequestHandler):
             st.bookmark_s = req["seconds"]
         elif op == "crd":
             st.crd = req["installed"]
-        elif op == "ignore_limit":
-            st.ignore_limit = req["on"]
+        elif op == "watch_cache":
+            st.watch_cache = req["on"]
+        elif op == "watch_list":
+            st.watch_list = req["mode"]
         elif op == "kick":
             st.kick_gen += 1
             st.lock.notify_all()
@@ -235,7 +250,8 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         resource, ns, name, q = self.route()
         watch = q.get("watch") in ("1", "true")
-        phase = "watch" if watch else "continue" if q.get("continue") else "list"
+        phase = ("watchlist" if watch and q.get("sendInitialEvents") == "true" else
+                 "watch" if watch else "continue" if q.get("continue") else "list")
         with st.lock:
             token_ok = st.token_ok(self.headers.get("Authorization", ""),
                                    bool(self.connection.getpeercert()))
@@ -247,6 +263,7 @@ class Handler(BaseHTTPRequestHandler):
                     f.write(json.dumps({"path": self.path, "ok": token_ok,
                                         "auth": "Authorization" in self.headers}) + "\n")
             fault = st.take_fault(resource, phase) if resource and token_ok else None
+            watch_list = st.watch_list
             crd = st.crd
         if not token_ok:
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
@@ -265,14 +282,28 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(404, status(404, "NotFound", 'daemonsets.apps "%s" not '
                                                   'found' % name))
             return self.send_json(200, obj)
+        if phase == "watchlist" and watch_list == "off":
+            return self.send_json(422, status(422, "Invalid", "sendInitialEvents is forbidden "
+                                              "for watch unless the WatchList feature gate is "
+                                              "enabled"))
+        if phase == "watchlist" and watch_list == "on" and (
+                q.get("resourceVersionMatch") != "NotOlderThan" or
+                q.get("allowWatchBookmarks") != "true"):
+            return self.send_json(422, status(422, "Invalid", "sendInitialEvents needs "
+                                              "resourceVersionMatch=NotOlderThan and "
+                                              "allowWatchBookmarks=true"))
         if watch:
-            return self.watch(st, resource, ns, name, q, fault)
+            return self.watch(st, resource, ns, name, q, fault,
+                              initial=phase == "watchlist" and watch_list == "on")
         kind = "EgressNATPolicyList" if resource == POLICIES else "ConfigMapList"
         api = "networking.gke.io/v1" if resource == POLICIES else "v1"
         limit = int(q.get("limit") or 0)
+        if q.get("continue") and q.get("resourceVersion"):
+            return self.send_json(400, status(400, "BadRequest", "specifying resource version "
+                                              "is not allowed when using continue"))
         with st.lock:
-            if st.ignore_limit:
-                limit = 0
+            if st.watch_cache and q.get("resourceVersion") and not q.get("continue"):
+                limit = 0  # the watch cache ignores limit
             if q.get("continue"):
                 try:
                     tok = json.loads(base64.b64decode(q["continue"]))
@@ -361,7 +392,7 @@ class Handler(BaseHTTPRequestHandler):
             if st.split:
                 time.sleep(0.001)  # separate segments, so curl sees separate reads
 
-    def watch(self, st, resource, ns, name, q, fault):
+    def watch(self, st, resource, ns, name, q, fault, initial=False):
         try:
             since = int(q.get("resourceVersion", "0") or "0")
         except ValueError:
@@ -387,12 +418,31 @@ class Handler(BaseHTTPRequestHandler):
                     410, "Expired", "too old resource version: %d (%d)" % (since, st.compacted))})
             elif fault and fault["kind"] == "garbage":
                 self.send_event(st, b"{this is not json\n")
+            elif initial:
+                self.initial_events(st, resource, ns, name, q, timeout, bookmarks)
             else:
                 self.stream(st, resource, ns, name, since, timeout, bookmarks)
             self.chunk(b"")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True
+
+    def initial_events(self, st, resource, ns, name, q, timeout, bookmarks):
+        """A streaming list: the state as ADDED events, the bookmark that ends
+        them, then the changes, as a watch from that point."""
+        with st.lock:
+            items = [o for _, o in sorted(st.objects[resource].items())
+                     if self.matches(resource, ns, name, o)]
+            cur = st.rv
+        for o in items:
+            self.send_event(st, {"type": "ADDED", "object": o})
+        api = "networking.gke.io/v1" if resource == POLICIES else "v1"
+        kind = "EgressNATPolicy" if resource == POLICIES else "ConfigMap"
+        self.send_event(st, {"type": "BOOKMARK", "object": {
+            "kind": kind, "apiVersion": api,
+            "metadata": {"resourceVersion": str(cur),
+                         "annotations": {"k8s.io/initial-events-end": "true"}}}})
+        self.stream(st, resource, ns, name, cur, timeout, bookmarks)
 
     def changes(self, st, resource, ns, name, since):
         """The events after since (st.lock held)."""

@@ -45,6 +45,13 @@ expect_true "the first sync has the API's policy: the VPC peer sees the pod IP" 
 expect_eq "a policy and no file: no built-in defaults (as GKE)" "" "$(set4 | grep -o 192.168.0.0/16)"
 list_rv=$(requests "[x['query'].get('resourceVersion') for x in r if x['phase'] == 'watch'][0]")
 expect_eq "the watch starts from the list's resourceVersion" 101 "$list_rv"
+last_list() { requests "[x['query'].get('$1', '-') for x in r if x['phase'] == 'list'][-1]"; }
+expect_eq "the first list asks the watch cache (resourceVersion=0), as client-go's" 0 \
+	"$(requests "[x for x in r if x['phase'] == 'list'][0]['query'].get('resourceVersion')")"
+expect_eq "the first request tries the streaming list (sendInitialEvents)" watchlist \
+	"$(requests "r[0]['phase']")"
+expect_true "refused with 422 (the WatchList gate off): masqd lists, then watches" \
+	grep -q 'no streaming list of egressnatpolicies (HTTP 422' "$log"
 expect_eq "with bookmarks" true \
 	"$(requests "[x['query'].get('allowWatchBookmarks') for x in r if x['phase'] == 'watch'][0]")"
 expect_eq "the token is sent" "Bearer tok-1" "$(requests "r[0]['auth']")"
@@ -90,6 +97,7 @@ expect_true "a BOOKMARK moves the resourceVersion the next watch starts from" \
 n=$(lists)
 relist
 expect_true "HTTP 410 on a watch: masqd lists again" more_lists "$n"
+expect_eq "consistently: the list after a 410 has no resourceVersion" "-" "$(last_list resourceVersion)"
 recovers "HTTP 410"
 
 n=$(lists)
@@ -172,8 +180,13 @@ fault '"resource":"egressnatpolicies","on":"list","kind":"empty200"'
 relist
 recovers "a 200 list with an empty body"
 
+n=$(lists)
 fault '"resource":"egressnatpolicies","on":"watch","kind":"garbage"'
 kick
+wait_until 100 more_lists "$n"
+expect_eq "a dropped watch relists from the cache, not older than what was seen" \
+	NotOlderThan "$(last_list resourceVersionMatch)"
+expect_true "with the last resourceVersion seen" test "$(last_list resourceVersion)" -gt 101
 recovers "a line that is not JSON in the stream"
 
 ctl '{"op":"stall","on":true}' >/dev/null
@@ -387,5 +400,49 @@ out=$(q "$NODE" "$MASQD" --watch-egress-nat-policies --kubeconfig "$WORK/bad-kub
 	--metrics-bind-address "" --healthz-bind-address "" --status-socket "" 2>&1)
 expect_true "a kubeconfig without the context: FILE:LINE:COL" \
 	grep -q "bad-kubeconfig:.*current-context \\\\\"x\\\\\" names no entry" <<<"$out"
+
+echo "== the streaming watch list (sendInitialEvents), and a server that ignores it"
+start_api
+policy net 203.0.113.0/24
+ctl '{"op":"watch_list","mode":"on"}' >/dev/null
+log=$WORK/watchlist.log
+start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies \
+	--apiserver-url "https://127.0.0.1:$API_PORT/" --serviceaccount-dir "$SA" \
+	--metrics-bind-address "$M" --healthz-bind-address ""
+expect_true "the state comes by the streaming list: the outside host sees the pod IP" net_kept
+expect_true "masqd says so" grep -q 'listed 1 egressnatpolicies at resourceVersion [0-9]* by a streaming list' "$log"
+expect_eq "no list request at all" 0 "$(lists)"
+expect_eq "masqd_api_watch_list is 1" 1 "$(metric 'masqd_api_watch_list{resource="egressnatpolicies"}')"
+expect_eq "it asks for initial events not older than the watch cache's (resourceVersion=0)" \
+	"true NotOlderThan 0" \
+	"$(requests "' '.join(r[0]['query'].get(k, '-') for k in ('sendInitialEvents', 'resourceVersionMatch', 'resourceVersion'))")"
+unpolicy net
+wait_until 200 lacks_cidr 203.0.113.0/24
+expect_true "a change after the initial events reaches the kernel" node_ip 203.0.113.2 203.0.113.1
+policy net 203.0.113.0/24
+wait_until 200 has_cidr 203.0.113.0/24
+ctl '{"op":"bookmarks","seconds":0}' >/dev/null
+ctl '{"op":"compact"}' >/dev/null
+kick
+streamed_twice() { log_reaches "$log" 'by a streaming list' 2; }
+wait_until 200 streamed_twice
+expect_true "a 410 brings a new streaming list, consistent (no resourceVersion)" \
+	test "$(requests "[x['query'].get('resourceVersion', '-') for x in r if x['phase'] == 'watchlist'][-1]")" = -
+expect_eq "still no list request" 0 "$(lists)"
+recovers "a streaming list after a 410"
+stop_masqd
+ctl '{"op":"bookmarks","seconds":0.5}' >/dev/null
+ctl '{"op":"watch_list","mode":"ignore"}' >/dev/null
+log=$WORK/watchlist-ignored.log
+start_masqd "$log" --config "$WORK/absent" --watch-egress-nat-policies \
+	--apiserver-url "https://127.0.0.1:$API_PORT/" --serviceaccount-dir "$SA" \
+	--metrics-bind-address "$M" --healthz-bind-address ""
+expect_true "a server that ignores sendInitialEvents: masqd notices and lists" \
+	grep -q 'no streaming list of egressnatpolicies' "$log"
+expect_true "the state is right: the outside host sees the pod IP" net_kept
+expect_eq "masqd_api_watch_list is 0" 0 "$(metric 'masqd_api_watch_list{resource="egressnatpolicies"}')"
+recovers "list+watch after the fallback"
+stop_masqd
+stop_api
 expect_true "no sanitizer report in any masqd log" bash -c "! grep -qs Sanitizer '$WORK'/*.log"
 finish

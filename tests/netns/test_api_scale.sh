@@ -71,15 +71,16 @@ EOC
 api_flags=(--config "$WORK/absent" --kubeconfig "$WORK/kubeconfig" --watch-egress-nat-policies
 	--metrics-bind-address "$M" --healthz-bind-address "$H")
 
-echo "== 100 policies of 10,000 destinations, served whole (limit ignored)"
+echo "== 100 policies of 10,000 destinations, served whole from the watch cache"
 start_api
 policy a-vpc 10.10.0.0/16          # first by name: always within the budget
 generate big 100 10000             # big00000..big00099: 1,000,000 destinations
 policy zz-net 203.0.113.0/24       # last by name: over the budget
-ctl '{"op":"ignore_limit","on":true}' >/dev/null
 log=$WORK/big.log
 list_under_probes "$log"
-expect_true "a list served whole was read as it streamed (one page)" \
+expect_eq "the first list asks the watch cache: resourceVersion=0, limit=500" "0 500" \
+	"$(requests "' '.join([[x for x in r if x['phase'] == 'list'][0]['query'].get(k, '-') for k in ('resourceVersion', 'limit')])")"
+expect_true "which ignores limit: one page, read as it streamed" \
 	grep -q 'listed 102 egressnatpolicies at resourceVersion [0-9]* in 1 page"' "$log"
 expect_true "the first policy by name is applied: the VPC peer sees the pod IP" vpc_kept
 expect_true "the last destination within the budget is in the kernel (big00008)" \
@@ -101,28 +102,36 @@ expect_true "peak RSS stays under $((RSS_BOUND_KB / 1024)) MiB ($((peak / 1024))
 	test "$peak" -lt "$RSS_BOUND_KB"
 
 echo "== room freed: a list takes the next policy by name"
-ctl '{"op":"ignore_limit","on":false}' >/dev/null
 unpolicy big00000
 wait_until 400 in_set4 "$(gen_addr 90000)"
 expect_true "big00000 deleted: big00009 now fits and is in the kernel" in_set4 "$(gen_addr 90000)"
 expect_true "and big00000's destinations left it" not_in_set4 "$(gen_addr 0)"
 expect_eq "one fewer over the budget" 91 "$(over)"
-expect_true "the relist came in one page (101 items, a page holds 500)" \
+expect_true "the relist came whole from the cache" \
 	grep -q 'listed 101 egressnatpolicies at resourceVersion [0-9]* in 1 page"' "$log"
+expect_eq "not older than the last resourceVersion seen: no read of etcd" "NotOlderThan" \
+	"$(requests "[x['query'].get('resourceVersionMatch') for x in r if x['phase'] == 'list'][-1]")"
 expect_true "masqd is running" alive
 stop_masqd
 stop_api
 q "$NODE" "$MASQD" --cleanup # the next masqd starts from an empty table
 
-echo "== 100,000 small policies, in pages"
+echo "== 100,000 small policies, in pages (a server without a watch cache)"
 start_api
+ctl '{"op":"watch_cache","on":false}' >/dev/null
 policy a-vpc 10.10.0.0/16
 generate p 100000 1                # p00000..p99999
 log=$WORK/small.log
 list_under_probes "$log"
+expect_eq "it asked the cache (resourceVersion=0)" 0 \
+	"$(requests "[x for x in r if x['phase'] == 'list'][0]['query'].get('resourceVersion')")"
+expect_true "which paged it: masqd notes there is no watch cache" \
+	grep -q 'the server pages egressnatpolicies lists from its cache' "$log"
 expect_true "201 pages of 500: the log says so" \
 	grep -q 'listed 100001 egressnatpolicies at resourceVersion [0-9]* in 201 pages' "$log"
 expect_eq "200 continue requests" 200 "$(conts)"
+expect_eq "none of them with a resourceVersion (the token has it)" 0 \
+	"$(requests "len([x for x in r if x['phase'] == 'continue' and 'resourceVersion' in x['query']])")"
 expect_true "the 9,999th policy by name is applied (p09998)" in_set4 "$(gen_addr 9998)"
 expect_true "the 10,001st is not (p09999: a-vpc comes first)" not_in_set4 "$(gen_addr 9999)"
 expect_eq "90,001 over the budget of 10,000 policies" 90001 "$(over)"
@@ -138,6 +147,8 @@ fault '"resource":"egressnatpolicies","on":"continue","kind":"410"'
 relist
 wait_until 400 more_lists $((n + 1))
 expect_true "a 410 on a continue page: masqd lists again from the first page" more_lists $((n + 1))
+expect_eq "after a 410, a consistent list: no resourceVersion" "-" \
+	"$(requests "[x['query'].get('resourceVersion', '-') for x in r if x['phase'] == 'list'][-1]")"
 expect_true "the first page's policies were not lost meanwhile: the VPC peer sees the pod IP" vpc_kept
 wait_until 600 log_reaches "$log" 'listed 100001 egressnatpolicies' 2
 expect_true "and the list completes" log_reaches "$log" 'listed 100001 egressnatpolicies' 2

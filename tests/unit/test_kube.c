@@ -112,6 +112,18 @@ static void test_events(void **state)
 		 &ev);
 	assert_int_equal(ev.type, KW_BOOKMARK);
 	assert_string_equal(ev.rv, "99");
+	assert_false(ev.initial_end);
+	kw_event_clear(&ev);
+	/* the end of a streaming list's initial events */
+	parse_ok("{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"100\","
+		 "\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}",
+		 &ev);
+	assert_true(ev.initial_end);
+	kw_event_clear(&ev);
+	parse_ok("{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"100\","
+		 "\"annotations\":{\"k8s.io/initial-events-end\":\"false\"}}}}",
+		 &ev);
+	assert_false(ev.initial_end);
 	kw_event_clear(&ev);
 	parse_ok("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
 		 "\"message\":\"too old resource version\"}}",
