@@ -91,7 +91,7 @@ bool cidr_equal(const struct cidr *a, const struct cidr *b)
 	       memcmp(a->addr, b->addr, cidr_addr_len(a->family)) == 0;
 }
 
-static void cidr_to_range(const struct cidr *c, struct addr_range *ret)
+void cidr_to_range(const struct cidr *c, struct addr_range *ret)
 {
 	size_t len = cidr_addr_len(c->family);
 

@@ -37,6 +37,9 @@ void cidr_format(const struct cidr *c, char buf[CIDR_STRLEN]);
 /* True when a and b are the same family, prefix length and address. */
 bool cidr_equal(const struct cidr *a, const struct cidr *b);
 
+/* The interval a prefix covers. */
+void cidr_to_range(const struct cidr *c, struct addr_range *ret);
+
 /* Add one to a big-endian number of len bytes; returns true on wrap-around. */
 bool addr_increment(uint8_t *a, size_t len);
 
