@@ -19,7 +19,14 @@ struct item {
 	unsigned line, col;
 };
 
-enum key_id { KEY_CIDRS, KEY_LIMIT, KEY_LL, KEY_LL6, KEY_RESYNC, KEY_COUNT };
+enum key_id { KEY_CIDRS, KEY_LIMIT, KEY_LL, KEY_LL6, KEY_RESYNC, KEY_MASQ, KEY_COUNT };
+
+/* The two CIDR lists, as written. */
+enum list_id { LIST_KEEP, LIST_MASQ };
+struct items {
+	struct item *v;
+	size_t n;
+};
 
 struct parser {
 	struct doc_reader *rd;
@@ -32,8 +39,7 @@ struct parser {
 
 	unsigned seen_line[KEY_COUNT]; /* 0: key absent */
 	unsigned key_col[KEY_COUNT];
-	struct item *cidrs;
-	size_t ncidrs;
+	struct items list[2]; /* nonMasqueradeCIDRs, masqueradeCIDRs */
 	bool ll, ll6;
 	long long limit;
 	int64_t resync_ns;
@@ -236,27 +242,27 @@ static int parse_resync(struct parser *p)
 	return 0;
 }
 
-static int add_item(struct parser *p, const yaml_event_t *ev)
+static int add_item(struct items *l, const yaml_event_t *ev)
 {
 	struct item *n;
 
-	if ((p->ncidrs & (p->ncidrs - 1)) == 0) { /* grow at powers of two */
-		n = realloc(p->cidrs, (p->ncidrs ? p->ncidrs * 2 : 8) * sizeof(*n));
+	if ((l->n & (l->n - 1)) == 0) { /* grow at powers of two */
+		n = realloc(l->v, (l->n ? l->n * 2 : 8) * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
-		p->cidrs = n;
+		l->v = n;
 	}
-	n = &p->cidrs[p->ncidrs];
+	n = &l->v[l->n];
 	n->text = strdup(scalar_text(ev));
 	if (!n->text)
 		return -ENOMEM;
 	n->line = LINE(ev->start_mark);
 	n->col = COL(ev->start_mark);
-	p->ncidrs++;
+	l->n++;
 	return 0;
 }
 
-static int parse_cidrs(struct parser *p)
+static int parse_cidrs(struct parser *p, struct items *l, const char *key)
 {
 	int r;
 
@@ -264,7 +270,7 @@ static int parse_cidrs(struct parser *p)
 	    plain_is_null(scalar_text(&p->ev)))
 		return 0; /* null is an empty list, as encoding/json sets a nil slice */
 	if (p->ev.type != YAML_SEQUENCE_START_EVENT) {
-		perr(p, &p->ev.start_mark, "nonMasqueradeCIDRs must be a list of CIDR strings");
+		perr(p, &p->ev.start_mark, "%s must be a list of CIDR strings", key);
 		return skip_node(p);
 	}
 	for (;;) {
@@ -274,11 +280,10 @@ static int parse_cidrs(struct parser *p)
 		if (p->ev.type == YAML_SEQUENCE_END_EVENT)
 			return 0;
 		if (p->ev.type != YAML_SCALAR_EVENT) {
-			perr(p, &p->ev.start_mark,
-			     "each nonMasqueradeCIDRs entry must be a string");
+			perr(p, &p->ev.start_mark, "each %s entry must be a string", key);
 			r = skip_node(p);
 		} else {
-			r = add_item(p, &p->ev);
+			r = add_item(l, &p->ev);
 		}
 		if (r < 0)
 			return r;
@@ -288,14 +293,16 @@ static int parse_cidrs(struct parser *p)
 static const char *const key_names[KEY_COUNT] = {
 	[KEY_CIDRS] = "nonMasqueradeCIDRs", [KEY_LIMIT] = "cidrLimit",
 	[KEY_LL] = "masqLinkLocal",	    [KEY_LL6] = "masqLinkLocalIPv6",
-	[KEY_RESYNC] = "resyncInterval",
+	[KEY_RESYNC] = "resyncInterval",    [KEY_MASQ] = "masqueradeCIDRs",
 };
 
 static int parse_value(struct parser *p, enum key_id k)
 {
 	switch (k) {
 	case KEY_CIDRS:
-		return parse_cidrs(p);
+		return parse_cidrs(p, &p->list[LIST_KEEP], key_names[k]);
+	case KEY_MASQ:
+		return parse_cidrs(p, &p->list[LIST_MASQ], key_names[k]);
 	case KEY_LIMIT:
 		return parse_limit(p);
 	case KEY_LL:
@@ -398,8 +405,8 @@ static int parse_stream(struct parser *p)
 	return 0;
 }
 
-/* Turn one written CIDR into cfg->cidrs, or report why not. */
-static void check_cidr(struct parser *p, const struct item *it, struct masq_config *cfg)
+/* Turn one written CIDR into *ret, or report why not; 1 when it is one. */
+static int check_cidr(struct parser *p, const struct item *it, struct cidr *ret)
 {
 	char aligned[CIDR_STRLEN], canon[CIDR_STRLEN];
 	struct cidr c;
@@ -409,93 +416,199 @@ static void check_cidr(struct parser *p, const struct item *it, struct masq_conf
 		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col,
 			 "CIDR \"%s\" has host bits set; the aligned form is %s", it->text,
 			 aligned);
-		return;
+		return 0;
 	}
 	if (r < 0) {
 		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col, "invalid CIDR \"%s\"",
 			 it->text);
-		return;
+		return 0;
 	}
 	if (c.family == AF_INET6 && !p->opts->enable_ipv6) {
 		cidr_format(&c, canon); /* only for the message: formatting every CIDR costs */
 		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col,
 			 "IPv6 CIDR %s needs the --enable-ipv6 flag", canon);
-		return;
+		return 0;
 	}
-	cfg->cidrs[cfg->ncidrs++] = c;
+	*ret = c;
+	return 1;
 }
 
-/* Drop repeated CIDRs, keeping the first of each in input order, with a
- * warning at each repeat; found with a hash table, in O(n). */
-static int dedup(struct parser *p, struct masq_config *cfg, const size_t *item_of)
+/* Drop repeated CIDRs of one list, keeping the first of each in input order
+ * (item_of follows), with a warning at each repeat; found with a hash
+ * table, in O(n). */
+static int dedup(struct parser *p, const struct items *l, struct cidr *c, size_t *n,
+		 size_t *item_of)
 {
-	size_t *first = malloc((cfg->ncidrs ? cfg->ncidrs : 1) * sizeof(*first)), out = 0;
+	size_t *first = malloc((*n ? *n : 1) * sizeof(*first)), out = 0;
 
-	if (!first || cidr_first_equal(cfg->cidrs, cfg->ncidrs, first) < 0) {
+	if (!first || cidr_first_equal(c, *n, first) < 0) {
 		free(first);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < cfg->ncidrs; i++) {
+	for (size_t i = 0; i < *n; i++) {
 		if (first[i] != i) {
-			const struct item *it = &p->cidrs[item_of[i]];
+			const struct item *it = &l->v[item_of[i]];
 			char canon[CIDR_STRLEN];
 
-			cidr_format(&cfg->cidrs[i], canon);
+			cidr_format(&c[i], canon);
 			diag_add(p->d, DIAG_WARNING, p->name, it->line, it->col,
 				 "duplicate CIDR %s ignored", canon);
 			continue;
 		}
-		cfg->cidrs[out++] = cfg->cidrs[i];
+		item_of[out] = item_of[i];
+		c[out++] = c[i];
 	}
-	cfg->ncidrs = out;
+	*n = out;
 	free(first);
 	return 0;
 }
 
+/* One list checked and deduplicated into *ret (the config owns it even on
+ * failure); (*ret_item)[i] is the written entry of (*ret)[i]. */
+static int build_list(struct parser *p, const struct items *l, struct cidr **ret, size_t *ret_n,
+		      size_t **ret_item)
+{
+	size_t *item_of = calloc(l->n ? l->n : 1, sizeof(*item_of)), n = 0;
+	struct cidr *c = calloc(l->n ? l->n : 1, sizeof(*c));
+	int r;
+
+	*ret = c;
+	*ret_item = item_of;
+	if (!c || !item_of)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++) {
+		item_of[n] = i;
+		n += (size_t)check_cidr(p, &l->v[i], &c[n]);
+	}
+	r = dedup(p, l, c, &n, item_of);
+	*ret_n = n;
+	return r;
+}
+
+/* Where the limit error goes: the masqueradeCIDRs key when it adds to the
+ * count, else the key named. */
+static void limit_error(struct parser *p, enum key_id at, const char *msg)
+{
+	if (p->list[LIST_MASQ].n && p->seen_line[KEY_MASQ] && !p->seen_line[at])
+		at = KEY_MASQ;
+	diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[at], p->key_col[at], "%s", msg);
+}
+
 /* Upstream fills in its defaults before it reads the file and then checks
  * the count against cidrLimit, so "cidrLimit: 2" without nonMasqueradeCIDRs
- * is refused: the 3 (or 11) defaults exceed it. */
+ * is refused: the 3 (or 11) defaults exceed it. masqueradeCIDRs count too. */
 static int defaults_within_limit(struct parser *p, struct masq_config *cfg)
 {
 	int r = cfg_set_defaults(p->opts, cfg);
+	size_t masq = p->list[LIST_MASQ].n;
+	char msg[DIAG_MSG_LEN], with[64] = "";
 
-	if (r == 0 && cfg->ncidrs > cfg->cidr_limit)
-		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_LIMIT], p->key_col[KEY_LIMIT],
-			 "cidrLimit %u is below the %zu default nonMasqueradeCIDRs (%s); list "
-			 "nonMasqueradeCIDRs or raise cidrLimit",
-			 cfg->cidr_limit, cfg->ncidrs,
-			 p->opts->all_reserved ? "--nomasq-all-reserved-ranges" : "RFC 1918");
-	return r;
+	if (r < 0 || cfg->ncidrs + masq <= cfg->cidr_limit)
+		return r;
+	if (masq)
+		snprintf(with, sizeof(with), " and the %zu masqueradeCIDRs together", masq);
+	snprintf(msg, sizeof(msg),
+		 "cidrLimit %u is below the %zu default nonMasqueradeCIDRs (%s)%s; list "
+		 "nonMasqueradeCIDRs or raise cidrLimit",
+		 cfg->cidr_limit, cfg->ncidrs,
+		 p->opts->all_reserved ? "--nomasq-all-reserved-ranges" : "RFC 1918", with);
+	limit_error(p, KEY_LIMIT, msg);
+	return 0;
+}
+
+/* cidrLimit, or the per-file limit, counts the entries of both lists. */
+static void check_limit(struct parser *p, const struct masq_config *cfg)
+{
+	size_t keep = p->list[LIST_KEEP].n, masq = p->list[LIST_MASQ].n;
+	const char *what = p->member ? "per-file limit (--max-cidrs-per-file)" : "cidrLimit";
+	char msg[DIAG_MSG_LEN];
+
+	if (keep + masq <= cfg->cidr_limit)
+		return;
+	if (masq)
+		snprintf(msg, sizeof(msg),
+			 "nonMasqueradeCIDRs and masqueradeCIDRs have %zu entries together, over "
+			 "the %s of %u",
+			 keep + masq, what, cfg->cidr_limit);
+	else
+		snprintf(msg, sizeof(msg), "nonMasqueradeCIDRs has %zu entries, over the %s of %u",
+			 keep, what, cfg->cidr_limit);
+	limit_error(p, masq ? KEY_MASQ : KEY_CIDRS, msg);
+}
+
+static int note_positions(struct parser *p, struct masq_config *cfg, const size_t *masq_item)
+{
+	cfg->masq_pos = calloc(cfg->nmasq ? cfg->nmasq : 1, sizeof(*cfg->masq_pos));
+	if (!cfg->masq_pos)
+		return -ENOMEM;
+	for (size_t j = 0; j < cfg->nmasq; j++) {
+		const struct item *it = &p->list[LIST_MASQ].v[masq_item[j]];
+		cfg->masq_pos[j] = (struct cidr_pos){ .line = it->line, .col = it->col };
+	}
+	return 0;
+}
+
+/* A prefix in both lists leaves the longest match nothing to decide: it is
+ * refused where masqueradeCIDRs has it, naming the other. In a directory
+ * the link-local flags are merged first, so sources.c checks those. */
+static int check_conflicts(struct parser *p, const struct masq_config *cfg, const size_t *keep_item,
+			   bool defaults)
+{
+	size_t *with = malloc((cfg->nmasq ? cfg->nmasq : 1) * sizeof(*with));
+	int r = with ? cfg_conflicts(cfg, p->opts, !p->member, with) : -ENOMEM;
+
+	for (size_t j = 0; r > 0 && j < cfg->nmasq; j++) {
+		const struct cidr_pos *at = &cfg->masq_pos[j];
+		char canon[CIDR_STRLEN];
+
+		if (with[j] == SIZE_MAX)
+			continue;
+		cidr_format(&cfg->masq_cidrs[j], canon);
+		if (with[j] == CFG_LINK_LOCAL)
+			diag_add(p->d, DIAG_ERROR, p->name, at->line, at->col,
+				 "%s in masqueradeCIDRs is the link-local range; set %s: true to "
+				 "masquerade it",
+				 canon,
+				 cfg->masq_cidrs[j].family == AF_INET6 ? "masqLinkLocalIPv6"
+								       : "masqLinkLocal");
+		else if (defaults)
+			diag_add(p->d, DIAG_ERROR, p->name, at->line, at->col,
+				 "%s is in masqueradeCIDRs and in the default nonMasqueradeCIDRs; "
+				 "list nonMasqueradeCIDRs without it",
+				 canon);
+		else
+			diag_add(p->d, DIAG_ERROR, p->name, at->line, at->col,
+				 "%s is in both masqueradeCIDRs and nonMasqueradeCIDRs (line %u); "
+				 "the longest prefix decides, so keep it in one list",
+				 canon, p->list[LIST_KEEP].v[keep_item[with[j]]].line);
+	}
+	free(with);
+	return r < 0 ? r : 0;
 }
 
 static int build_config(struct parser *p, struct masq_config *cfg)
 {
+	bool defaults = !p->seen_line[KEY_CIDRS] && !p->member;
+	size_t *keep_item = NULL, *masq_item = NULL;
+	int r;
+
 	cfg->cidr_limit = (unsigned)p->limit;
 	cfg->resync_ns = p->resync_ns;
 	cfg->masq_link_local = p->ll;
 	cfg->masq_link_local6 = p->ll6;
-	if (!p->seen_line[KEY_CIDRS] && !p->member)
-		return defaults_within_limit(p, cfg);
-
-	if (p->ncidrs > cfg->cidr_limit)
-		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_CIDRS], p->key_col[KEY_CIDRS],
-			 "nonMasqueradeCIDRs has %zu entries, over the %s of %u", p->ncidrs,
-			 p->member ? "per-file limit (--max-cidrs-per-file)" : "cidrLimit",
-			 cfg->cidr_limit);
-	size_t *item_of = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*item_of));
-	int r;
-
-	cfg->cidrs = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*cfg->cidrs));
-	if (!cfg->cidrs || !item_of) {
-		free(item_of);
-		return -ENOMEM;
+	r = build_list(p, &p->list[LIST_MASQ], &cfg->masq_cidrs, &cfg->nmasq, &masq_item);
+	if (r == 0 && defaults) {
+		r = defaults_within_limit(p, cfg);
+	} else if (r == 0) {
+		check_limit(p, cfg);
+		r = build_list(p, &p->list[LIST_KEEP], &cfg->cidrs, &cfg->ncidrs, &keep_item);
 	}
-	for (size_t i = 0; i < p->ncidrs; i++) {
-		item_of[cfg->ncidrs] = i;
-		check_cidr(p, &p->cidrs[i], cfg);
-	}
-	r = dedup(p, cfg, item_of);
-	free(item_of);
+	if (r == 0)
+		r = note_positions(p, cfg, masq_item);
+	if (r == 0)
+		r = check_conflicts(p, cfg, keep_item, defaults);
+	free(keep_item);
+	free(masq_item);
 	return r;
 }
 
@@ -504,9 +617,11 @@ static void parser_done(struct parser *p)
 	if (p->have_ev)
 		yaml_event_delete(&p->ev);
 	doc_reader_free(p->rd);
-	for (size_t i = 0; i < p->ncidrs; i++)
-		free(p->cidrs[i].text);
-	free(p->cidrs);
+	for (int l = LIST_KEEP; l <= LIST_MASQ; l++) {
+		for (size_t i = 0; i < p->list[l].n; i++)
+			free(p->list[l].v[i].text);
+		free(p->list[l].v);
+	}
 }
 
 static int parse(const char *name, const char *buf, size_t len, const struct masq_opts *opts,

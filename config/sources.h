@@ -63,11 +63,15 @@ struct source_state {
 };
 
 /* A merged config and, for each of its CIDRs, who gave it ("FILE",
- * "EgressNATPolicy/NAME" or "defaults"; several joined by ", "). */
+ * "EgressNATPolicy/NAME" or "defaults"; several joined by ", "). Each list
+ * is the union of every source's, in input order; EgressNATPolicy NoSNAT
+ * destinations are non-masquerade prefixes like the files' own. */
 struct masq_merged {
 	struct masq_config *cfg;
 	char **origins; /* one per CIDR merged; the caller may take cfg alone */
 	size_t norigins;
+	char **masq_origins; /* one per masqueradeCIDRs entry merged */
+	size_t nmasq_origins;
 	bool incomplete; /* a failed source had no last good version to stand in */
 	bool is_dir; /* the config was a directory */
 };

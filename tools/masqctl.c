@@ -146,23 +146,38 @@ static int cmd_render(const struct ctl *c)
 	return r < 0 ? 1 : 0;
 }
 
-static json_t *effective_json(const struct masq_merged *m)
+/* A list of CIDRs as strings, each with who gave it in sources (CIDR ->
+ * origins; a CIDR is never in both lists). */
+static json_t *cidrs_json(const struct cidr *c, size_t n, char **origins, json_t *sources)
 {
-	const struct masq_config *cfg = m->cfg;
-	json_t *o = json_object(), *list = json_array(), *sources = json_object();
-	double secs = (double)cfg->resync_ns / 1e9;
+	json_t *list = json_array();
 
-	for (size_t i = 0; i < cfg->ncidrs; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char buf[CIDR_STRLEN];
 		json_t *who = json_array();
-		cidr_format(&cfg->cidrs[i], buf);
+		cidr_format(&c[i], buf);
 		json_array_append_new(list, json_string(buf));
-		for (char *o2 = m->origins[i], *save = NULL, *tok; (tok = strtok_r(o2, ",", &save));
+		for (char *o2 = origins[i], *save = NULL, *tok; (tok = strtok_r(o2, ",", &save));
 		     o2 = NULL)
 			json_array_append_new(who, json_string(tok + (tok[0] == ' ')));
 		json_object_set_new(sources, buf, who);
 	}
-	json_object_set_new(o, "nonMasqueradeCIDRs", list);
+	return list;
+}
+
+static json_t *effective_json(const struct masq_merged *m)
+{
+	const struct masq_config *cfg = m->cfg;
+	json_t *o = json_object(), *sources = json_object();
+	double secs = (double)cfg->resync_ns / 1e9;
+
+	json_object_set_new(o, "nonMasqueradeCIDRs",
+			    cidrs_json(cfg->cidrs, cfg->ncidrs, m->origins, sources));
+	/* masqd's own key, only when set: upstream's output stays as it was */
+	if (cfg->nmasq)
+		json_object_set_new(
+			o, "masqueradeCIDRs",
+			cidrs_json(cfg->masq_cidrs, cfg->nmasq, m->masq_origins, sources));
 	json_object_set_new(o, "masqLinkLocal", json_boolean(cfg->masq_link_local));
 	json_object_set_new(o, "masqLinkLocalIPv6", json_boolean(cfg->masq_link_local6));
 	/* whole seconds print as an integer, "1.5" for 1500ms */
