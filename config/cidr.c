@@ -146,7 +146,7 @@ static int u64_cmp(const void *x, const void *y)
  * 100,000 32-byte ranges cost 85% of building the ruleset, and so most of
  * a one-CIDR change at that size: large sets take an LSD radix sort in
  * eight byte-wide passes instead. */
-static void sort64(uint64_t *k, uint64_t *tmp, size_t n)
+void cidr_sort64(uint64_t *k, uint64_t *tmp, size_t n)
 {
 	size_t count[256];
 
@@ -192,7 +192,7 @@ static int merge_v4(const struct cidr *in, size_t n, size_t cnt, struct addr_ran
 		cidr_to_range(&in[i], &x);
 		k[m++] = (uint64_t)be32(x.lo) << 32 | be32(x.hi);
 	}
-	sort64(k, tmp, cnt);
+	cidr_sort64(k, tmp, cnt);
 	for (size_t i = 0; i < cnt; i++) {
 		uint32_t lo = (uint32_t)(k[i] >> 32), hi = (uint32_t)k[i];
 		uint32_t cur = out ? be32(r[out - 1].hi) : 0;

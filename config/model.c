@@ -124,10 +124,13 @@ size_t cfg_link_local(const struct masq_config *cfg, const struct masq_opts *opt
 int cfg_conflicts(const struct masq_config *cfg, const struct masq_opts *opts, bool link_local,
 		  size_t *ret)
 {
-	struct cidr *keep = malloc((cfg->ncidrs + 2) * sizeof(*keep));
+	struct cidr *keep;
 	size_t n = cfg->ncidrs;
 	int r;
 
+	if (cfg->nmasq == 0)
+		return 0; /* nothing to compare: a large plain config costs nothing more */
+	keep = malloc((cfg->ncidrs + 2) * sizeof(*keep));
 	if (!keep)
 		return -ENOMEM;
 	if (n)
