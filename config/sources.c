@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/merge.h"
 #include "config/policy.h"
 #include "config/pstore.h"
 
@@ -74,18 +74,6 @@ void sources_free(struct masq_sources *s)
 	slots_free(&s->files);
 	slots_free(&s->policies);
 	free(s);
-}
-
-void merged_clear(struct masq_merged *m)
-{
-	for (size_t i = 0; i < m->norigins; i++)
-		free(m->origins[i]);
-	free(m->origins);
-	for (size_t i = 0; i < m->nmasq_origins; i++)
-		free(m->masq_origins[i]);
-	free(m->masq_origins);
-	cfg_free(m->cfg);
-	memset(m, 0, sizeof(*m));
 }
 
 static struct slot *slot_get(struct slots *s, const char *path)
@@ -180,181 +168,6 @@ static bool ip_masq_file(const char *name)
 static bool any_file(const char *name)
 {
 	return true;
-}
-
-/* Merging: CIDRs are appended with their origin in input order, and
- * duplicates are folded at the end (merge_finish) with a hash table, so a
- * large config merges in O(n). Each list has its own room: the
- * nonMasqueradeCIDRs' and the masqueradeCIDRs'. */
-struct merge {
-	struct masq_merged *m;
-	size_t cap, mcap;
-};
-
-/* Room for one more CIDR, its origin and (when pos) its position. */
-static int grow(struct cidr **v, char ***origins, struct cidr_pos **pos, size_t n, size_t *cap)
-{
-	size_t c = *cap ? *cap * 2 : 64;
-	struct cidr *v2;
-	char **o2;
-	struct cidr_pos *p2;
-
-	if (n < *cap)
-		return 0;
-	if (!(v2 = realloc(*v, c * sizeof(*v2))))
-		return -ENOMEM;
-	*v = v2;
-	if (!(o2 = realloc(*origins, c * sizeof(*o2))))
-		return -ENOMEM;
-	*origins = o2;
-	if (pos && !(p2 = realloc(*pos, c * sizeof(*p2))))
-		return -ENOMEM;
-	if (pos)
-		*pos = p2;
-	*cap = c;
-	return 0;
-}
-
-static int merge_add(struct merge *mg, const struct cidr *c, const char *origin)
-{
-	struct masq_config *cfg = mg->m->cfg;
-
-	if (grow(&cfg->cidrs, &mg->m->origins, NULL, cfg->ncidrs, &mg->cap) < 0)
-		return -ENOMEM;
-	mg->m->origins[cfg->ncidrs] = strdup(origin);
-	if (!mg->m->origins[cfg->ncidrs])
-		return -ENOMEM;
-	mg->m->norigins = cfg->ncidrs + 1;
-	cfg->cidrs[cfg->ncidrs++] = *c;
-	return 0;
-}
-
-static int merge_add_masq(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
-			  const char *origin)
-{
-	struct masq_config *cfg = mg->m->cfg;
-
-	if (grow(&cfg->masq_cidrs, &mg->m->masq_origins, &cfg->masq_pos, cfg->nmasq, &mg->mcap) < 0)
-		return -ENOMEM;
-	mg->m->masq_origins[cfg->nmasq] = strdup(origin);
-	if (!mg->m->masq_origins[cfg->nmasq])
-		return -ENOMEM;
-	mg->m->nmasq_origins = cfg->nmasq + 1;
-	cfg->masq_pos[cfg->nmasq] = *pos;
-	cfg->masq_cidrs[cfg->nmasq++] = *c;
-	return 0;
-}
-
-/* Is name one of the ", "-separated names of list? */
-static bool named_in(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p; p = strstr(p, ", ") ? strstr(p, ", ") + 2 : NULL) {
-		if (strncmp(p, name, n) == 0 && (p[n] == '\0' || strncmp(p + n, ", ", 2) == 0))
-			return true;
-	}
-	return false;
-}
-
-/* Append origin b to a's list unless it is named there already. */
-static void join_origin(char **a, const char *b)
-{
-	char *o;
-
-	if (named_in(*a, b))
-		return;
-	if (asprintf(&o, "%s, %s", *a, b) < 0)
-		return; /* the CIDR stays; only a name is missing */
-	free(*a);
-	*a = o;
-}
-
-/* Keep the first of each CIDR of one list, in input order, naming every
- * origin; pos (when there are positions) follows the first. */
-static int fold(struct cidr *v, char **origins, struct cidr_pos *pos, size_t *n)
-{
-	size_t *first = malloc((*n ? *n : 1) * sizeof(*first)), out = 0;
-
-	if (!first || cidr_first_equal(v, *n, first) < 0) {
-		free(first);
-		return -ENOMEM;
-	}
-	/* name the origins first, then compact: the first of each moves */
-	for (size_t i = 0; i < *n; i++) {
-		if (first[i] != i) {
-			join_origin(&origins[first[i]], origins[i]);
-			free(origins[i]);
-		}
-	}
-	for (size_t i = 0; i < *n; i++) {
-		if (first[i] != i)
-			continue;
-		if (pos)
-			pos[out] = pos[i];
-		v[out] = v[i];
-		origins[out++] = origins[i];
-	}
-	*n = out;
-	free(first);
-	return 0;
-}
-
-static int merge_finish(struct merge *mg)
-{
-	struct masq_config *cfg = mg->m->cfg;
-	int r = fold(cfg->cidrs, mg->m->origins, NULL, &cfg->ncidrs);
-
-	mg->m->norigins = cfg->ncidrs;
-	if (r == 0)
-		r = fold(cfg->masq_cidrs, mg->m->masq_origins, cfg->masq_pos, &cfg->nmasq);
-	mg->m->nmasq_origins = cfg->nmasq;
-	return r;
-}
-
-/* The first name of an origin list ("a, b" gives "a"). */
-static void first_origin(const char *list, char *buf, size_t size)
-{
-	const char *comma = strstr(list, ", ");
-
-	snprintf(buf, size, "%.*s", comma ? (int)(comma - list) : (int)strlen(list), list);
-}
-
-/* Each file was checked alone; the union can still hold a masqueradeCIDRs
- * prefix that another source (a file of the directory, an EgressNATPolicy,
- * the link-local range once the flags are merged) makes non-masquerade.
- * That is refused where masqueradeCIDRs has it, and the whole load with it:
- * the kernel keeps the last good rules. */
-static int merge_conflicts(const struct sources_settings *set, const struct masq_merged *m,
-			   struct diags *d)
-{
-	const struct masq_config *cfg = m->cfg;
-	size_t *with = malloc((cfg->nmasq ? cfg->nmasq : 1) * sizeof(*with));
-	int r = with ? cfg_conflicts(cfg, &set->opts, true, with) : -ENOMEM;
-
-	for (size_t j = 0; r > 0 && j < cfg->nmasq; j++) {
-		char canon[CIDR_STRLEN], file[DIAG_FILE_LEN];
-
-		if (with[j] == SIZE_MAX)
-			continue;
-		cidr_format(&cfg->masq_cidrs[j], canon);
-		first_origin(m->masq_origins[j], file, sizeof(file));
-		if (with[j] == CFG_LINK_LOCAL)
-			diag_add(d, DIAG_ERROR, file, cfg->masq_pos[j].line, cfg->masq_pos[j].col,
-				 "%s in masqueradeCIDRs is the link-local range; set %s: true to "
-				 "masquerade it",
-				 canon,
-				 cfg->masq_cidrs[j].family == AF_INET6 ? "masqLinkLocalIPv6"
-								       : "masqLinkLocal");
-		else
-			diag_add(
-				d, DIAG_ERROR, file, cfg->masq_pos[j].line, cfg->masq_pos[j].col,
-				"%s is in masqueradeCIDRs here and a non-masquerade prefix from %s; "
-				"the longest prefix decides, so keep it in one list",
-				canon, m->origins[with[j]]);
-	}
-	free(with);
-	return r < 0 ? r : r > 0 ? -EINVAL : 0;
 }
 
 static void note_state(struct source_state *st, const struct diags *d, size_t errors_before)
@@ -641,7 +454,7 @@ int sources_load(struct masq_sources *s, const struct sources_settings *set,
 		r = merge_finish(&mg);
 	if (r >= 0) {
 		size_t e2 = d->errors;
-		r = merge_conflicts(set, ret, d);
+		r = merge_conflicts(&set->opts, ret, d);
 		note_state(&st[set->api_config_name ? SOURCE_API_CONFIG : SOURCE_FILE], d, e2);
 	}
 	ret->cfg->file_present = nfiles > 0;
