@@ -85,6 +85,33 @@ void cidr_format(const struct cidr *c, char buf[CIDR_STRLEN])
 	snprintf(buf, CIDR_STRLEN, "%s/%u", a, c->plen);
 }
 
+int cidr_parse_host(const char *s, struct cidr *ret)
+{
+	struct cidr c = { 0 };
+
+	if (inet_pton(AF_INET, s, c.addr) == 1)
+		c.family = AF_INET;
+	else if (strchr(s, ':') && !strchr(s, '%') && inet_pton(AF_INET6, s, c.addr) == 1)
+		c.family = AF_INET6;
+	else
+		return -EINVAL;
+	c.plen = (uint8_t)(cidr_addr_len(c.family) * 8);
+	*ret = c;
+	return 0;
+}
+
+bool cidr_contains(const struct cidr *c, const struct cidr *a)
+{
+	if (c->family != a->family)
+		return false;
+	for (unsigned b = 0; b < c->plen; b++) {
+		unsigned m = 0x80u >> (b % 8);
+		if ((c->addr[b / 8] & m) != (a->addr[b / 8] & m))
+			return false;
+	}
+	return true;
+}
+
 bool cidr_equal(const struct cidr *a, const struct cidr *b)
 {
 	return a->family == b->family && a->plen == b->plen &&

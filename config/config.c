@@ -536,14 +536,17 @@ static void check_limit(struct parser *p, const struct masq_config *cfg)
 	limit_error(p, masq ? KEY_MASQ : KEY_CIDRS, msg);
 }
 
-static int note_positions(struct parser *p, struct masq_config *cfg, const size_t *masq_item)
+/* Where each CIDR of a list was written, for errors found after a merge
+ * and for masqctl explain. */
+static int note_positions(const struct items *l, const size_t *item_of, size_t n,
+			  struct cidr_pos **ret)
 {
-	cfg->masq_pos = calloc(cfg->nmasq ? cfg->nmasq : 1, sizeof(*cfg->masq_pos));
-	if (!cfg->masq_pos)
+	*ret = calloc(n ? n : 1, sizeof(**ret));
+	if (!*ret)
 		return -ENOMEM;
-	for (size_t j = 0; j < cfg->nmasq; j++) {
-		const struct item *it = &p->list[LIST_MASQ].v[masq_item[j]];
-		cfg->masq_pos[j] = (struct cidr_pos){ .line = it->line, .col = it->col };
+	for (size_t j = 0; j < n; j++) {
+		const struct item *it = &l->v[item_of[j]];
+		(*ret)[j] = (struct cidr_pos){ .line = it->line, .col = it->col };
 	}
 	return 0;
 }
@@ -604,7 +607,9 @@ static int build_config(struct parser *p, struct masq_config *cfg)
 		r = build_list(p, &p->list[LIST_KEEP], &cfg->cidrs, &cfg->ncidrs, &keep_item);
 	}
 	if (r == 0)
-		r = note_positions(p, cfg, masq_item);
+		r = note_positions(&p->list[LIST_MASQ], masq_item, cfg->nmasq, &cfg->masq_pos);
+	if (r == 0 && keep_item)
+		r = note_positions(&p->list[LIST_KEEP], keep_item, cfg->ncidrs, &cfg->pos);
 	if (r == 0)
 		r = check_conflicts(p, cfg, keep_item, defaults);
 	free(keep_item);

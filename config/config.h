@@ -46,6 +46,7 @@ struct cidr_pos {
  * destination, from either list, decides (config/lpm.h). */
 struct masq_config {
 	struct cidr *cidrs;
+	struct cidr_pos *pos; /* where each of cidrs was written; NULL: nowhere (defaults) */
 	size_t ncidrs;
 	struct cidr *masq_cidrs;
 	struct cidr_pos *masq_pos; /* where each of masq_cidrs was written */

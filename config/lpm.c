@@ -201,6 +201,25 @@ int lpm_resolve(const struct cidr *keep, size_t nkeep, const struct cidr *masq, 
 	return (int)n;
 }
 
+int lpm_decide(const struct cidr *keep, size_t nkeep, const struct cidr *masq, size_t nmasq,
+	       const struct cidr *a, size_t *ret_index, bool *ret_keep)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < nkeep + nmasq; i++) {
+		bool k = i < nkeep;
+		const struct cidr *c = k ? &keep[i] : &masq[i - nkeep];
+
+		/* masq comes after keep: an equal masq prefix never replaces keep's */
+		if ((int)c->plen <= best || !cidr_contains(c, a))
+			continue;
+		best = c->plen;
+		*ret_index = k ? i : i - nkeep;
+		*ret_keep = k;
+	}
+	return best >= 0;
+}
+
 int lpm_common(const struct cidr *keep, size_t nkeep, const struct cidr *masq, size_t nmasq,
 	       size_t *ret_in_keep)
 {

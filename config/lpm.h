@@ -19,6 +19,13 @@
 int lpm_resolve(const struct cidr *keep, size_t nkeep, const struct cidr *masq, size_t nmasq,
 		int family, struct addr_range **ret) __attribute__((warn_unused_result));
 
+/* The same decision for one address a, by a plain scan of both lists (for
+ * masqctl explain; tests hold it to lpm_resolve): 1 and the longest prefix
+ * containing a, as an index into keep (*ret_keep true) or masq; an equal
+ * pair counts as keep. 0 when no prefix contains a (masqueraded). */
+int lpm_decide(const struct cidr *keep, size_t nkeep, const struct cidr *masq, size_t nmasq,
+	       const struct cidr *a, size_t *ret_index, bool *ret_keep);
+
 /* For each masq[j], ret_in_keep[j] is the index of the first prefix of keep
  * equal to it, or SIZE_MAX. Returns how many have one, or -ENOMEM. */
 int lpm_common(const struct cidr *keep, size_t nkeep, const struct cidr *masq, size_t nmasq,

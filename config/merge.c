@@ -45,12 +45,14 @@ static int grow(struct cidr **v, char ***origins, struct cidr_pos **pos, size_t 
 	return 0;
 }
 
-int merge_add(struct merge *mg, const struct cidr *c, const char *origin)
+int merge_add(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
+	      const char *origin)
 {
 	struct masq_config *cfg = mg->m->cfg;
 
-	if (grow(&cfg->cidrs, &mg->m->origins, NULL, cfg->ncidrs, &mg->cap) < 0)
+	if (grow(&cfg->cidrs, &mg->m->origins, &cfg->pos, cfg->ncidrs, &mg->cap) < 0)
 		return -ENOMEM;
+	cfg->pos[cfg->ncidrs] = pos ? *pos : (struct cidr_pos){ 0 };
 	mg->m->origins[cfg->ncidrs] = strdup(origin);
 	if (!mg->m->origins[cfg->ncidrs])
 		return -ENOMEM;
@@ -133,7 +135,7 @@ static int fold(struct cidr *v, char **origins, struct cidr_pos *pos, size_t *n)
 int merge_finish(struct merge *mg)
 {
 	struct masq_config *cfg = mg->m->cfg;
-	int r = fold(cfg->cidrs, mg->m->origins, NULL, &cfg->ncidrs);
+	int r = fold(cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
 
 	mg->m->norigins = cfg->ncidrs;
 	if (r == 0)
@@ -142,12 +144,20 @@ int merge_finish(struct merge *mg)
 	return r;
 }
 
-/* The first name of an origin list ("a, b" gives "a"). */
-static void first_origin(const char *list, char *buf, size_t size)
+/* The file of the first origin of a list ("a, b" gives "a"; "a:LINE" gives
+ * "a" when the origins carry lines). */
+static void first_origin(const struct masq_merged *m, const char *list, unsigned line, char *buf,
+			 size_t size)
 {
 	const char *comma = strstr(list, ", ");
+	size_t n = comma ? (size_t)(comma - list) : strlen(list);
+	char suffix[16];
+	size_t k =
+		m->origin_lines && line ? (size_t)snprintf(suffix, sizeof(suffix), ":%u", line) : 0;
 
-	snprintf(buf, size, "%.*s", comma ? (int)(comma - list) : (int)strlen(list), list);
+	if (k && n > k && strncmp(list + n - k, suffix, k) == 0)
+		n -= k;
+	snprintf(buf, size, "%.*s", (int)n, list);
 }
 
 /* Each file was checked alone; the union can still hold a masqueradeCIDRs
@@ -167,7 +177,7 @@ int merge_conflicts(const struct masq_opts *opts, const struct masq_merged *m, s
 		if (with[j] == SIZE_MAX)
 			continue;
 		cidr_format(&cfg->masq_cidrs[j], canon);
-		first_origin(m->masq_origins[j], file, sizeof(file));
+		first_origin(m, m->masq_origins[j], cfg->masq_pos[j].line, file, sizeof(file));
 		if (with[j] == CFG_LINK_LOCAL)
 			diag_add(d, DIAG_ERROR, file, cfg->masq_pos[j].line, cfg->masq_pos[j].col,
 				 "%s in masqueradeCIDRs is the link-local range; set %s: true to "

@@ -14,9 +14,10 @@ struct merge {
 	size_t cap, mcap;
 };
 
-/* Append a non-masquerade CIDR and who gave it. 0 or -ENOMEM. */
-int merge_add(struct merge *mg, const struct cidr *c, const char *origin)
-	__attribute__((warn_unused_result));
+/* Append a non-masquerade CIDR, where it was written (NULL: nowhere), and
+ * who gave it. 0 or -ENOMEM. */
+int merge_add(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
+	      const char *origin) __attribute__((warn_unused_result));
 
 /* Append a masqueradeCIDRs entry, where it was written, and who gave it. */
 int merge_add_masq(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,

@@ -164,6 +164,7 @@ void cfg_free(struct masq_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->cidrs);
+	free(cfg->pos);
 	free(cfg->masq_cidrs);
 	free(cfg->masq_pos);
 	free(cfg);

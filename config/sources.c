@@ -184,6 +184,16 @@ static void note_state(struct source_state *st, const struct diags *d, size_t er
 
 static int add_defaults(const struct sources_settings *set, struct merge *mg);
 
+/* Who gave a file's CIDR: the file, or "FILE:LINE" when asked for lines. */
+static const char *file_origin(const struct masq_merged *m, const char *path,
+			       const struct cidr_pos *pos, char *buf, size_t size)
+{
+	if (!m->origin_lines || !pos || !pos->line)
+		return path;
+	snprintf(buf, size, "%s:%u", path, pos->line);
+	return buf;
+}
+
 /* One ip-masq file: parse it, or fall back to its last good version. A bad
  * single config file with none falls back to the defaults, as upstream
  * starts from them; a bad file of a directory then contributes nothing. */
@@ -194,7 +204,7 @@ static int load_member(struct masq_sources *s, const struct sources_settings *se
 	struct slot *sl = slot_get(&s->files, path);
 	struct masq_config *cfg = NULL;
 	size_t len = textlen;
-	char *buf = NULL;
+	char *buf = NULL, where[PATH_MAX + 16];
 	int r = 0;
 
 	if (!sl)
@@ -232,10 +242,15 @@ static int load_member(struct masq_sources *s, const struct sources_settings *se
 		mg->m->cfg->resync_ns = sl->cfg->resync_ns;
 		mg->m->cfg->cidr_limit = sl->cfg->cidr_limit;
 	}
-	for (size_t i = 0; r != -ENOMEM && i < sl->cfg->ncidrs; i++)
-		r = merge_add(mg, &sl->cfg->cidrs[i], path);
+	for (size_t i = 0; r != -ENOMEM && i < sl->cfg->ncidrs; i++) {
+		const struct cidr_pos *pos = sl->cfg->pos ? &sl->cfg->pos[i] : NULL; /* defaults */
+		r = merge_add(mg, &sl->cfg->cidrs[i], pos,
+			      file_origin(mg->m, path, pos, where, sizeof(where)));
+	}
 	for (size_t i = 0; r != -ENOMEM && i < sl->cfg->nmasq; i++)
-		r = merge_add_masq(mg, &sl->cfg->masq_cidrs[i], &sl->cfg->masq_pos[i], path);
+		r = merge_add_masq(
+			mg, &sl->cfg->masq_cidrs[i], &sl->cfg->masq_pos[i],
+			file_origin(mg->m, path, &sl->cfg->masq_pos[i], where, sizeof(where)));
 	return r == -ENOMEM ? r : 0;
 }
 
@@ -347,7 +362,7 @@ static int merge_one(const char *name, unsigned line, const struct masq_policy *
 		return r;
 	snprintf(origin, sizeof(origin), "EgressNATPolicy/%s", name);
 	for (size_t j = 0; r == 0 && j < p->ncidrs; j++)
-		r = merge_add(mg, &p->cidrs[j], origin);
+		r = merge_add(mg, &p->cidrs[j], NULL, origin);
 	return r < 0 ? r : 1;
 }
 
@@ -410,7 +425,7 @@ static int add_defaults(const struct sources_settings *set, struct merge *mg)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; r == 0 && i < def->ncidrs; i++)
-		r = merge_add(mg, &def->cidrs[i], "defaults");
+		r = merge_add(mg, &def->cidrs[i], NULL, "defaults");
 	cfg_free(def);
 	return r;
 }
@@ -431,6 +446,7 @@ int sources_load(struct masq_sources *s, const struct sources_settings *set,
 	int nfiles, npol = 0, r;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->origin_lines = set->origin_lines;
 	for (int k = 0; k < SOURCE_COUNT; k++)
 		state_init(&st[k]);
 	ret->cfg = calloc(1, sizeof(*ret->cfg));

@@ -32,6 +32,7 @@ struct sources_settings {
 	const char *api_config_name; /* "configmap NS/NAME": stands in for config */
 	const char *api_config; /* its data.config; NULL when it has none */
 	size_t api_config_len;
+	bool origin_lines; /* origins of a file's CIDRs as "FILE:LINE" (masqctl explain) */
 };
 
 /* The flags that change the outcome, shared by masqd and masqctl so the two
@@ -73,6 +74,7 @@ struct masq_merged {
 	char **masq_origins; /* one per masqueradeCIDRs entry merged */
 	size_t nmasq_origins;
 	bool incomplete; /* a failed source had no last good version to stand in */
+	bool origin_lines; /* a file's origins are "FILE:LINE" */
 	bool is_dir; /* the config was a directory */
 };
 

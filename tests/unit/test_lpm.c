@@ -290,16 +290,21 @@ static void property_round(unsigned *seed, int family, size_t max)
 	cnt = lpm_resolve(keep, nk, masq, nm, family, &r);
 	assert_true(cnt >= 0 && (size_t)cnt <= 2 * cfg.n);
 	check_sorted_merged(r, (size_t)cnt, len);
-	for (int k = 0; k < 400; k++) {
+	for (int probe = 0; probe < 400; probe++) {
 		uint8_t a[16] = { 0 };
 		random_addr(seed, &cfg, len, a);
-		if (in_ranges(r, (size_t)cnt, a, len) != brute_force_keeps(&cfg, a, len)) {
-			char s[CIDR_STRLEN];
-			struct cidr h = { .family = family, .plen = (uint8_t)(len * 8) };
-			memcpy(h.addr, a, len);
-			cidr_format(&h, s);
+		struct cidr h = { .family = family, .plen = (uint8_t)(len * 8) };
+		bool want = brute_force_keeps(&cfg, a, len), k = false;
+		size_t at;
+		char s[CIDR_STRLEN];
+
+		memcpy(h.addr, a, len);
+		cidr_format(&h, s);
+		if (in_ranges(r, (size_t)cnt, a, len) != want)
 			fail_msg("%s: the resolved set and the brute-force search disagree", s);
-		}
+		/* masqctl explain's answer is the kernel set's */
+		if ((lpm_decide(keep, nk, masq, nm, &h, &at, &k) && k) != want)
+			fail_msg("%s: lpm_decide and the brute-force search disagree", s);
 	}
 	free(r);
 }
