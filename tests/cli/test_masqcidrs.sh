@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # masqueradeCIDRs through masqctl: the resolved set render prints, the key in
-# effective --json, and the FILE:LINE:COL errors for a prefix in both lists,
-# in a file, across a directory's files and against an EgressNATPolicy. No root.
+# effective --json, the FILE:LINE:COL errors for a prefix in both lists, in
+# a file, across a directory's files and against an EgressNATPolicy; and
+# masqctl explain on a nested config, both families. No root.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -90,6 +91,41 @@ run validate --egress-nat-policy-dir "$pol" "$dir"
 expect_eq "policy: the same prefix as a masqueradeCIDRs entry is located" \
 	"1 $dir/ip-masq-b:2:5: 10.1.0.0/16 is in masqueradeCIDRs here and a non-masquerade prefix from EgressNATPolicy/onprem; the longest prefix decides, so keep it in one list" \
 	"$rc $err"
+
+echo "== masqctl explain"
+run explain --enable-ipv6 "$nested" 10.1.5.2
+expect_eq "explain: 10.1.5.2 is masqueraded by the /16 exception, the /8 lost" \
+	"10.1.5.2: masqueraded
+  decided by 10.1.0.0/16 (masqueradeCIDRs), from $nested:7
+  lost: 10.0.0.0/8 (nonMasquerade), from $nested:2: shorter than 10.1.0.0/16
+  not in the running: 10.1.2.0/24 (nonMasquerade), from $nested:3: does not contain 10.1.5.2
+  source any: every source is decided (no pod-source scoping)" "$out"
+run explain --enable-ipv6 "$nested" 10.1.2.2
+expect_eq "explain: 10.1.2.2 keeps the pod IP by the /24" \
+	"10.1.2.2: keeps the pod IP|decided by 10.1.2.0/24 (nonMasquerade), from $nested:3" \
+	"$(sed -n '1p' <<<"$out")|$(sed -n '2s/^  //p' <<<"$out")"
+run explain --enable-ipv6 --json --source fd00:244:1::2 "$nested" fd10:1:5::2
+expect_eq "explain --json: IPv6 decided by fd10:1::/32 from its line" \
+	"True fd10:1::/32 masqueradeCIDRs ['$nested:8'] ['fd10::/16'] ['fd10:1:2::/48'] fd00:244:1::2" \
+	"$(json "d['masqueraded'], d['decidedBy']['cidr'], d['decidedBy']['list'], d['decidedBy']['origins'], [x['cidr'] for x in d['shorter']], [x['cidr'] for x in d['notContaining']], d['source']" | tr -d '(),')"
+run explain --enable-ipv6 --json "$nested" fd10:1:2::2
+expect_eq "explain --json: fd10:1:2::2 keeps the pod IP" "False fd10:1:2::/48" \
+	"$(json "d['masqueraded'], d['decidedBy']['cidr']" | tr -d '(),')"
+run explain "$WORK/none" 198.51.100.7
+expect_eq "explain: no prefix contains it" \
+	"198.51.100.7: masqueraded|no prefix contains 198.51.100.7: masqueraded, as everything not listed" \
+	"$(sed -n '1p' <<<"$out")|$(sed -n '2s/^  //p' <<<"$out")"
+run explain "$WORK/none" 169.254.169.254
+expect_eq "explain: link-local is named as such" "decided by 169.254.0.0/16 (nonMasquerade), from link-local" \
+	"$(sed -n '2s/^  //p' <<<"$out")"
+run explain "$WORK/none" 2001:db8::1
+expect_eq "explain: IPv6 without --enable-ipv6 is left untouched" "2001:db8::1: keeps the pod IP" \
+	"$(sed -n '1p' <<<"$out")"
+run explain "$WORK/none" 10.0.0.256
+expect_eq "explain: a bad address is a usage error" \
+	"2 masqctl: \"10.0.0.256\" is not an IPv4 or IPv6 address" "$rc $err"
+run explain "$both" 10.1.1.1
+expect_eq "explain: a config with errors is refused, located" 1 $rc
 
 limit=$WORK/limit.yaml
 printf 'cidrLimit: 2\nnonMasqueradeCIDRs: [10.0.0.0/8, 11.0.0.0/8]\nmasqueradeCIDRs: [10.1.0.0/16]\n' >"$limit"
