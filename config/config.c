@@ -1,5 +1,6 @@
 /* The ip-masq-agent config parser: upstream's keys and type rules over the
- * document reader's events, validation with FILE:LINE:COL, v2's member rules. */
+ * document reader's events, with FILE:LINE:COL; what the keys say is then
+ * checked and built into a config by config/build.c. */
 #include "config/config.h"
 
 #include <errno.h>
@@ -7,43 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <yaml.h>
 
 #include "config/doc.h"
 #include "config/duration.h"
-
-/* A scalar as written, with where it was written. */
-struct item {
-	char *text;
-	unsigned line, col;
-};
-
-enum key_id { KEY_CIDRS, KEY_LIMIT, KEY_LL, KEY_LL6, KEY_RESYNC, KEY_MASQ, KEY_COUNT };
-
-/* The two CIDR lists, as written. */
-enum list_id { LIST_KEEP, LIST_MASQ };
-struct items {
-	struct item *v;
-	size_t n;
-};
+#include "config/written.h"
 
 struct parser {
 	struct doc_reader *rd;
 	yaml_event_t ev;
 	bool have_ev;
 	unsigned depth;
-	const char *name;
-	struct diags *d;
-	const struct masq_opts *opts;
-
-	unsigned seen_line[KEY_COUNT]; /* 0: key absent */
-	unsigned key_col[KEY_COUNT];
-	struct items list[2]; /* nonMasqueradeCIDRs, masqueradeCIDRs */
-	bool ll, ll6;
-	long long limit;
-	int64_t resync_ns;
-	bool member; /* a file of a config directory (v2's rules) */
+	struct written w; /* what the document says */
 };
 
 #define LINE(m) ((unsigned)(m).line + 1)
@@ -58,7 +34,7 @@ perr(struct parser *p, const yaml_mark_t *m, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	diag_add(p->d, DIAG_ERROR, p->name, m ? LINE(*m) : 0, m ? COL(*m) : 0, "%s", msg);
+	diag_add(p->w.d, DIAG_ERROR, p->w.name, m ? LINE(*m) : 0, m ? COL(*m) : 0, "%s", msg);
 }
 
 /* Advance to the next event. Aliases and deep nesting stop the parse:
@@ -205,7 +181,7 @@ static int parse_limit(struct parser *p)
 		     MASQ_CIDR_LIMIT_MAX);
 		return 0;
 	}
-	p->limit = v;
+	p->w.limit = v;
 	return 0;
 }
 
@@ -238,7 +214,7 @@ static int parse_resync(struct parser *p)
 		perr(p, &ev->start_mark, "resyncInterval \"%s\" is under the 1s minimum", s);
 		return 0;
 	}
-	p->resync_ns = ns;
+	p->w.resync_ns = ns;
 	return 0;
 }
 
@@ -300,15 +276,15 @@ static int parse_value(struct parser *p, enum key_id k)
 {
 	switch (k) {
 	case KEY_CIDRS:
-		return parse_cidrs(p, &p->list[LIST_KEEP], key_names[k]);
+		return parse_cidrs(p, &p->w.list[LIST_KEEP], key_names[k]);
 	case KEY_MASQ:
-		return parse_cidrs(p, &p->list[LIST_MASQ], key_names[k]);
+		return parse_cidrs(p, &p->w.list[LIST_MASQ], key_names[k]);
 	case KEY_LIMIT:
 		return parse_limit(p);
 	case KEY_LL:
-		return parse_bool_value(p, key_names[k], &p->ll);
+		return parse_bool_value(p, key_names[k], &p->w.ll);
 	case KEY_LL6:
-		return parse_bool_value(p, key_names[k], &p->ll6);
+		return parse_bool_value(p, key_names[k], &p->w.ll6);
 	default:
 		return parse_resync(p);
 	}
@@ -341,24 +317,24 @@ static int parse_pair(struct parser *p)
 	if (r < 0)
 		return r;
 	if (k < 0) {
-		diag_add(p->d, DIAG_WARNING, p->name, LINE(km), COL(km),
+		diag_add(p->w.d, DIAG_WARNING, p->w.name, LINE(km), COL(km),
 			 "unknown key \"%s\" ignored", key);
 		return skip_node(p);
 	}
-	if (p->seen_line[k]) {
-		perr(p, &km, "duplicate key \"%s\" (first on line %u)", key, p->seen_line[k]);
+	if (p->w.seen_line[k]) {
+		perr(p, &km, "duplicate key \"%s\" (first on line %u)", key, p->w.seen_line[k]);
 		return skip_node(p);
 	}
-	if (p->member && (k == KEY_LIMIT || k == KEY_RESYNC)) {
-		diag_add(p->d, DIAG_WARNING, p->name, LINE(km), COL(km),
+	if (p->w.member && (k == KEY_LIMIT || k == KEY_RESYNC)) {
+		diag_add(p->w.d, DIAG_WARNING, p->w.name, LINE(km), COL(km),
 			 "%s is ignored in a config directory (as ip-masq-agent-v2 does)%s", key,
 			 k == KEY_RESYNC ? "; use --resync-interval"
 					 : "; see --max-cidrs-per-file");
-		p->seen_line[k] = LINE(km);
+		p->w.seen_line[k] = LINE(km);
 		return skip_node(p);
 	}
-	p->seen_line[k] = LINE(km);
-	p->key_col[k] = COL(km);
+	p->w.seen_line[k] = LINE(km);
+	p->w.key_col[k] = COL(km);
 	return parse_value(p, (enum key_id)k);
 }
 
@@ -405,239 +381,27 @@ static int parse_stream(struct parser *p)
 	return 0;
 }
 
-/* Turn one written CIDR into *ret, or report why not; 1 when it is one. */
-static int check_cidr(struct parser *p, const struct item *it, struct cidr *ret)
-{
-	char aligned[CIDR_STRLEN], canon[CIDR_STRLEN];
-	struct cidr c;
-	int r = cidr_parse(it->text, &c, aligned);
-
-	if (r == -EDOM) {
-		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col,
-			 "CIDR \"%s\" has host bits set; the aligned form is %s", it->text,
-			 aligned);
-		return 0;
-	}
-	if (r < 0) {
-		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col, "invalid CIDR \"%s\"",
-			 it->text);
-		return 0;
-	}
-	if (c.family == AF_INET6 && !p->opts->enable_ipv6) {
-		cidr_format(&c, canon); /* only for the message: formatting every CIDR costs */
-		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col,
-			 "IPv6 CIDR %s needs the --enable-ipv6 flag", canon);
-		return 0;
-	}
-	*ret = c;
-	return 1;
-}
-
-/* Drop repeated CIDRs of one list, keeping the first of each in input order
- * (item_of follows), with a warning at each repeat; found with a hash
- * table, in O(n). */
-static int dedup(struct parser *p, const struct items *l, struct cidr *c, size_t *n,
-		 size_t *item_of)
-{
-	size_t *first = malloc((*n ? *n : 1) * sizeof(*first)), out = 0;
-
-	if (!first || cidr_first_equal(c, *n, first) < 0) {
-		free(first);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < *n; i++) {
-		if (first[i] != i) {
-			const struct item *it = &l->v[item_of[i]];
-			char canon[CIDR_STRLEN];
-
-			cidr_format(&c[i], canon);
-			diag_add(p->d, DIAG_WARNING, p->name, it->line, it->col,
-				 "duplicate CIDR %s ignored", canon);
-			continue;
-		}
-		item_of[out] = item_of[i];
-		c[out++] = c[i];
-	}
-	*n = out;
-	free(first);
-	return 0;
-}
-
-/* One list checked and deduplicated into *ret (the config owns it even on
- * failure); (*ret_item)[i] is the written entry of (*ret)[i]. */
-static int build_list(struct parser *p, const struct items *l, struct cidr **ret, size_t *ret_n,
-		      size_t **ret_item)
-{
-	size_t *item_of = calloc(l->n ? l->n : 1, sizeof(*item_of)), n = 0;
-	struct cidr *c = calloc(l->n ? l->n : 1, sizeof(*c));
-	int r;
-
-	*ret = c;
-	*ret_item = item_of;
-	if (!c || !item_of)
-		return -ENOMEM;
-	for (size_t i = 0; i < l->n; i++) {
-		item_of[n] = i;
-		n += (size_t)check_cidr(p, &l->v[i], &c[n]);
-	}
-	r = dedup(p, l, c, &n, item_of);
-	*ret_n = n;
-	return r;
-}
-
-/* Where the limit error goes: the masqueradeCIDRs key when it adds to the
- * count, else the key named. */
-static void limit_error(struct parser *p, enum key_id at, const char *msg)
-{
-	if (p->list[LIST_MASQ].n && p->seen_line[KEY_MASQ] && !p->seen_line[at])
-		at = KEY_MASQ;
-	diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[at], p->key_col[at], "%s", msg);
-}
-
-/* Upstream fills in its defaults before it reads the file and then checks
- * the count against cidrLimit, so "cidrLimit: 2" without nonMasqueradeCIDRs
- * is refused: the 3 (or 11) defaults exceed it. masqueradeCIDRs count too. */
-static int defaults_within_limit(struct parser *p, struct masq_config *cfg)
-{
-	int r = cfg_set_defaults(p->opts, cfg);
-	size_t masq = p->list[LIST_MASQ].n;
-	char msg[DIAG_MSG_LEN], with[64] = "";
-
-	if (r < 0 || cfg->ncidrs + masq <= cfg->cidr_limit)
-		return r;
-	if (masq)
-		snprintf(with, sizeof(with), " and the %zu masqueradeCIDRs together", masq);
-	snprintf(msg, sizeof(msg),
-		 "cidrLimit %u is below the %zu default nonMasqueradeCIDRs (%s)%s; list "
-		 "nonMasqueradeCIDRs or raise cidrLimit",
-		 cfg->cidr_limit, cfg->ncidrs,
-		 p->opts->all_reserved ? "--nomasq-all-reserved-ranges" : "RFC 1918", with);
-	limit_error(p, KEY_LIMIT, msg);
-	return 0;
-}
-
-/* cidrLimit, or the per-file limit, counts the entries of both lists. */
-static void check_limit(struct parser *p, const struct masq_config *cfg)
-{
-	size_t keep = p->list[LIST_KEEP].n, masq = p->list[LIST_MASQ].n;
-	const char *what = p->member ? "per-file limit (--max-cidrs-per-file)" : "cidrLimit";
-	char msg[DIAG_MSG_LEN];
-
-	if (keep + masq <= cfg->cidr_limit)
-		return;
-	if (masq)
-		snprintf(msg, sizeof(msg),
-			 "nonMasqueradeCIDRs and masqueradeCIDRs have %zu entries together, over "
-			 "the %s of %u",
-			 keep + masq, what, cfg->cidr_limit);
-	else
-		snprintf(msg, sizeof(msg), "nonMasqueradeCIDRs has %zu entries, over the %s of %u",
-			 keep, what, cfg->cidr_limit);
-	limit_error(p, masq ? KEY_MASQ : KEY_CIDRS, msg);
-}
-
-/* Where each CIDR of a list was written, for errors found after a merge
- * and for masqctl explain. */
-static int note_positions(const struct items *l, const size_t *item_of, size_t n,
-			  struct cidr_pos **ret)
-{
-	*ret = calloc(n ? n : 1, sizeof(**ret));
-	if (!*ret)
-		return -ENOMEM;
-	for (size_t j = 0; j < n; j++) {
-		const struct item *it = &l->v[item_of[j]];
-		(*ret)[j] = (struct cidr_pos){ .line = it->line, .col = it->col };
-	}
-	return 0;
-}
-
-/* A prefix in both lists leaves the longest match nothing to decide: it is
- * refused where masqueradeCIDRs has it, naming the other. In a directory
- * the link-local flags are merged first, so sources.c checks those. */
-static int check_conflicts(struct parser *p, const struct masq_config *cfg, const size_t *keep_item,
-			   bool defaults)
-{
-	size_t *with = malloc((cfg->nmasq ? cfg->nmasq : 1) * sizeof(*with));
-	int r = with ? cfg_conflicts(cfg, p->opts, !p->member, with) : -ENOMEM;
-
-	for (size_t j = 0; r > 0 && j < cfg->nmasq; j++) {
-		const struct cidr_pos *at = &cfg->masq_pos[j];
-		char canon[CIDR_STRLEN];
-
-		if (with[j] == SIZE_MAX)
-			continue;
-		cidr_format(&cfg->masq_cidrs[j], canon);
-		if (with[j] == CFG_LINK_LOCAL)
-			diag_add(p->d, DIAG_ERROR, p->name, at->line, at->col,
-				 "%s in masqueradeCIDRs is the link-local range; set %s: true to "
-				 "masquerade it",
-				 canon,
-				 cfg->masq_cidrs[j].family == AF_INET6 ? "masqLinkLocalIPv6"
-								       : "masqLinkLocal");
-		else if (defaults)
-			diag_add(p->d, DIAG_ERROR, p->name, at->line, at->col,
-				 "%s is in masqueradeCIDRs and in the default nonMasqueradeCIDRs; "
-				 "list nonMasqueradeCIDRs without it",
-				 canon);
-		else
-			diag_add(p->d, DIAG_ERROR, p->name, at->line, at->col,
-				 "%s is in both masqueradeCIDRs and nonMasqueradeCIDRs (line %u); "
-				 "the longest prefix decides, so keep it in one list",
-				 canon, p->list[LIST_KEEP].v[keep_item[with[j]]].line);
-	}
-	free(with);
-	return r < 0 ? r : 0;
-}
-
-static int build_config(struct parser *p, struct masq_config *cfg)
-{
-	bool defaults = !p->seen_line[KEY_CIDRS] && !p->member;
-	size_t *keep_item = NULL, *masq_item = NULL;
-	int r;
-
-	cfg->cidr_limit = (unsigned)p->limit;
-	cfg->resync_ns = p->resync_ns;
-	cfg->masq_link_local = p->ll;
-	cfg->masq_link_local6 = p->ll6;
-	r = build_list(p, &p->list[LIST_MASQ], &cfg->masq_cidrs, &cfg->nmasq, &masq_item);
-	if (r == 0 && defaults) {
-		r = defaults_within_limit(p, cfg);
-	} else if (r == 0) {
-		check_limit(p, cfg);
-		r = build_list(p, &p->list[LIST_KEEP], &cfg->cidrs, &cfg->ncidrs, &keep_item);
-	}
-	if (r == 0)
-		r = note_positions(&p->list[LIST_MASQ], masq_item, cfg->nmasq, &cfg->masq_pos);
-	if (r == 0 && keep_item)
-		r = note_positions(&p->list[LIST_KEEP], keep_item, cfg->ncidrs, &cfg->pos);
-	if (r == 0)
-		r = check_conflicts(p, cfg, keep_item, defaults);
-	free(keep_item);
-	free(masq_item);
-	return r;
-}
-
 static void parser_done(struct parser *p)
 {
 	if (p->have_ev)
 		yaml_event_delete(&p->ev);
 	doc_reader_free(p->rd);
 	for (int l = LIST_KEEP; l <= LIST_MASQ; l++) {
-		for (size_t i = 0; i < p->list[l].n; i++)
-			free(p->list[l].v[i].text);
-		free(p->list[l].v);
+		for (size_t i = 0; i < p->w.list[l].n; i++)
+			free(p->w.list[l].v[i].text);
+		free(p->w.list[l].v);
 	}
 }
 
 static int parse(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
 		 long long limit, bool member, struct masq_config **ret, struct diags *d)
 {
-	struct parser p = { .name = name,
-			    .d = d,
-			    .opts = opts,
-			    .limit = limit,
-			    .resync_ns = MASQ_DEFAULT_RESYNC_NS,
-			    .member = member };
+	struct parser p = { .w = { .name = name,
+				   .d = d,
+				   .opts = opts,
+				   .limit = limit,
+				   .resync_ns = MASQ_DEFAULT_RESYNC_NS,
+				   .member = member } };
 	struct masq_config *cfg;
 	size_t errors = d->errors;
 	int r;
@@ -650,7 +414,7 @@ static int parse(const char *name, const char *buf, size_t len, const struct mas
 	cfg = cfg_alloc();
 	r = cfg ? parse_stream(&p) : -ENOMEM;
 	if (r >= 0)
-		r = build_config(&p, cfg);
+		r = written_build(&p.w, cfg);
 	parser_done(&p);
 	diags_sort(d);
 	if (r >= 0 && d->errors > errors)
