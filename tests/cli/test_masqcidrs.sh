@@ -48,6 +48,13 @@ run effective --json "$WORK/none"
 expect_eq "effective: no masqueradeCIDRs key when none is set (upstream's shape)" False \
 	"$(json "'masqueradeCIDRs' in d")"
 
+only=$WORK/only.yaml
+printf 'nonMasqueradeCIDRs: [0.0.0.0/0, "::/0"]\nmasqueradeCIDRs: [203.0.113.0/24]\n' >"$only"
+run validate --enable-ipv6 "$only"
+expect_eq "masquerade only these: 0.0.0.0/0 with exceptions is not 'masquerading off'" \
+	"0 $only: OK|warning: the non-masquerade set covers every IPv6 address (::/0): nothing of that family would be masqueraded" \
+	"$rc $out|$err"
+
 both=$WORK/both.yaml
 printf 'nonMasqueradeCIDRs:\n  - 10.0.0.0/8\nmasqueradeCIDRs: [10.1.0.0/16, 10.0.0.0/8]\n' >"$both"
 run validate "$both"
