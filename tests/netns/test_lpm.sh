@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end: masqueradeCIDRs carve exceptions out of nonMasqueradeCIDRs by
 # longest prefix, nested three levels deep, in both families, and real TCP
-# connections from the pod show each decision. Needs root (ip netns).
+# connections from the pod show each decision; the same from the ConfigMap
+# and EgressNATPolicies served by the fake API server. Needs root (ip netns).
 #
 # On top of tests/netns/lib.sh's topology, the VPC peer answers on
 # addresses at each level of the nesting (routed by the node through vpc0):
@@ -156,5 +157,41 @@ expect_true "daemon: a conflict is logged with its location" \
 	grep -qF "$CFG:2:32: 10.0.0.0/8 is in both" "$log"
 expect_eq "daemon: a conflict leaves the kernel as it was" "$before" "$(dump)"
 stop_masqd
+node "$MASQD" --cleanup
+
+echo "== through the API: the watched ConfigMap has the key; a NoSNAT policy is a non-masquerade prefix"
+source "$(dirname "$0")/api_lib.sh"
+"$ROOT/tests/fakeapi/certs.sh" "$PKI" >/dev/null
+echo tok-1 >"$WORK/api-token"
+mkdir -p "$SA"
+kubelet_swap_files "$SA" token tok-1 ca.crt "$(cat "$PKI/ca.crt")" namespace kube-system
+start_api
+configmap 'nonMasqueradeCIDRs: [10.0.0.0/8, 10.1.2.0/24]\nmasqueradeCIDRs: [10.1.0.0/16]\n'
+log=$WORK/api.log
+export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$API_PORT
+start_masqd "$log" --config "$WORK/absent" --watch-configmap kube-system/ip-masq-agent \
+	--watch-egress-nat-policies --serviceaccount-dir "$SA" --api-not-found-retry 1s \
+	--metrics-bind-address "" --healthz-bind-address ""
+unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
+wait_until 200 has_cidr 10.0.0.0/16
+expect_eq "api: 10.1.5.2 (the ConfigMap's exception) is masqueraded" $NODE4 "$(seen_from "$POD" 10.1.5.2)"
+expect_eq "api: 10.1.2.2 keeps the pod IP" $POD4 "$(seen_from "$POD" 10.1.2.2)"
+policy onprem 10.1.5.0/24
+wait_until 200 has_cidr 10.1.5.0/24
+expect_eq "api: a NoSNAT /24 inside the exception keeps the pod IP (longest prefix)" $POD4 \
+	"$(seen_from "$POD" 10.1.5.2)"
+before=$(dump)
+policy onprem 10.1.0.0/16
+wait_until 200 log_reaches "$log" 'a non-masquerade prefix from EgressNATPolicy/onprem' 1
+expect_true "api: a NoSNAT destination equal to an exception is refused at the ConfigMap's entry" \
+	grep -qF 'configmap kube-system/ip-masq-agent:2:19: 10.1.0.0/16 is in masqueradeCIDRs here' "$log"
+expect_eq "api: and the kernel keeps the last good rules" "$before" "$(dump)"
+unpolicy onprem
+configmap 'nonMasqueradeCIDRs: [10.0.0.0/8]\n'
+wait_until 200 has_cidr 10.0.0.0/8
+expect_eq "api: the exception removed from the ConfigMap: 10.1.5.2 keeps the pod IP" $POD4 \
+	"$(seen_from "$POD" 10.1.5.2)"
+stop_masqd
+stop_api
 node "$MASQD" --cleanup
 finish
