@@ -55,6 +55,7 @@ CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/doc.c config
                config/flags.c config/ruleset.c config/hostport.c config/yamltree.c \
                config/policy.c config/pstore.c config/sources.c config/kubeconfig.c \
                config/kwatch.c
+CONFIG_SRC  += config/lpm.c config/merge.c config/explain.c config/build.c
 NETLINK_SRC := netlink/batch.c netlink/exprs.c netlink/nft.c netlink/reply.c netlink/table.c \
                netlink/legacy.c netlink/state.c
 AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/intake.c \
@@ -66,6 +67,7 @@ LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_
 
 UNIT_TESTS  := cidr doc duration config precedence log flags ruleset batch reply expo sources kube \
                pstore
+UNIT_TESTS  += lpm masqcidrs explain
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper
 

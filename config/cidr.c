@@ -85,13 +85,40 @@ void cidr_format(const struct cidr *c, char buf[CIDR_STRLEN])
 	snprintf(buf, CIDR_STRLEN, "%s/%u", a, c->plen);
 }
 
+int cidr_parse_host(const char *s, struct cidr *ret)
+{
+	struct cidr c = { 0 };
+
+	if (inet_pton(AF_INET, s, c.addr) == 1)
+		c.family = AF_INET;
+	else if (strchr(s, ':') && !strchr(s, '%') && inet_pton(AF_INET6, s, c.addr) == 1)
+		c.family = AF_INET6;
+	else
+		return -EINVAL;
+	c.plen = (uint8_t)(cidr_addr_len(c.family) * 8);
+	*ret = c;
+	return 0;
+}
+
+bool cidr_contains(const struct cidr *c, const struct cidr *a)
+{
+	if (c->family != a->family)
+		return false;
+	for (unsigned b = 0; b < c->plen; b++) {
+		unsigned m = 0x80u >> (b % 8);
+		if ((c->addr[b / 8] & m) != (a->addr[b / 8] & m))
+			return false;
+	}
+	return true;
+}
+
 bool cidr_equal(const struct cidr *a, const struct cidr *b)
 {
 	return a->family == b->family && a->plen == b->plen &&
 	       memcmp(a->addr, b->addr, cidr_addr_len(a->family)) == 0;
 }
 
-static void cidr_to_range(const struct cidr *c, struct addr_range *ret)
+void cidr_to_range(const struct cidr *c, struct addr_range *ret)
 {
 	size_t len = cidr_addr_len(c->family);
 
@@ -146,7 +173,7 @@ static int u64_cmp(const void *x, const void *y)
  * 100,000 32-byte ranges cost 85% of building the ruleset, and so most of
  * a one-CIDR change at that size: large sets take an LSD radix sort in
  * eight byte-wide passes instead. */
-static void sort64(uint64_t *k, uint64_t *tmp, size_t n)
+void cidr_sort64(uint64_t *k, uint64_t *tmp, size_t n)
 {
 	size_t count[256];
 
@@ -192,7 +219,7 @@ static int merge_v4(const struct cidr *in, size_t n, size_t cnt, struct addr_ran
 		cidr_to_range(&in[i], &x);
 		k[m++] = (uint64_t)be32(x.lo) << 32 | be32(x.hi);
 	}
-	sort64(k, tmp, cnt);
+	cidr_sort64(k, tmp, cnt);
 	for (size_t i = 0; i < cnt; i++) {
 		uint32_t lo = (uint32_t)(k[i] >> 32), hi = (uint32_t)k[i];
 		uint32_t cur = out ? be32(r[out - 1].hi) : 0;

@@ -34,11 +34,25 @@ int cidr_parse(const char *s, struct cidr *ret, char ret_aligned[CIDR_STRLEN])
 /* Canonical text ("10.0.0.0/8", "fd00::/8"). */
 void cidr_format(const struct cidr *c, char buf[CIDR_STRLEN]);
 
+/* Parse a plain address ("10.1.2.3", "fd00::1") as a host prefix (/32,
+ * /128). Returns 0 or -EINVAL. */
+int cidr_parse_host(const char *s, struct cidr *ret) __attribute__((warn_unused_result));
+
+/* True when prefix c contains address a (a host prefix of the same family). */
+bool cidr_contains(const struct cidr *c, const struct cidr *a);
+
 /* True when a and b are the same family, prefix length and address. */
 bool cidr_equal(const struct cidr *a, const struct cidr *b);
 
+/* The interval a prefix covers. */
+void cidr_to_range(const struct cidr *c, struct addr_range *ret);
+
 /* Add one to a big-endian number of len bytes; returns true on wrap-around. */
 bool addr_increment(uint8_t *a, size_t len);
+
+/* Sort n 64-bit keys ascending; tmp has room for n. Large arrays take an
+ * LSD radix sort (see cidr.c): IPv4 intervals fit in one key. */
+void cidr_sort64(uint64_t *k, uint64_t *tmp, size_t n);
 
 /* Sort the prefixes of one family and merge overlapping or adjacent ones
  * into non-overlapping intervals, ascending. Prefixes of the other family are

@@ -1,5 +1,6 @@
 /* The ip-masq-agent config parser: upstream's keys and type rules over the
- * document reader's events, validation with FILE:LINE:COL, v2's member rules. */
+ * document reader's events, with FILE:LINE:COL; what the keys say is then
+ * checked and built into a config by config/build.c. */
 #include "config/config.h"
 
 #include <errno.h>
@@ -7,37 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <yaml.h>
 
 #include "config/doc.h"
 #include "config/duration.h"
-
-/* A scalar as written, with where it was written. */
-struct item {
-	char *text;
-	unsigned line, col;
-};
-
-enum key_id { KEY_CIDRS, KEY_LIMIT, KEY_LL, KEY_LL6, KEY_RESYNC, KEY_COUNT };
+#include "config/written.h"
 
 struct parser {
 	struct doc_reader *rd;
 	yaml_event_t ev;
 	bool have_ev;
 	unsigned depth;
-	const char *name;
-	struct diags *d;
-	const struct masq_opts *opts;
-
-	unsigned seen_line[KEY_COUNT]; /* 0: key absent */
-	unsigned key_col[KEY_COUNT];
-	struct item *cidrs;
-	size_t ncidrs;
-	bool ll, ll6;
-	long long limit;
-	int64_t resync_ns;
-	bool member; /* a file of a config directory (v2's rules) */
+	struct written w; /* what the document says */
 };
 
 #define LINE(m) ((unsigned)(m).line + 1)
@@ -52,7 +34,7 @@ perr(struct parser *p, const yaml_mark_t *m, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	diag_add(p->d, DIAG_ERROR, p->name, m ? LINE(*m) : 0, m ? COL(*m) : 0, "%s", msg);
+	diag_add(p->w.d, DIAG_ERROR, p->w.name, m ? LINE(*m) : 0, m ? COL(*m) : 0, "%s", msg);
 }
 
 /* Advance to the next event. Aliases and deep nesting stop the parse:
@@ -199,7 +181,7 @@ static int parse_limit(struct parser *p)
 		     MASQ_CIDR_LIMIT_MAX);
 		return 0;
 	}
-	p->limit = v;
+	p->w.limit = v;
 	return 0;
 }
 
@@ -232,31 +214,31 @@ static int parse_resync(struct parser *p)
 		perr(p, &ev->start_mark, "resyncInterval \"%s\" is under the 1s minimum", s);
 		return 0;
 	}
-	p->resync_ns = ns;
+	p->w.resync_ns = ns;
 	return 0;
 }
 
-static int add_item(struct parser *p, const yaml_event_t *ev)
+static int add_item(struct items *l, const yaml_event_t *ev)
 {
 	struct item *n;
 
-	if ((p->ncidrs & (p->ncidrs - 1)) == 0) { /* grow at powers of two */
-		n = realloc(p->cidrs, (p->ncidrs ? p->ncidrs * 2 : 8) * sizeof(*n));
+	if ((l->n & (l->n - 1)) == 0) { /* grow at powers of two */
+		n = realloc(l->v, (l->n ? l->n * 2 : 8) * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
-		p->cidrs = n;
+		l->v = n;
 	}
-	n = &p->cidrs[p->ncidrs];
+	n = &l->v[l->n];
 	n->text = strdup(scalar_text(ev));
 	if (!n->text)
 		return -ENOMEM;
 	n->line = LINE(ev->start_mark);
 	n->col = COL(ev->start_mark);
-	p->ncidrs++;
+	l->n++;
 	return 0;
 }
 
-static int parse_cidrs(struct parser *p)
+static int parse_cidrs(struct parser *p, struct items *l, const char *key)
 {
 	int r;
 
@@ -264,7 +246,7 @@ static int parse_cidrs(struct parser *p)
 	    plain_is_null(scalar_text(&p->ev)))
 		return 0; /* null is an empty list, as encoding/json sets a nil slice */
 	if (p->ev.type != YAML_SEQUENCE_START_EVENT) {
-		perr(p, &p->ev.start_mark, "nonMasqueradeCIDRs must be a list of CIDR strings");
+		perr(p, &p->ev.start_mark, "%s must be a list of CIDR strings", key);
 		return skip_node(p);
 	}
 	for (;;) {
@@ -274,11 +256,10 @@ static int parse_cidrs(struct parser *p)
 		if (p->ev.type == YAML_SEQUENCE_END_EVENT)
 			return 0;
 		if (p->ev.type != YAML_SCALAR_EVENT) {
-			perr(p, &p->ev.start_mark,
-			     "each nonMasqueradeCIDRs entry must be a string");
+			perr(p, &p->ev.start_mark, "each %s entry must be a string", key);
 			r = skip_node(p);
 		} else {
-			r = add_item(p, &p->ev);
+			r = add_item(l, &p->ev);
 		}
 		if (r < 0)
 			return r;
@@ -288,20 +269,22 @@ static int parse_cidrs(struct parser *p)
 static const char *const key_names[KEY_COUNT] = {
 	[KEY_CIDRS] = "nonMasqueradeCIDRs", [KEY_LIMIT] = "cidrLimit",
 	[KEY_LL] = "masqLinkLocal",	    [KEY_LL6] = "masqLinkLocalIPv6",
-	[KEY_RESYNC] = "resyncInterval",
+	[KEY_RESYNC] = "resyncInterval",    [KEY_MASQ] = "masqueradeCIDRs",
 };
 
 static int parse_value(struct parser *p, enum key_id k)
 {
 	switch (k) {
 	case KEY_CIDRS:
-		return parse_cidrs(p);
+		return parse_cidrs(p, &p->w.list[LIST_KEEP], key_names[k]);
+	case KEY_MASQ:
+		return parse_cidrs(p, &p->w.list[LIST_MASQ], key_names[k]);
 	case KEY_LIMIT:
 		return parse_limit(p);
 	case KEY_LL:
-		return parse_bool_value(p, key_names[k], &p->ll);
+		return parse_bool_value(p, key_names[k], &p->w.ll);
 	case KEY_LL6:
-		return parse_bool_value(p, key_names[k], &p->ll6);
+		return parse_bool_value(p, key_names[k], &p->w.ll6);
 	default:
 		return parse_resync(p);
 	}
@@ -334,24 +317,24 @@ static int parse_pair(struct parser *p)
 	if (r < 0)
 		return r;
 	if (k < 0) {
-		diag_add(p->d, DIAG_WARNING, p->name, LINE(km), COL(km),
+		diag_add(p->w.d, DIAG_WARNING, p->w.name, LINE(km), COL(km),
 			 "unknown key \"%s\" ignored", key);
 		return skip_node(p);
 	}
-	if (p->seen_line[k]) {
-		perr(p, &km, "duplicate key \"%s\" (first on line %u)", key, p->seen_line[k]);
+	if (p->w.seen_line[k]) {
+		perr(p, &km, "duplicate key \"%s\" (first on line %u)", key, p->w.seen_line[k]);
 		return skip_node(p);
 	}
-	if (p->member && (k == KEY_LIMIT || k == KEY_RESYNC)) {
-		diag_add(p->d, DIAG_WARNING, p->name, LINE(km), COL(km),
+	if (p->w.member && (k == KEY_LIMIT || k == KEY_RESYNC)) {
+		diag_add(p->w.d, DIAG_WARNING, p->w.name, LINE(km), COL(km),
 			 "%s is ignored in a config directory (as ip-masq-agent-v2 does)%s", key,
 			 k == KEY_RESYNC ? "; use --resync-interval"
 					 : "; see --max-cidrs-per-file");
-		p->seen_line[k] = LINE(km);
+		p->w.seen_line[k] = LINE(km);
 		return skip_node(p);
 	}
-	p->seen_line[k] = LINE(km);
-	p->key_col[k] = COL(km);
+	p->w.seen_line[k] = LINE(km);
+	p->w.key_col[k] = COL(km);
 	return parse_value(p, (enum key_id)k);
 }
 
@@ -398,126 +381,27 @@ static int parse_stream(struct parser *p)
 	return 0;
 }
 
-/* Turn one written CIDR into cfg->cidrs, or report why not. */
-static void check_cidr(struct parser *p, const struct item *it, struct masq_config *cfg)
-{
-	char aligned[CIDR_STRLEN], canon[CIDR_STRLEN];
-	struct cidr c;
-	int r = cidr_parse(it->text, &c, aligned);
-
-	if (r == -EDOM) {
-		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col,
-			 "CIDR \"%s\" has host bits set; the aligned form is %s", it->text,
-			 aligned);
-		return;
-	}
-	if (r < 0) {
-		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col, "invalid CIDR \"%s\"",
-			 it->text);
-		return;
-	}
-	if (c.family == AF_INET6 && !p->opts->enable_ipv6) {
-		cidr_format(&c, canon); /* only for the message: formatting every CIDR costs */
-		diag_add(p->d, DIAG_ERROR, p->name, it->line, it->col,
-			 "IPv6 CIDR %s needs the --enable-ipv6 flag", canon);
-		return;
-	}
-	cfg->cidrs[cfg->ncidrs++] = c;
-}
-
-/* Drop repeated CIDRs, keeping the first of each in input order, with a
- * warning at each repeat; found with a hash table, in O(n). */
-static int dedup(struct parser *p, struct masq_config *cfg, const size_t *item_of)
-{
-	size_t *first = malloc((cfg->ncidrs ? cfg->ncidrs : 1) * sizeof(*first)), out = 0;
-
-	if (!first || cidr_first_equal(cfg->cidrs, cfg->ncidrs, first) < 0) {
-		free(first);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < cfg->ncidrs; i++) {
-		if (first[i] != i) {
-			const struct item *it = &p->cidrs[item_of[i]];
-			char canon[CIDR_STRLEN];
-
-			cidr_format(&cfg->cidrs[i], canon);
-			diag_add(p->d, DIAG_WARNING, p->name, it->line, it->col,
-				 "duplicate CIDR %s ignored", canon);
-			continue;
-		}
-		cfg->cidrs[out++] = cfg->cidrs[i];
-	}
-	cfg->ncidrs = out;
-	free(first);
-	return 0;
-}
-
-/* Upstream fills in its defaults before it reads the file and then checks
- * the count against cidrLimit, so "cidrLimit: 2" without nonMasqueradeCIDRs
- * is refused: the 3 (or 11) defaults exceed it. */
-static int defaults_within_limit(struct parser *p, struct masq_config *cfg)
-{
-	int r = cfg_set_defaults(p->opts, cfg);
-
-	if (r == 0 && cfg->ncidrs > cfg->cidr_limit)
-		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_LIMIT], p->key_col[KEY_LIMIT],
-			 "cidrLimit %u is below the %zu default nonMasqueradeCIDRs (%s); list "
-			 "nonMasqueradeCIDRs or raise cidrLimit",
-			 cfg->cidr_limit, cfg->ncidrs,
-			 p->opts->all_reserved ? "--nomasq-all-reserved-ranges" : "RFC 1918");
-	return r;
-}
-
-static int build_config(struct parser *p, struct masq_config *cfg)
-{
-	cfg->cidr_limit = (unsigned)p->limit;
-	cfg->resync_ns = p->resync_ns;
-	cfg->masq_link_local = p->ll;
-	cfg->masq_link_local6 = p->ll6;
-	if (!p->seen_line[KEY_CIDRS] && !p->member)
-		return defaults_within_limit(p, cfg);
-
-	if (p->ncidrs > cfg->cidr_limit)
-		diag_add(p->d, DIAG_ERROR, p->name, p->seen_line[KEY_CIDRS], p->key_col[KEY_CIDRS],
-			 "nonMasqueradeCIDRs has %zu entries, over the %s of %u", p->ncidrs,
-			 p->member ? "per-file limit (--max-cidrs-per-file)" : "cidrLimit",
-			 cfg->cidr_limit);
-	size_t *item_of = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*item_of));
-	int r;
-
-	cfg->cidrs = calloc(p->ncidrs ? p->ncidrs : 1, sizeof(*cfg->cidrs));
-	if (!cfg->cidrs || !item_of) {
-		free(item_of);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < p->ncidrs; i++) {
-		item_of[cfg->ncidrs] = i;
-		check_cidr(p, &p->cidrs[i], cfg);
-	}
-	r = dedup(p, cfg, item_of);
-	free(item_of);
-	return r;
-}
-
 static void parser_done(struct parser *p)
 {
 	if (p->have_ev)
 		yaml_event_delete(&p->ev);
 	doc_reader_free(p->rd);
-	for (size_t i = 0; i < p->ncidrs; i++)
-		free(p->cidrs[i].text);
-	free(p->cidrs);
+	for (int l = LIST_KEEP; l <= LIST_MASQ; l++) {
+		for (size_t i = 0; i < p->w.list[l].n; i++)
+			free(p->w.list[l].v[i].text);
+		free(p->w.list[l].v);
+	}
 }
 
 static int parse(const char *name, const char *buf, size_t len, const struct masq_opts *opts,
 		 long long limit, bool member, struct masq_config **ret, struct diags *d)
 {
-	struct parser p = { .name = name,
-			    .d = d,
-			    .opts = opts,
-			    .limit = limit,
-			    .resync_ns = MASQ_DEFAULT_RESYNC_NS,
-			    .member = member };
+	struct parser p = { .w = { .name = name,
+				   .d = d,
+				   .opts = opts,
+				   .limit = limit,
+				   .resync_ns = MASQ_DEFAULT_RESYNC_NS,
+				   .member = member } };
 	struct masq_config *cfg;
 	size_t errors = d->errors;
 	int r;
@@ -530,7 +414,7 @@ static int parse(const char *name, const char *buf, size_t len, const struct mas
 	cfg = cfg_alloc();
 	r = cfg ? parse_stream(&p) : -ENOMEM;
 	if (r >= 0)
-		r = build_config(&p, cfg);
+		r = written_build(&p.w, cfg);
 	parser_done(&p);
 	diags_sort(d);
 	if (r >= 0 && d->errors > errors)

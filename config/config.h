@@ -34,11 +34,23 @@ struct masq_opts {
 	uint8_t policy_min_plen[2];
 };
 
+/* Where a CIDR was written; line 0 when it was not written in a file. */
+struct cidr_pos {
+	unsigned line, col;
+};
+
 /* A validated config. cidrs are canonical, deduplicated, in input order, and
- * exclude the implicit link-local ranges (those follow masq_link_local*). */
+ * exclude the implicit link-local ranges (those follow masq_link_local*).
+ * masq_cidrs (masqueradeCIDRs, masqd's own key) are the same, and none of
+ * them is also a non-masquerade prefix: the longest prefix containing a
+ * destination, from either list, decides (config/lpm.h). */
 struct masq_config {
 	struct cidr *cidrs;
+	struct cidr_pos *pos; /* where each of cidrs was written; NULL: nowhere (defaults) */
 	size_t ncidrs;
+	struct cidr *masq_cidrs;
+	struct cidr_pos *masq_pos; /* where each of masq_cidrs was written */
+	size_t nmasq;
 	bool masq_link_local;
 	bool masq_link_local6;
 	int64_t resync_ns;
@@ -79,6 +91,21 @@ int cfg_read_file(const char *path, char **ret_buf, size_t *ret_len, struct diag
  * MASQ_FILE_MAX is rejected before it is parsed. */
 int cfg_load_file(const char *path, const struct masq_opts *opts, struct masq_config **ret,
 		  struct diags *d) __attribute__((warn_unused_result));
+
+/* The implicit non-masquerade link-local prefixes of cfg under opts:
+ * 169.254.0.0/16 unless masqLinkLocal, and with --enable-ipv6 fe80::/10
+ * unless masqLinkLocalIPv6. Returns how many (0 to 2). */
+size_t cfg_link_local(const struct masq_config *cfg, const struct masq_opts *opts,
+		      struct cidr ret[2]);
+
+#define CFG_LINK_LOCAL (SIZE_MAX - 1)
+
+/* For each of cfg's masqueradeCIDRs, the non-masquerade prefix equal to it
+ * (a located error for the reader): ret[j] is an index into cfg->cidrs,
+ * CFG_LINK_LOCAL (counted only when link_local), or SIZE_MAX for none.
+ * Returns how many have one, or -ENOMEM. */
+int cfg_conflicts(const struct masq_config *cfg, const struct masq_opts *opts, bool link_local,
+		  size_t *ret) __attribute__((warn_unused_result));
 
 /* True when a and b would program the same rules. */
 bool cfg_equal(const struct masq_config *a, const struct masq_config *b);

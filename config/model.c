@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "config/file.h"
+#include "config/lpm.h"
 
 static const char *const rfc1918[] = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16" };
 
@@ -107,11 +109,54 @@ int cfg_load_file(const char *path, const struct masq_opts *opts, struct masq_co
 	return r;
 }
 
+size_t cfg_link_local(const struct masq_config *cfg, const struct masq_opts *opts,
+		      struct cidr ret[2])
+{
+	size_t n = 0;
+
+	if (!cfg->masq_link_local)
+		ret[n++] = (struct cidr){ .family = AF_INET, .addr = { 169, 254 }, .plen = 16 };
+	if (opts->enable_ipv6 && !cfg->masq_link_local6)
+		ret[n++] = (struct cidr){ .family = AF_INET6, .addr = { 0xfe, 0x80 }, .plen = 10 };
+	return n;
+}
+
+int cfg_conflicts(const struct masq_config *cfg, const struct masq_opts *opts, bool link_local,
+		  size_t *ret)
+{
+	struct cidr *keep;
+	size_t n = cfg->ncidrs;
+	int r;
+
+	if (cfg->nmasq == 0)
+		return 0; /* nothing to compare: a large plain config costs nothing more */
+	keep = malloc((cfg->ncidrs + 2) * sizeof(*keep));
+	if (!keep)
+		return -ENOMEM;
+	if (n)
+		memcpy(keep, cfg->cidrs, n * sizeof(*keep));
+	if (link_local)
+		n += cfg_link_local(cfg, opts, keep + n);
+	r = lpm_common(keep, n, cfg->masq_cidrs, cfg->nmasq, ret);
+	for (size_t j = 0; r > 0 && j < cfg->nmasq; j++) {
+		if (ret[j] != SIZE_MAX && ret[j] >= cfg->ncidrs)
+			ret[j] = CFG_LINK_LOCAL;
+	}
+	free(keep);
+	return r;
+}
+
+static bool cidrs_equal(const struct cidr *a, size_t na, const struct cidr *b, size_t nb)
+{
+	return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
+}
+
 bool cfg_equal(const struct masq_config *a, const struct masq_config *b)
 {
-	return a->ncidrs == b->ncidrs && a->masq_link_local == b->masq_link_local &&
+	return a->masq_link_local == b->masq_link_local &&
 	       a->masq_link_local6 == b->masq_link_local6 &&
-	       (a->ncidrs == 0 || memcmp(a->cidrs, b->cidrs, a->ncidrs * sizeof(*a->cidrs)) == 0);
+	       cidrs_equal(a->cidrs, a->ncidrs, b->cidrs, b->ncidrs) &&
+	       cidrs_equal(a->masq_cidrs, a->nmasq, b->masq_cidrs, b->nmasq);
 }
 
 void cfg_free(struct masq_config *cfg)
@@ -119,5 +164,8 @@ void cfg_free(struct masq_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->cidrs);
+	free(cfg->pos);
+	free(cfg->masq_cidrs);
+	free(cfg->masq_pos);
 	free(cfg);
 }

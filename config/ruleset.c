@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config/lpm.h"
+
 /* upstream's iptables comments, so admins recognise each rule */
 static const char comment_local[] = "ip-masq-agent: local traffic is not subject to MASQUERADE";
 static const char comment_nomasq[] =
@@ -20,28 +22,23 @@ const char *masq_ruleset_set_name(int family)
 	return family == AF_INET6 ? MASQ_SET6 : MASQ_SET4;
 }
 
-/* The config's CIDRs of one family plus, unless masqueraded, its link-local range. */
-static int family_ranges(const struct masq_config *cfg, int family, bool add_link_local,
+/* The addresses of family that keep the pod IP: the longest prefix among
+ * the config's CIDRs, the link-local range unless masqueraded, and the
+ * masqueradeCIDRs decides (config/lpm.h). */
+static int family_ranges(const struct masq_config *cfg, const struct masq_opts *opts, int family,
 			 struct addr_range **ret)
 {
-	struct cidr *all = calloc(cfg->ncidrs + 1, sizeof(*all));
+	struct cidr *keep = calloc(cfg->ncidrs + 2, sizeof(*keep));
 	size_t n = cfg->ncidrs;
 	int r;
 
-	if (!all)
+	if (!keep)
 		return -ENOMEM;
 	if (cfg->ncidrs)
-		memcpy(all, cfg->cidrs, cfg->ncidrs * sizeof(*all));
-	if (add_link_local) {
-		const char *ll = family == AF_INET ? "169.254.0.0/16" : "fe80::/10";
-		r = cidr_parse(ll, &all[n++], NULL);
-		if (r < 0) {
-			free(all);
-			return r;
-		}
-	}
-	r = cidr_merge(all, n, family, ret);
-	free(all);
+		memcpy(keep, cfg->cidrs, cfg->ncidrs * sizeof(*keep));
+	n += cfg_link_local(cfg, opts, keep + n);
+	r = lpm_resolve(keep, n, cfg->masq_cidrs, cfg->nmasq, family, ret);
+	free(keep);
 	return r;
 }
 
@@ -175,12 +172,12 @@ int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *op
 		goto fail;
 	rs->ipv6 = opts->enable_ipv6;
 	rs->random_fully = opts->random_fully;
-	r = family_ranges(cfg, AF_INET, !cfg->masq_link_local, &rs->v4);
+	r = family_ranges(cfg, opts, AF_INET, &rs->v4);
 	if (r < 0)
 		goto fail;
 	rs->n4 = (size_t)r;
 	if (rs->ipv6) {
-		r = family_ranges(cfg, AF_INET6, !cfg->masq_link_local6, &rs->v6);
+		r = family_ranges(cfg, opts, AF_INET6, &rs->v6);
 		if (r < 0)
 			goto fail;
 		rs->n6 = (size_t)r;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/merge.h"
 #include "config/policy.h"
 #include "config/pstore.h"
 
@@ -73,15 +74,6 @@ void sources_free(struct masq_sources *s)
 	slots_free(&s->files);
 	slots_free(&s->policies);
 	free(s);
-}
-
-void merged_clear(struct masq_merged *m)
-{
-	for (size_t i = 0; i < m->norigins; i++)
-		free(m->origins[i]);
-	free(m->origins);
-	cfg_free(m->cfg);
-	memset(m, 0, sizeof(*m));
 }
 
 static struct slot *slot_get(struct slots *s, const char *path)
@@ -178,91 +170,6 @@ static bool any_file(const char *name)
 	return true;
 }
 
-/* Merging: CIDRs are appended with their origin in input order, and
- * duplicates are folded at the end (merge_finish) with a hash table, so a
- * large config merges in O(n). */
-struct merge {
-	struct masq_merged *m;
-	size_t cap;
-};
-
-static int merge_add(struct merge *mg, const struct cidr *c, const char *origin)
-{
-	struct masq_config *cfg = mg->m->cfg;
-
-	if (cfg->ncidrs == mg->cap) {
-		size_t cap = mg->cap ? mg->cap * 2 : 64;
-		struct cidr *c2 = realloc(cfg->cidrs, cap * sizeof(*c2));
-		char **o2 = c2 ? realloc(mg->m->origins, cap * sizeof(*o2)) : NULL;
-		if (c2)
-			cfg->cidrs = c2;
-		if (!o2)
-			return -ENOMEM;
-		mg->m->origins = o2;
-		mg->cap = cap;
-	}
-	mg->m->origins[cfg->ncidrs] = strdup(origin);
-	if (!mg->m->origins[cfg->ncidrs])
-		return -ENOMEM;
-	mg->m->norigins = cfg->ncidrs + 1;
-	cfg->cidrs[cfg->ncidrs++] = *c;
-	return 0;
-}
-
-/* Is name one of the ", "-separated names of list? */
-static bool named_in(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p; p = strstr(p, ", ") ? strstr(p, ", ") + 2 : NULL) {
-		if (strncmp(p, name, n) == 0 && (p[n] == '\0' || strncmp(p + n, ", ", 2) == 0))
-			return true;
-	}
-	return false;
-}
-
-/* Append origin b to a's list unless it is named there already. */
-static void join_origin(char **a, const char *b)
-{
-	char *o;
-
-	if (named_in(*a, b))
-		return;
-	if (asprintf(&o, "%s, %s", *a, b) < 0)
-		return; /* the CIDR stays; only a name is missing */
-	free(*a);
-	*a = o;
-}
-
-/* Keep the first of each CIDR, in input order, naming every origin. */
-static int merge_finish(struct merge *mg)
-{
-	struct masq_config *cfg = mg->m->cfg;
-	size_t n = cfg->ncidrs, out = 0;
-	size_t *first = malloc((n ? n : 1) * sizeof(*first));
-
-	if (!first || cidr_first_equal(cfg->cidrs, n, first) < 0) {
-		free(first);
-		return -ENOMEM;
-	}
-	/* name the origins first, then compact: the first of each moves */
-	for (size_t i = 0; i < n; i++) {
-		if (first[i] != i) {
-			join_origin(&mg->m->origins[first[i]], mg->m->origins[i]);
-			free(mg->m->origins[i]);
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (first[i] != i)
-			continue;
-		cfg->cidrs[out] = cfg->cidrs[i];
-		mg->m->origins[out++] = mg->m->origins[i];
-	}
-	cfg->ncidrs = mg->m->norigins = out;
-	free(first);
-	return 0;
-}
-
 static void note_state(struct source_state *st, const struct diags *d, size_t errors_before)
 {
 	st->used = true;
@@ -277,6 +184,16 @@ static void note_state(struct source_state *st, const struct diags *d, size_t er
 
 static int add_defaults(const struct sources_settings *set, struct merge *mg);
 
+/* Who gave a file's CIDR: the file, or "FILE:LINE" when asked for lines. */
+static const char *file_origin(const struct masq_merged *m, const char *path,
+			       const struct cidr_pos *pos, char *buf, size_t size)
+{
+	if (!m->origin_lines || !pos || !pos->line)
+		return path;
+	snprintf(buf, size, "%s:%u", path, pos->line);
+	return buf;
+}
+
 /* One ip-masq file: parse it, or fall back to its last good version. A bad
  * single config file with none falls back to the defaults, as upstream
  * starts from them; a bad file of a directory then contributes nothing. */
@@ -287,7 +204,7 @@ static int load_member(struct masq_sources *s, const struct sources_settings *se
 	struct slot *sl = slot_get(&s->files, path);
 	struct masq_config *cfg = NULL;
 	size_t len = textlen;
-	char *buf = NULL;
+	char *buf = NULL, where[PATH_MAX + 16];
 	int r = 0;
 
 	if (!sl)
@@ -325,8 +242,15 @@ static int load_member(struct masq_sources *s, const struct sources_settings *se
 		mg->m->cfg->resync_ns = sl->cfg->resync_ns;
 		mg->m->cfg->cidr_limit = sl->cfg->cidr_limit;
 	}
-	for (size_t i = 0; r != -ENOMEM && i < sl->cfg->ncidrs; i++)
-		r = merge_add(mg, &sl->cfg->cidrs[i], path);
+	for (size_t i = 0; r != -ENOMEM && i < sl->cfg->ncidrs; i++) {
+		const struct cidr_pos *pos = sl->cfg->pos ? &sl->cfg->pos[i] : NULL; /* defaults */
+		r = merge_add(mg, &sl->cfg->cidrs[i], pos,
+			      file_origin(mg->m, path, pos, where, sizeof(where)));
+	}
+	for (size_t i = 0; r != -ENOMEM && i < sl->cfg->nmasq; i++)
+		r = merge_add_masq(
+			mg, &sl->cfg->masq_cidrs[i], &sl->cfg->masq_pos[i],
+			file_origin(mg->m, path, &sl->cfg->masq_pos[i], where, sizeof(where)));
 	return r == -ENOMEM ? r : 0;
 }
 
@@ -438,7 +362,7 @@ static int merge_one(const char *name, unsigned line, const struct masq_policy *
 		return r;
 	snprintf(origin, sizeof(origin), "EgressNATPolicy/%s", name);
 	for (size_t j = 0; r == 0 && j < p->ncidrs; j++)
-		r = merge_add(mg, &p->cidrs[j], origin);
+		r = merge_add(mg, &p->cidrs[j], NULL, origin);
 	return r < 0 ? r : 1;
 }
 
@@ -501,7 +425,7 @@ static int add_defaults(const struct sources_settings *set, struct merge *mg)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; r == 0 && i < def->ncidrs; i++)
-		r = merge_add(mg, &def->cidrs[i], "defaults");
+		r = merge_add(mg, &def->cidrs[i], NULL, "defaults");
 	cfg_free(def);
 	return r;
 }
@@ -522,6 +446,7 @@ int sources_load(struct masq_sources *s, const struct sources_settings *set,
 	int nfiles, npol = 0, r;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->origin_lines = set->origin_lines;
 	for (int k = 0; k < SOURCE_COUNT; k++)
 		state_init(&st[k]);
 	ret->cfg = calloc(1, sizeof(*ret->cfg));
@@ -543,6 +468,11 @@ int sources_load(struct masq_sources *s, const struct sources_settings *set,
 		r = add_defaults(set, &mg);
 	if (r >= 0)
 		r = merge_finish(&mg);
+	if (r >= 0) {
+		size_t e2 = d->errors;
+		r = merge_conflicts(&set->opts, ret, d);
+		note_state(&st[set->api_config_name ? SOURCE_API_CONFIG : SOURCE_FILE], d, e2);
+	}
 	ret->cfg->file_present = nfiles > 0;
 	slots_sweep(&s->files);
 	slots_sweep(&s->policies);

@@ -32,6 +32,7 @@ struct sources_settings {
 	const char *api_config_name; /* "configmap NS/NAME": stands in for config */
 	const char *api_config; /* its data.config; NULL when it has none */
 	size_t api_config_len;
+	bool origin_lines; /* origins of a file's CIDRs as "FILE:LINE" (masqctl explain) */
 };
 
 /* The flags that change the outcome, shared by masqd and masqctl so the two
@@ -63,12 +64,17 @@ struct source_state {
 };
 
 /* A merged config and, for each of its CIDRs, who gave it ("FILE",
- * "EgressNATPolicy/NAME" or "defaults"; several joined by ", "). */
+ * "EgressNATPolicy/NAME" or "defaults"; several joined by ", "). Each list
+ * is the union of every source's, in input order; EgressNATPolicy NoSNAT
+ * destinations are non-masquerade prefixes like the files' own. */
 struct masq_merged {
 	struct masq_config *cfg;
 	char **origins; /* one per CIDR merged; the caller may take cfg alone */
 	size_t norigins;
+	char **masq_origins; /* one per masqueradeCIDRs entry merged */
+	size_t nmasq_origins;
 	bool incomplete; /* a failed source had no last good version to stand in */
+	bool origin_lines; /* a file's origins are "FILE:LINE" */
 	bool is_dir; /* the config was a directory */
 };
 

@@ -2,6 +2,7 @@
  *   masqctl validate [FLAGS] PATH
  *   masqctl render [FLAGS] PATH
  *   masqctl effective --json [FLAGS] PATH
+ *   masqctl explain [FLAGS] PATH DEST [--source SRC] [--json]
  *   masqctl status [--socket PATH] [--json] */
 #include <errno.h>
 #include <jansson.h>
@@ -17,6 +18,7 @@
 #include "agent/cli.h"
 #include "config/config.h"
 #include "config/duration.h"
+#include "config/explain.h"
 #include "config/flags.h"
 #include "config/outcome.h"
 #include "config/ruleset.h"
@@ -31,6 +33,7 @@ struct ctl {
 	const char *path;
 	const char *config; /* masqd's --config: PATH when none is given */
 	const char *socket;
+	const char *source; /* explain --source */
 };
 
 #define STATUS_MAX (1u << 20) /* bound on the status document read */
@@ -41,6 +44,7 @@ static void usage(FILE *f, const struct flag_def *defs)
 		   "  masqctl validate [FLAGS] PATH         check a config; prints PATH: OK\n"
 		   "  masqctl render [FLAGS] PATH           the nft ruleset masqd would program\n"
 		   "  masqctl effective --json [FLAGS] PATH the effective config as JSON\n"
+		   "  masqctl explain [FLAGS] PATH DEST    why DEST is masqueraded or not\n"
 		   "  masqctl status [--socket PATH] [--json] a running masqd's state\n\n"
 		   "PATH is an ip-masq-agent config file (YAML or JSON), or a directory whose\n"
 		   "ip-masq* files are merged as ip-masq-agent-v2 does. For render and\n"
@@ -146,23 +150,38 @@ static int cmd_render(const struct ctl *c)
 	return r < 0 ? 1 : 0;
 }
 
-static json_t *effective_json(const struct masq_merged *m)
+/* A list of CIDRs as strings, each with who gave it in sources (CIDR ->
+ * origins; a CIDR is never in both lists). */
+static json_t *cidrs_json(const struct cidr *c, size_t n, char **origins, json_t *sources)
 {
-	const struct masq_config *cfg = m->cfg;
-	json_t *o = json_object(), *list = json_array(), *sources = json_object();
-	double secs = (double)cfg->resync_ns / 1e9;
+	json_t *list = json_array();
 
-	for (size_t i = 0; i < cfg->ncidrs; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char buf[CIDR_STRLEN];
 		json_t *who = json_array();
-		cidr_format(&cfg->cidrs[i], buf);
+		cidr_format(&c[i], buf);
 		json_array_append_new(list, json_string(buf));
-		for (char *o2 = m->origins[i], *save = NULL, *tok; (tok = strtok_r(o2, ",", &save));
+		for (char *o2 = origins[i], *save = NULL, *tok; (tok = strtok_r(o2, ",", &save));
 		     o2 = NULL)
 			json_array_append_new(who, json_string(tok + (tok[0] == ' ')));
 		json_object_set_new(sources, buf, who);
 	}
-	json_object_set_new(o, "nonMasqueradeCIDRs", list);
+	return list;
+}
+
+static json_t *effective_json(const struct masq_merged *m)
+{
+	const struct masq_config *cfg = m->cfg;
+	json_t *o = json_object(), *sources = json_object();
+	double secs = (double)cfg->resync_ns / 1e9;
+
+	json_object_set_new(o, "nonMasqueradeCIDRs",
+			    cidrs_json(cfg->cidrs, cfg->ncidrs, m->origins, sources));
+	/* masqd's own key, only when set: upstream's output stays as it was */
+	if (cfg->nmasq)
+		json_object_set_new(
+			o, "masqueradeCIDRs",
+			cidrs_json(cfg->masq_cidrs, cfg->nmasq, m->masq_origins, sources));
 	json_object_set_new(o, "masqLinkLocal", json_boolean(cfg->masq_link_local));
 	json_object_set_new(o, "masqLinkLocalIPv6", json_boolean(cfg->masq_link_local6));
 	/* whole seconds print as an integer, "1.5" for 1500ms */
@@ -192,6 +211,128 @@ static int cmd_effective(const struct ctl *c)
 	r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	printf("\n");
+	return r < 0 ? 1 : 0;
+}
+
+/* "a, b" as a JSON array. */
+static json_t *origins_json(const char *list)
+{
+	json_t *a = json_array();
+
+	for (const char *p = list; p && *p;) {
+		const char *comma = strstr(p, ", ");
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		json_array_append_new(a, json_stringn(p, n));
+		p = comma ? comma + 2 : NULL;
+	}
+	return a;
+}
+
+static const char *side_name(const struct explain_prefix *p)
+{
+	return p->masquerade ? "masqueradeCIDRs" : "nonMasquerade";
+}
+
+static json_t *prefix_json(const struct explain_prefix *p, const char *dest, const char *winner)
+{
+	char c[CIDR_STRLEN], why[2 * CIDR_STRLEN + 64];
+
+	cidr_format(&p->cidr, c);
+	if (p->role == EXPLAIN_SHORTER)
+		snprintf(why, sizeof(why), "shorter than %s, which contains %s too", winner, dest);
+	else
+		snprintf(why, sizeof(why), "does not contain %s", dest);
+	return json_pack("{s:s, s:s, s:o, s:s}", "cidr", c, "list", side_name(p), "origins",
+			 origins_json(p->origins), "reason",
+			 p->role == EXPLAIN_DECIDED ? "the longest prefix containing it" : why);
+}
+
+static json_t *explain_json(const struct explain *e, const char *dest, const char *source)
+{
+	json_t *o = json_object(), *shorter = json_array(), *elsewhere = json_array();
+	char winner[CIDR_STRLEN] = "";
+
+	if (e->n)
+		cidr_format(&e->v[0].cidr, winner);
+	for (size_t i = 1; i < e->n; i++)
+		json_array_append_new(e->v[i].role == EXPLAIN_SHORTER ? shorter : elsewhere,
+				      prefix_json(&e->v[i], dest, winner));
+	json_object_set_new(o, "destination", json_string(dest));
+	json_object_set_new(o, "masqueraded", json_boolean(e->masqueraded));
+	json_object_set_new(o, "familyDecided", json_boolean(e->family_on));
+	json_object_set_new(o, "decidedBy",
+			    e->n ? prefix_json(&e->v[0], dest, winner) : json_null());
+	json_object_set_new(o, "shorter", shorter);
+	json_object_set_new(o, "notContaining", elsewhere);
+	json_object_set_new(o, "notContainingNotListed", json_integer((json_int_t)e->more));
+	json_object_set_new(o, "source", source ? json_string(source) : json_null());
+	json_object_set_new(o, "sourceScoped", json_false());
+	return o;
+}
+
+static void explain_print(const struct explain *e, const char *dest, const char *source)
+{
+	char c[CIDR_STRLEN], winner[CIDR_STRLEN] = "";
+
+	printf("%s: %s\n", dest, e->masqueraded ? "masqueraded" : "keeps the pod IP");
+	if (!e->family_on)
+		printf("  IPv6 is not decided without --enable-ipv6: masqd leaves it untouched, as "
+		       "upstream does\n");
+	else if (!e->n)
+		printf("  no prefix contains %s: masqueraded, as everything not listed\n", dest);
+	if (e->n)
+		cidr_format(&e->v[0].cidr, winner);
+	for (size_t i = 0; i < e->n; i++) {
+		const struct explain_prefix *p = &e->v[i];
+
+		cidr_format(&p->cidr, c);
+		if (p->role == EXPLAIN_DECIDED)
+			printf("  decided by %s (%s), from %s\n", c, side_name(p), p->origins);
+		else if (p->role == EXPLAIN_SHORTER)
+			printf("  lost: %s (%s), from %s: shorter than %s\n", c, side_name(p),
+			       p->origins, winner);
+		else
+			printf("  not in the running: %s (%s), from %s: does not contain %s\n", c,
+			       side_name(p), p->origins, dest);
+	}
+	if (e->more)
+		printf("  ... and %zu more prefixes inside %s that do not contain %s\n", e->more,
+		       winner, dest);
+	if (e->family_on)
+		printf("  source %s: every source is decided (no pod-source scoping)\n",
+		       source ? source : "any");
+}
+
+/* masqctl explain: DEST's decision from PATH, offline. */
+static int cmd_explain(const struct ctl *c, const char *dest)
+{
+	struct ctl lines = *c;
+	struct masq_merged m;
+	struct explain e;
+	struct cidr d, s;
+	int r;
+
+	if (cidr_parse_host(dest, &d) < 0 || (c->source && cidr_parse_host(c->source, &s) < 0)) {
+		fprintf(stderr, "masqctl: \"%s\" is not an IPv4 or IPv6 address\n",
+			cidr_parse_host(dest, &d) < 0 ? dest : c->source);
+		return 2;
+	}
+	lines.set.origin_lines = true; /* origins as FILE:LINE */
+	if (load(&lines, false, &m) < 0)
+		return 1;
+	r = explain_dest(&m, &c->set.opts, &d, &e);
+	if (r == 0 && c->json) {
+		json_t *o = explain_json(&e, dest, c->source);
+		r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ? -EIO : 0;
+		printf("\n");
+		json_decref(o);
+	} else if (r == 0) {
+		explain_print(&e, dest, c->source);
+	}
+	explain_clear(&e);
+	merged_clear(&m);
+	if (r < 0)
+		fprintf(stderr, "masqctl: %s\n", strerror(-r));
 	return r < 0 ? 1 : 0;
 }
 
@@ -331,7 +472,9 @@ int main(int argc, char **argv)
 	/* masqctl's own first: they win over a masqd flag of the same name */
 	const struct flag_def defs[] = {
 		MASQ_OUTCOME_FLAGS(c.set, c.max_cidrs, c.resync, c.to_ports),
-		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective, status)" },
+		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective, explain, status)" },
+		{ "source", FLAG_STRING, &c.source, "ADDR",
+		  "explain: the packet's source address (no pod-source scoping: every source)" },
 		{ "socket", FLAG_STRING, &c.socket, "PATH",
 		  "masqd's status socket (status; default " AGENT_DEFAULT_STATUS ")" },
 		{ "config", FLAG_STRING, &c.config, "PATH",
@@ -346,6 +489,7 @@ int main(int argc, char **argv)
 	struct flag_ctx fc;
 	const char *cmd;
 	char why[128];
+	size_t explain;
 
 	if (flags_parse(defs, argc, argv, 1, &fc) < 0) {
 		fprintf(stderr, "masqctl: %s\n", fc.err);
@@ -363,7 +507,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "masqctl: ignored, they do not change the rules: %s\n", fc.ignored);
 	if (fc.nargs == 1 && strcmp(fc.args[0], "status") == 0)
 		return cmd_status(&c);
-	if (fc.nargs != 2 && !(fc.nargs == 1 && c.config)) {
+	explain = fc.nargs >= 1 && strcmp(fc.args[0], "explain") == 0; /* takes DEST too */
+	if (fc.nargs != 2 + explain && !(fc.nargs == 1 + explain && c.config)) {
 		usage(stderr, defs);
 		return 2;
 	}
@@ -374,7 +519,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = fc.args[0];
-	c.path = fc.nargs == 2 ? fc.args[1] : c.config;
+	c.path = fc.nargs == 2 + explain ? fc.args[1] : c.config;
+	if (explain)
+		return cmd_explain(&c, fc.args[fc.nargs - 1]);
 	if (strcmp(cmd, "validate") == 0)
 		return cmd_validate(&c);
 	if (strcmp(cmd, "render") == 0)

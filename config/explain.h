@@ -1,0 +1,46 @@
+/* Why one destination is masqueraded or keeps the pod IP, from a merged
+ * config: the longest-prefix decision (config/lpm.h, the rule the kernel set
+ * is resolved with), the prefix that decided it with who gave it, and the
+ * prefixes that lost. Pure: masqctl explain prints it. */
+#ifndef MASQ_EXPLAIN_H
+#define MASQ_EXPLAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/sources.h"
+
+#define EXPLAIN_LONGER_MAX 16 /* longer prefixes listed inside the deciding one */
+
+enum explain_role {
+	EXPLAIN_DECIDED, /* the longest prefix containing the destination */
+	EXPLAIN_SHORTER, /* contains it too, but a longer prefix does */
+	EXPLAIN_ELSEWHERE, /* inside the deciding prefix, but not containing it */
+};
+
+struct explain_prefix {
+	struct cidr cidr;
+	bool masquerade; /* from masqueradeCIDRs */
+	enum explain_role role;
+	const char *
+		origins; /* borrowed: "FILE:LINE, EgressNATPolicy/NAME", "defaults", "link-local" */
+};
+
+struct explain {
+	struct cidr dest;
+	bool family_on; /* false: IPv6 without --enable-ipv6, which masqd leaves untouched */
+	bool masqueraded;
+	struct explain_prefix *v; /* the deciding prefix first, shorter ones, then elsewhere */
+	size_t n;
+	size_t more; /* prefixes inside the deciding one not listed (over EXPLAIN_LONGER_MAX) */
+};
+
+/* Explain dest (a host prefix) under m and opts. ret borrows m's strings:
+ * keep m until explain_clear. Returns 0 or -ENOMEM. */
+int explain_dest(const struct masq_merged *m, const struct masq_opts *opts, const struct cidr *dest,
+		 struct explain *ret) __attribute__((warn_unused_result));
+
+/* Free what explain_dest put in e. */
+void explain_clear(struct explain *e);
+
+#endif

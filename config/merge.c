@@ -1,0 +1,197 @@
+/* Merging the sources' CIDR lists: each CIDR with who gave it, duplicates
+ * folded with every origin named, and the check that no prefix ends up in
+ * both lists. */
+#include "config/merge.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+void merged_clear(struct masq_merged *m)
+{
+	for (size_t i = 0; i < m->norigins; i++)
+		free(m->origins[i]);
+	free(m->origins);
+	for (size_t i = 0; i < m->nmasq_origins; i++)
+		free(m->masq_origins[i]);
+	free(m->masq_origins);
+	cfg_free(m->cfg);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Room for one more CIDR, its origin and (when pos) its position. */
+static int grow(struct cidr **v, char ***origins, struct cidr_pos **pos, size_t n, size_t *cap)
+{
+	size_t c = *cap ? *cap * 2 : 64;
+	struct cidr *v2;
+	char **o2;
+	struct cidr_pos *p2;
+
+	if (n < *cap)
+		return 0;
+	if (!(v2 = realloc(*v, c * sizeof(*v2))))
+		return -ENOMEM;
+	*v = v2;
+	if (!(o2 = realloc(*origins, c * sizeof(*o2))))
+		return -ENOMEM;
+	*origins = o2;
+	if (pos && !(p2 = realloc(*pos, c * sizeof(*p2))))
+		return -ENOMEM;
+	if (pos)
+		*pos = p2;
+	*cap = c;
+	return 0;
+}
+
+int merge_add(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
+	      const char *origin)
+{
+	struct masq_config *cfg = mg->m->cfg;
+
+	if (grow(&cfg->cidrs, &mg->m->origins, &cfg->pos, cfg->ncidrs, &mg->cap) < 0)
+		return -ENOMEM;
+	cfg->pos[cfg->ncidrs] = pos ? *pos : (struct cidr_pos){ 0 };
+	mg->m->origins[cfg->ncidrs] = strdup(origin);
+	if (!mg->m->origins[cfg->ncidrs])
+		return -ENOMEM;
+	mg->m->norigins = cfg->ncidrs + 1;
+	cfg->cidrs[cfg->ncidrs++] = *c;
+	return 0;
+}
+
+int merge_add_masq(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
+		   const char *origin)
+{
+	struct masq_config *cfg = mg->m->cfg;
+
+	if (grow(&cfg->masq_cidrs, &mg->m->masq_origins, &cfg->masq_pos, cfg->nmasq, &mg->mcap) < 0)
+		return -ENOMEM;
+	mg->m->masq_origins[cfg->nmasq] = strdup(origin);
+	if (!mg->m->masq_origins[cfg->nmasq])
+		return -ENOMEM;
+	mg->m->nmasq_origins = cfg->nmasq + 1;
+	cfg->masq_pos[cfg->nmasq] = *pos;
+	cfg->masq_cidrs[cfg->nmasq++] = *c;
+	return 0;
+}
+
+/* Is name one of the ", "-separated names of list? */
+static bool named_in(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p; p = strstr(p, ", ") ? strstr(p, ", ") + 2 : NULL) {
+		if (strncmp(p, name, n) == 0 && (p[n] == '\0' || strncmp(p + n, ", ", 2) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* Append origin b to a's list unless it is named there already. */
+static void join_origin(char **a, const char *b)
+{
+	char *o;
+
+	if (named_in(*a, b))
+		return;
+	if (asprintf(&o, "%s, %s", *a, b) < 0)
+		return; /* the CIDR stays; only a name is missing */
+	free(*a);
+	*a = o;
+}
+
+/* Keep the first of each CIDR of one list, in input order, naming every
+ * origin; pos (when there are positions) follows the first. */
+static int fold(struct cidr *v, char **origins, struct cidr_pos *pos, size_t *n)
+{
+	size_t *first = malloc((*n ? *n : 1) * sizeof(*first)), out = 0;
+
+	if (!first || cidr_first_equal(v, *n, first) < 0) {
+		free(first);
+		return -ENOMEM;
+	}
+	/* name the origins first, then compact: the first of each moves */
+	for (size_t i = 0; i < *n; i++) {
+		if (first[i] != i) {
+			join_origin(&origins[first[i]], origins[i]);
+			free(origins[i]);
+		}
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (first[i] != i)
+			continue;
+		if (pos)
+			pos[out] = pos[i];
+		v[out] = v[i];
+		origins[out++] = origins[i];
+	}
+	*n = out;
+	free(first);
+	return 0;
+}
+
+int merge_finish(struct merge *mg)
+{
+	struct masq_config *cfg = mg->m->cfg;
+	int r = fold(cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
+
+	mg->m->norigins = cfg->ncidrs;
+	if (r == 0)
+		r = fold(cfg->masq_cidrs, mg->m->masq_origins, cfg->masq_pos, &cfg->nmasq);
+	mg->m->nmasq_origins = cfg->nmasq;
+	return r;
+}
+
+/* The file of the first origin of a list ("a, b" gives "a"; "a:LINE" gives
+ * "a" when the origins carry lines). */
+static void first_origin(const struct masq_merged *m, const char *list, unsigned line, char *buf,
+			 size_t size)
+{
+	const char *comma = strstr(list, ", ");
+	size_t n = comma ? (size_t)(comma - list) : strlen(list);
+	char suffix[16];
+	size_t k =
+		m->origin_lines && line ? (size_t)snprintf(suffix, sizeof(suffix), ":%u", line) : 0;
+
+	if (k && n > k && strncmp(list + n - k, suffix, k) == 0)
+		n -= k;
+	snprintf(buf, size, "%.*s", (int)n, list);
+}
+
+/* Each file was checked alone; the union can still hold a masqueradeCIDRs
+ * prefix that another source (a file of the directory, an EgressNATPolicy,
+ * the link-local range once the flags are merged) makes non-masquerade.
+ * That is refused where masqueradeCIDRs has it, and the whole load with it:
+ * the kernel keeps the last good rules. */
+int merge_conflicts(const struct masq_opts *opts, const struct masq_merged *m, struct diags *d)
+{
+	const struct masq_config *cfg = m->cfg;
+	size_t *with = malloc((cfg->nmasq ? cfg->nmasq : 1) * sizeof(*with));
+	int r = with ? cfg_conflicts(cfg, opts, true, with) : -ENOMEM;
+
+	for (size_t j = 0; r > 0 && j < cfg->nmasq; j++) {
+		char canon[CIDR_STRLEN], file[DIAG_FILE_LEN];
+
+		if (with[j] == SIZE_MAX)
+			continue;
+		cidr_format(&cfg->masq_cidrs[j], canon);
+		first_origin(m, m->masq_origins[j], cfg->masq_pos[j].line, file, sizeof(file));
+		if (with[j] == CFG_LINK_LOCAL)
+			diag_add(d, DIAG_ERROR, file, cfg->masq_pos[j].line, cfg->masq_pos[j].col,
+				 "%s in masqueradeCIDRs is the link-local range; set %s: true to "
+				 "masquerade it",
+				 canon,
+				 cfg->masq_cidrs[j].family == AF_INET6 ? "masqLinkLocalIPv6"
+								       : "masqLinkLocal");
+		else
+			diag_add(
+				d, DIAG_ERROR, file, cfg->masq_pos[j].line, cfg->masq_pos[j].col,
+				"%s is in masqueradeCIDRs here and a non-masquerade prefix from %s; "
+				"the longest prefix decides, so keep it in one list",
+				canon, m->origins[with[j]]);
+	}
+	free(with);
+	return r < 0 ? r : r > 0 ? -EINVAL : 0;
+}

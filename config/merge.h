@@ -1,0 +1,37 @@
+/* Merging config sources' CIDR lists (config/sources.c reads the sources).
+ * CIDRs are appended with their origin in input order, and duplicates are
+ * folded at the end (merge_finish) with a hash table, so a large config
+ * merges in O(n). Each list has its own room: the nonMasqueradeCIDRs' and
+ * the masqueradeCIDRs'. */
+#ifndef MASQ_MERGE_H
+#define MASQ_MERGE_H
+
+#include "config/sources.h"
+
+/* A merge in progress into m (m->cfg allocated by the caller). */
+struct merge {
+	struct masq_merged *m;
+	size_t cap, mcap;
+};
+
+/* Append a non-masquerade CIDR, where it was written (NULL: nowhere), and
+ * who gave it. 0 or -ENOMEM. */
+int merge_add(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
+	      const char *origin) __attribute__((warn_unused_result));
+
+/* Append a masqueradeCIDRs entry, where it was written, and who gave it. */
+int merge_add_masq(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
+		   const char *origin) __attribute__((warn_unused_result));
+
+/* Keep the first of each CIDR of each list, in input order, naming every
+ * origin. 0 or -ENOMEM. */
+int merge_finish(struct merge *mg) __attribute__((warn_unused_result));
+
+/* Each source was checked alone; the union can still hold a masqueradeCIDRs
+ * prefix that another source makes non-masquerade. Each is an error in d at
+ * the masqueradeCIDRs entry, naming the other; returns -EINVAL then, else 0
+ * (or -ENOMEM). */
+int merge_conflicts(const struct masq_opts *opts, const struct masq_merged *m, struct diags *d)
+	__attribute__((warn_unused_result));
+
+#endif
