@@ -133,7 +133,7 @@ static void read_destination(struct ctx *c, const struct yt_node *item, struct m
 	if (cidr.plen == 0)
 		diag_add(c->d, DIAG_WARNING, c->file, cn->line, cn->col,
 			 "policy %s: destination %s keeps the pod IP for every destination: "
-			 "masquerading is off for this node",
+			 "only masqueradeCIDRs are masqueraded on this node",
 			 c->name, canon);
 	p->cidrs[p->ncidrs++] = cidr;
 }

@@ -417,7 +417,7 @@ static void test_policy_broad_destinations(void **state)
 	assert_int_equal(d.errors, 0);
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.items[0].level, DIAG_WARNING);
-	assert_non_null(strstr(d.items[0].msg, "masquerading is off for this node"));
+	assert_non_null(strstr(d.items[0].msg, "only masqueradeCIDRs are masqueraded"));
 	diags_init(&d);
 	opts.policy_min_plen[0] = 8;
 	opts.policy_min_plen[1] = 16;
