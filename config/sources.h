@@ -84,6 +84,10 @@ struct masq_sources;
 struct masq_sources *sources_new(void);
 void sources_free(struct masq_sources *s);
 
+/* Files parsed since sources_new: a file whose bytes are those of its last
+ * good parse is not parsed again (its problems are reported again). */
+uint64_t sources_parses(const struct masq_sources *s);
+
 /* Load every source and merge. Returns 0 when all were good, 1 when some
  * failed (their last good versions stand in; see ret->incomplete), or
  * -errno when nothing could be built. st gets each source's state. */

@@ -376,6 +376,55 @@ static void test_single_file_and_policies(void **state)
 	merged_clear(&m);
 }
 
+/* A file whose bytes have not changed since its last good parse is not
+ * parsed again, and what that parse said is said again; a changed file, a
+ * bad one, and a policy file with refused policies are handled as before. */
+static void test_unchanged_files_skip_the_parse(void **state)
+{
+	struct masq_merged m;
+	uint64_t p0;
+
+	set.policy_dir = pol;
+	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8, 10.0.0.0/8]\n"); /* a warning */
+	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.16.0.0/12]\n");
+	put(pol, "p.yaml",
+	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+	    "metadata: {name: good}\nspec: {action: NoSNAT, destinations: "
+	    "[{cidr: 192.168.0.0/16}]}\n---\napiVersion: networking.gke.io/v1\n"
+	    "kind: EgressNATPolicy\nmetadata: {name: bad}\nspec: {action: SNAT}\n");
+	p0 = sources_parses(src);
+	assert_string_equal(load(1, &m), "10.0.0.0/8<ip-masq-a>,172.16.0.0/12<ip-masq-b>,"
+					 "192.168.0.0/16<EgressNATPolicy/good>");
+	merged_clear(&m);
+	assert_int_equal(sources_parses(src) - p0, 3);
+	assert_int_equal(d.warnings, 1);
+	assert_int_equal(d.errors, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(load(1, &m), "10.0.0.0/8<ip-masq-a>,172.16.0.0/12<ip-masq-b>,"
+						 "192.168.0.0/16<EgressNATPolicy/good>");
+		merged_clear(&m);
+	}
+	assert_int_equal(sources_parses(src) - p0, 3); /* nothing changed: no parse */
+	assert_int_equal(d.warnings, 1); /* said again */
+	assert_int_equal(d.errors, 1);
+	assert_false(st[SOURCE_POLICY].ok); /* the refused policy still counts */
+	assert_non_null(strstr(st[SOURCE_POLICY].error, "SNAT"));
+	/* one file changed (same size): only it is parsed */
+	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.17.0.0/16]\n");
+	assert_non_null(strstr(load(1, &m), "172.17.0.0/16<ip-masq-b>"));
+	merged_clear(&m);
+	assert_int_equal(sources_parses(src) - p0, 4);
+	/* bad bytes are parsed every time, and their error said every time */
+	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.17.0.1/16]\n");
+	assert_non_null(strstr(load(1, &m), "172.17.0.0/16<ip-masq-b>"));
+	merged_clear(&m);
+	assert_non_null(strstr(load(1, &m), "172.17.0.0/16<ip-masq-b>"));
+	merged_clear(&m);
+	assert_int_equal(sources_parses(src) - p0, 6);
+	assert_int_equal(d.errors, 2);
+	set.policy_dir = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +436,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tab_indented_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_file_and_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged_files_skip_the_parse, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_policy_duplicates, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("sources", tests, NULL, NULL);
