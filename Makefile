@@ -57,11 +57,11 @@ CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/doc.c config
                config/kwatch.c
 CONFIG_SRC  += config/lpm.c config/merge.c config/explain.c config/build.c
 NETLINK_SRC := netlink/batch.c netlink/exprs.c netlink/nft.c netlink/reply.c netlink/table.c \
-               netlink/legacy.c netlink/state.c
+               netlink/legacy.c netlink/state.c netlink/lookup.c
 AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/intake.c \
                agent/legacy.c agent/uninstall.c agent/loop.c agent/watch.c agent/caps.c \
                agent/expo.c agent/http.c agent/metrics.c agent/status.c agent/kube.c \
-               agent/kube_http.c agent/kube_state.c agent/dl.c
+               agent/kube_http.c agent/kube_state.c agent/explain_live.c agent/dl.c
 MASQCTL_SRC := tools/masqctl.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/caps.h"
+#include "agent/explain_live.h"
 #include "agent/http.h"
 #include "agent/intake.h"
 #include "agent/kube.h"
@@ -352,6 +353,16 @@ static char *status_doc(void *data)
 	return metrics_status_json(data);
 }
 
+/* The status socket's requests beside the status: "explain ADDR". */
+static char *status_request(void *data, const char *line)
+{
+	struct agent *a = ((struct stats_view *)data)->ctx;
+
+	if (strncmp(line, "explain ", 8) == 0)
+		return explain_live(a->in, a->nft, line + 8);
+	return NULL;
+}
+
 /* The endpoints; a metrics or health address that cannot be served is
  * fatal (probes would fail anyway), a status socket that cannot is not. */
 static int setup_endpoints(struct agent *a)
@@ -371,8 +382,8 @@ static int setup_endpoints(struct agent *a)
 		return -EINVAL;
 	}
 	if (a->set.status_socket[0] &&
-	    !(a->status = status_server_new(a->loop, a->set.status_socket, status_doc, &a->view,
-					    err, sizeof(err))))
+	    !(a->status = status_server_new(a->loop, a->set.status_socket, status_doc,
+					    status_request, &a->view, err, sizeof(err))))
 		log_warnx("--status-socket %s: %s; masqctl status will not answer",
 			  a->set.status_socket, err);
 	return 0;

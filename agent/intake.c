@@ -244,6 +244,39 @@ int intake_load(struct intake *in, struct masq_config **ret_partial)
 	return r;
 }
 
+int intake_explain(struct intake *in, const struct cidr *dest, struct masq_merged *ret_m,
+		   struct explain *ret_e, bool *ret_current)
+{
+	struct masq_sources *fresh = sources_new();
+	struct sources_settings set = in->srcset;
+	struct source_state st[SOURCE_COUNT];
+	struct diags d;
+	const char *text;
+	size_t len;
+	int r;
+
+	if (!fresh)
+		return -ENOMEM;
+	/* the API's state as it is now: what the last load pointed at may
+	 * have been replaced since */
+	set.api_policies = in->kube ? kube_client_policies(in->kube) : NULL;
+	if (set.api_config_name && in->kube && kube_client_configmap(in->kube, &text, &len)) {
+		set.api_config = text;
+		set.api_config_len = len;
+	}
+	set.origin_lines = true;
+	diags_init(&d);
+	r = sources_load(fresh, &set, ret_m, st, &d);
+	sources_free(fresh);
+	if (r < 0)
+		return r;
+	*ret_current = in->good && cfg_equal(ret_m->cfg, in->good);
+	r = explain_dest(ret_m, &set.opts, dest, ret_e);
+	if (r < 0)
+		merged_clear(ret_m);
+	return r;
+}
+
 int intake_kube_access(const struct agent_settings *s, struct kube_access *acc)
 {
 	char path[PATH_MAX], *buf = NULL, why[DIAG_MSG_LEN - 16];

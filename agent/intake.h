@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/kube.h"
 #include "agent/stats.h"
+#include "config/explain.h"
 #include "config/kubeconfig.h"
 
 struct intake;
@@ -47,6 +48,13 @@ void intake_use_kube(struct intake *in, struct kube_client *k);
 
 /* The API watch says res changed: follow the ConfigMap's health. */
 void intake_kube_changed(struct intake *in, enum kube_res res);
+
+/* Explain dest from the sources as they are now, read afresh with origins
+ * as FILE:LINE (the parses masqd keeps have none); *ret_current says
+ * whether they give the config last applied. ret_e borrows ret_m: clear
+ * both. Returns 0 or -errno. */
+int intake_explain(struct intake *in, const struct cidr *dest, struct masq_merged *ret_m,
+		   struct explain *ret_e, bool *ret_current) __attribute__((warn_unused_result));
 
 /* API access: --kubeconfig, else --apiserver-url (with the service
  * account's token and CA when there is one), else in-cluster. Problems are

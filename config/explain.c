@@ -127,3 +127,98 @@ void explain_clear(struct explain *e)
 	free(e->v);
 	memset(e, 0, sizeof(*e));
 }
+
+/* --- the answer, as JSON and as text (masqctl explain, and masqd for --live) */
+
+/* "a, b" as a JSON array. */
+static json_t *origins_json(const char *list)
+{
+	json_t *a = json_array();
+
+	for (const char *p = list; p && *p;) {
+		const char *comma = strstr(p, ", ");
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		json_array_append_new(a, json_stringn(p, n));
+		p = comma ? comma + 2 : NULL;
+	}
+	return a;
+}
+
+static const char *side_name(const struct explain_prefix *p)
+{
+	return p->masquerade ? "masqueradeCIDRs" : "nonMasquerade";
+}
+
+static json_t *prefix_json(const struct explain_prefix *p, const char *dest, const char *winner)
+{
+	char c[CIDR_STRLEN], why[2 * CIDR_STRLEN + 64];
+
+	cidr_format(&p->cidr, c);
+	if (p->role == EXPLAIN_SHORTER)
+		snprintf(why, sizeof(why), "shorter than %s, which contains %s too", winner, dest);
+	else
+		snprintf(why, sizeof(why), "does not contain %s", dest);
+	return json_pack("{s:s, s:s, s:o, s:s}", "cidr", c, "list", side_name(p), "origins",
+			 origins_json(p->origins), "reason",
+			 p->role == EXPLAIN_DECIDED ? "the longest prefix containing it" : why);
+}
+
+json_t *explain_to_json(const struct explain *e, const char *dest, const char *source)
+{
+	json_t *o = json_object(), *shorter = json_array(), *elsewhere = json_array();
+	char winner[CIDR_STRLEN] = "";
+
+	if (e->n)
+		cidr_format(&e->v[0].cidr, winner);
+	for (size_t i = 1; i < e->n; i++)
+		json_array_append_new(e->v[i].role == EXPLAIN_SHORTER ? shorter : elsewhere,
+				      prefix_json(&e->v[i], dest, winner));
+	json_object_set_new(o, "destination", json_string(dest));
+	json_object_set_new(o, "masqueraded", json_boolean(e->masqueraded));
+	json_object_set_new(o, "familyDecided", json_boolean(e->family_on));
+	json_object_set_new(o, "decidedBy",
+			    e->n ? prefix_json(&e->v[0], dest, winner) : json_null());
+	json_object_set_new(o, "shorter", shorter);
+	json_object_set_new(o, "notContaining", elsewhere);
+	json_object_set_new(o, "notContainingNotListed", json_integer((json_int_t)e->more));
+	json_object_set_new(o, "source", source ? json_string(source) : json_null());
+	json_object_set_new(o, "sourceScoped", json_false());
+	return o;
+}
+
+void explain_write(const struct explain *e, const char *dest, const char *source, FILE *out)
+{
+	char c[CIDR_STRLEN], winner[CIDR_STRLEN] = "";
+
+	fprintf(out, "%s: %s\n", dest, e->masqueraded ? "masqueraded" : "keeps the pod IP");
+	if (!e->family_on)
+		fprintf(out,
+			"  IPv6 is not decided without --enable-ipv6: masqd leaves it untouched, as "
+			"upstream does\n");
+	else if (!e->n)
+		fprintf(out, "  no prefix contains %s: masqueraded, as everything not listed\n",
+			dest);
+	if (e->n)
+		cidr_format(&e->v[0].cidr, winner);
+	for (size_t i = 0; i < e->n; i++) {
+		const struct explain_prefix *p = &e->v[i];
+
+		cidr_format(&p->cidr, c);
+		if (p->role == EXPLAIN_DECIDED)
+			fprintf(out, "  decided by %s (%s), from %s\n", c, side_name(p),
+				p->origins);
+		else if (p->role == EXPLAIN_SHORTER)
+			fprintf(out, "  lost: %s (%s), from %s: shorter than %s\n", c, side_name(p),
+				p->origins, winner);
+		else
+			fprintf(out,
+				"  not in the running: %s (%s), from %s: does not contain %s\n", c,
+				side_name(p), p->origins, dest);
+	}
+	if (e->more)
+		fprintf(out, "  ... and %zu more prefixes inside %s that do not contain %s\n",
+			e->more, winner, dest);
+	if (e->family_on)
+		fprintf(out, "  source %s: every source is decided (no pod-source scoping)\n",
+			source ? source : "any");
+}

@@ -7,6 +7,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
 
 #include "config/sources.h"
 
@@ -39,6 +42,12 @@ struct explain {
  * keep m until explain_clear. Returns 0 or -ENOMEM. */
 int explain_dest(const struct masq_merged *m, const struct masq_opts *opts, const struct cidr *dest,
 		 struct explain *ret) __attribute__((warn_unused_result));
+
+/* e as masqctl explain --json prints it (dest and source as written). */
+json_t *explain_to_json(const struct explain *e, const char *dest, const char *source);
+
+/* e as masqctl explain prints it. */
+void explain_write(const struct explain *e, const char *dest, const char *source, FILE *out);
 
 /* Free what explain_dest put in e. */
 void explain_clear(struct explain *e);

@@ -3,6 +3,7 @@
  *   masqctl render [FLAGS] PATH
  *   masqctl effective --json [FLAGS] PATH
  *   masqctl explain [FLAGS] PATH DEST [--source SRC] [--json]
+ *   masqctl explain --live DEST [--socket PATH] [--json]
  *   masqctl status [--socket PATH] [--json] */
 #include <errno.h>
 #include <jansson.h>
@@ -29,7 +30,7 @@ struct ctl {
 	const char *to_ports;
 	const char *resync;
 	int max_cidrs;
-	bool json, help, version;
+	bool json, help, version, live;
 	const char *path;
 	const char *config; /* masqd's --config: PATH when none is given */
 	const char *socket;
@@ -40,21 +41,25 @@ struct ctl {
 
 static void usage(FILE *f, const struct flag_def *defs)
 {
-	fprintf(f, "Usage:\n"
-		   "  masqctl validate [FLAGS] PATH         check a config; prints PATH: OK\n"
-		   "  masqctl render [FLAGS] PATH           the nft ruleset masqd would program\n"
-		   "  masqctl effective --json [FLAGS] PATH the effective config as JSON\n"
-		   "  masqctl explain [FLAGS] PATH DEST    why DEST is masqueraded or not\n"
-		   "  masqctl status [--socket PATH] [--json] a running masqd's state\n\n"
-		   "PATH is an ip-masq-agent config file (YAML or JSON), or a directory whose\n"
-		   "ip-masq* files are merged as ip-masq-agent-v2 does. For render and\n"
-		   "effective a missing file means the built-in defaults, as for masqd.\n\n"
-		   "Flags (those of masqd that change the outcome, and masqctl's own):\n");
+	fprintf(f,
+		"Usage:\n"
+		"  masqctl validate [FLAGS] PATH         check a config; prints PATH: OK\n"
+		"  masqctl render [FLAGS] PATH           the nft ruleset masqd would program\n"
+		"  masqctl effective --json [FLAGS] PATH the effective config as JSON\n"
+		"  masqctl explain [FLAGS] PATH DEST    why DEST is masqueraded or not\n"
+		"  masqctl explain --live DEST         the same from the running masqd, checked\n"
+		"                                      against the kernel's set\n"
+		"  masqctl status [--socket PATH] [--json] a running masqd's state\n\n"
+		"PATH is an ip-masq-agent config file (YAML or JSON), or a directory whose\n"
+		"ip-masq* files are merged as ip-masq-agent-v2 does. For render and\n"
+		"effective a missing file means the built-in defaults, as for masqd.\n\n"
+		"Flags (those of masqd that change the outcome, and masqctl's own):\n");
 	flags_print_help(defs, f);
 	fprintf(f, "\nmasqd's other flags (--masq-chain, --v, klog's, ...) are accepted and\n"
 		   "ignored, so a DaemonSet's args can be pasted as they are.\n");
 	fprintf(f,
-		"\nExit status: 0 on success, 1 when the config has errors, 2 on a usage error.\n");
+		"\nExit status: 0 on success, 1 when the config has errors, 2 on a usage error,\n"
+		"3 when explain --live finds the kernel's set disagreeing with the decision.\n");
 }
 
 /* Print warnings and errors, one FILE:LINE:COL: message line each. */
@@ -214,93 +219,55 @@ static int cmd_effective(const struct ctl *c)
 	return r < 0 ? 1 : 0;
 }
 
-/* "a, b" as a JSON array. */
-static json_t *origins_json(const char *list)
-{
-	json_t *a = json_array();
+static char *ask_masqd(const char *path, const char *request);
 
-	for (const char *p = list; p && *p;) {
-		const char *comma = strstr(p, ", ");
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
-		json_array_append_new(a, json_stringn(p, n));
-		p = comma ? comma + 2 : NULL;
+/* masqctl explain --live DEST: the running masqd's answer. */
+static int cmd_explain_live(const struct ctl *c, const char *dest)
+{
+	char req[128], *text;
+	json_error_t jerr;
+	json_t *doc, *k;
+	int rc = 0;
+
+	if (strlen(dest) > 64 || strchr(dest, '\n')) {
+		fprintf(stderr, "masqctl: \"%.64s\" is not an IPv4 or IPv6 address\n", dest);
+		return 2;
 	}
-	return a;
-}
-
-static const char *side_name(const struct explain_prefix *p)
-{
-	return p->masquerade ? "masqueradeCIDRs" : "nonMasquerade";
-}
-
-static json_t *prefix_json(const struct explain_prefix *p, const char *dest, const char *winner)
-{
-	char c[CIDR_STRLEN], why[2 * CIDR_STRLEN + 64];
-
-	cidr_format(&p->cidr, c);
-	if (p->role == EXPLAIN_SHORTER)
-		snprintf(why, sizeof(why), "shorter than %s, which contains %s too", winner, dest);
-	else
-		snprintf(why, sizeof(why), "does not contain %s", dest);
-	return json_pack("{s:s, s:s, s:o, s:s}", "cidr", c, "list", side_name(p), "origins",
-			 origins_json(p->origins), "reason",
-			 p->role == EXPLAIN_DECIDED ? "the longest prefix containing it" : why);
-}
-
-static json_t *explain_json(const struct explain *e, const char *dest, const char *source)
-{
-	json_t *o = json_object(), *shorter = json_array(), *elsewhere = json_array();
-	char winner[CIDR_STRLEN] = "";
-
-	if (e->n)
-		cidr_format(&e->v[0].cidr, winner);
-	for (size_t i = 1; i < e->n; i++)
-		json_array_append_new(e->v[i].role == EXPLAIN_SHORTER ? shorter : elsewhere,
-				      prefix_json(&e->v[i], dest, winner));
-	json_object_set_new(o, "destination", json_string(dest));
-	json_object_set_new(o, "masqueraded", json_boolean(e->masqueraded));
-	json_object_set_new(o, "familyDecided", json_boolean(e->family_on));
-	json_object_set_new(o, "decidedBy",
-			    e->n ? prefix_json(&e->v[0], dest, winner) : json_null());
-	json_object_set_new(o, "shorter", shorter);
-	json_object_set_new(o, "notContaining", elsewhere);
-	json_object_set_new(o, "notContainingNotListed", json_integer((json_int_t)e->more));
-	json_object_set_new(o, "source", source ? json_string(source) : json_null());
-	json_object_set_new(o, "sourceScoped", json_false());
-	return o;
-}
-
-static void explain_print(const struct explain *e, const char *dest, const char *source)
-{
-	char c[CIDR_STRLEN], winner[CIDR_STRLEN] = "";
-
-	printf("%s: %s\n", dest, e->masqueraded ? "masqueraded" : "keeps the pod IP");
-	if (!e->family_on)
-		printf("  IPv6 is not decided without --enable-ipv6: masqd leaves it untouched, as "
-		       "upstream does\n");
-	else if (!e->n)
-		printf("  no prefix contains %s: masqueraded, as everything not listed\n", dest);
-	if (e->n)
-		cidr_format(&e->v[0].cidr, winner);
-	for (size_t i = 0; i < e->n; i++) {
-		const struct explain_prefix *p = &e->v[i];
-
-		cidr_format(&p->cidr, c);
-		if (p->role == EXPLAIN_DECIDED)
-			printf("  decided by %s (%s), from %s\n", c, side_name(p), p->origins);
-		else if (p->role == EXPLAIN_SHORTER)
-			printf("  lost: %s (%s), from %s: shorter than %s\n", c, side_name(p),
-			       p->origins, winner);
-		else
-			printf("  not in the running: %s (%s), from %s: does not contain %s\n", c,
-			       side_name(p), p->origins, dest);
+	snprintf(req, sizeof(req), "explain %s\n", dest);
+	if (!(text = ask_masqd(c->socket, req)))
+		return 1;
+	doc = json_loads(text, 0, &jerr);
+	if (!json_is_object(doc)) {
+		fprintf(stderr, "masqctl: malformed answer from masqd: %s\n", jerr.text);
+		rc = 1;
+	} else if (json_object_get(doc, "error")) {
+		fprintf(stderr, "masqctl: masqd: %s\n",
+			json_string_value(json_object_get(doc, "error")) ?: "error");
+		rc = 1;
+	} else if (c->json) {
+		printf("%s\n", text);
+	} else {
+		fputs(json_string_value(json_object_get(doc, "text")) ?: "", stdout);
+		if (!json_is_true(json_object_get(doc, "current")))
+			printf("  the sources as read now differ from what was applied last (a change "
+			       "not applied yet, or one masqd refused: see masqctl status)\n");
+		k = json_object_get(doc, "kernel");
+		if (json_object_get(k, "error"))
+			printf("  kernel: set %s: %s\n",
+			       json_string_value(json_object_get(k, "set")),
+			       json_string_value(json_object_get(k, "error")));
+		else if (json_is_object(k))
+			printf("  kernel: set %s %s it: %s\n",
+			       json_string_value(json_object_get(k, "set")),
+			       json_is_true(json_object_get(k, "holds")) ? "holds"
+									 : "does not hold",
+			       json_is_true(json_object_get(k, "agrees")) ? "agrees" : "DISAGREES");
+		if (json_is_object(k) && !json_is_true(json_object_get(k, "agrees")))
+			rc = 3;
 	}
-	if (e->more)
-		printf("  ... and %zu more prefixes inside %s that do not contain %s\n", e->more,
-		       winner, dest);
-	if (e->family_on)
-		printf("  source %s: every source is decided (no pod-source scoping)\n",
-		       source ? source : "any");
+	json_decref(doc);
+	free(text);
+	return rc;
 }
 
 /* masqctl explain: DEST's decision from PATH, offline. */
@@ -322,12 +289,12 @@ static int cmd_explain(const struct ctl *c, const char *dest)
 		return 1;
 	r = explain_dest(&m, &c->set.opts, &d, &e);
 	if (r == 0 && c->json) {
-		json_t *o = explain_json(&e, dest, c->source);
+		json_t *o = explain_to_json(&e, dest, c->source);
 		r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ? -EIO : 0;
 		printf("\n");
 		json_decref(o);
 	} else if (r == 0) {
-		explain_print(&e, dest, c->source);
+		explain_write(&e, dest, c->source, stdout);
 	}
 	explain_clear(&e);
 	merged_clear(&m);
@@ -336,8 +303,9 @@ static int cmd_explain(const struct ctl *c, const char *dest)
 	return r < 0 ? 1 : 0;
 }
 
-/* Read the whole status document from the socket, bounded in size and time. */
-static char *read_status(const char *path)
+/* Send request (a line) to masqd's socket and read the whole answer,
+ * bounded in size and time. */
+static char *ask_masqd(const char *path, const char *request)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = 0, cap = 65536;
@@ -350,7 +318,8 @@ static char *read_status(const char *path)
 		goto fail;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, request, strlen(request)) != (ssize_t)strlen(request))
 		goto fail;
 	while ((n = read(fd, buf + len, cap - len)) > 0) {
 		len += (size_t)n;
@@ -439,7 +408,7 @@ static void print_status(json_t *d)
 
 static int cmd_status(const struct ctl *c)
 {
-	char *text = read_status(c->socket);
+	char *text = ask_masqd(c->socket, "status\n");
 	json_error_t jerr;
 	json_t *doc;
 
@@ -473,6 +442,8 @@ int main(int argc, char **argv)
 	const struct flag_def defs[] = {
 		MASQ_OUTCOME_FLAGS(c.set, c.max_cidrs, c.resync, c.to_ports),
 		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective, explain, status)" },
+		{ "live", FLAG_BOOL, &c.live, NULL,
+		  "explain: ask the running masqd (--socket), and check the kernel's set" },
 		{ "source", FLAG_STRING, &c.source, "ADDR",
 		  "explain: the packet's source address (no pod-source scoping: every source)" },
 		{ "socket", FLAG_STRING, &c.socket, "PATH",
@@ -508,6 +479,13 @@ int main(int argc, char **argv)
 	if (fc.nargs == 1 && strcmp(fc.args[0], "status") == 0)
 		return cmd_status(&c);
 	explain = fc.nargs >= 1 && strcmp(fc.args[0], "explain") == 0; /* takes DEST too */
+	if (explain && c.live) {
+		if (fc.nargs != 2) {
+			usage(stderr, defs);
+			return 2;
+		}
+		return cmd_explain_live(&c, fc.args[1]);
+	}
 	if (fc.nargs != 2 + explain && !(fc.nargs == 1 + explain && c.config)) {
 		usage(stderr, defs);
 		return 2;
