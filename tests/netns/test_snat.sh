@@ -67,6 +67,10 @@ expect_eq "the VPC peer still sees the pod (non-masquerade first)" 10.244.1.2 \
 expect_render_matches "snat" "$cfg" "${snat[@]}"
 expect_eq "masqd_snat_address_present{family=\"ipv4\"} 1" 1 "$(present ipv4)"
 expect_eq "masqd_snat_address_present{family=\"ipv6\"} 1" 1 "$(present ipv6)"
+scrape | sed '1s/^200 //' >"$WORK/scrape.txt"
+expect_true "promtool check metrics passes with the gauge" \
+	bash -c "promtool check metrics <'$WORK/scrape.txt'"
+expect_eq "one HELP line for it" 1 "$(grep -c '^# HELP masqd_snat_address_present ' "$WORK/scrape.txt")"
 st=$(q "$NODE" "$MASQCTL" status --socket "$SOCK")
 expect_true "masqctl status shows the action" grep -qx 'final rule IPv4: snat to 203.0.113.9' <<<"$st"
 
@@ -151,6 +155,13 @@ expect_eq "IPv4 still follows its primary" 1 "$(present ipv4)"
 node ip addr add 2001:db8::1/64 dev net0 nodad
 expect_true "an address again: snat to it" wait_until 200 final_is 6 "snat ip6 to 2001:db8::1 fully-random"
 expect_eq "IPv6: the receiver sees it" 2001:db8::1 "$(seen_from "$POD" 2001:db8::2)"
+stop_masqd
+
+echo "== without the flags: no gauge, masquerade in status"
+start_masqd "$LOG" --config "$cfg" --metrics-bind-address "$M" --healthz-bind-address "" --enable-ipv6
+expect_eq "no masqd_snat_address_present series" 0 "$(scrape | grep -c '^masqd_snat_address_present')"
+expect_true "masqctl status: the final rule masquerades" \
+	grep -qx 'final rule IPv4: masquerade' <<<"$(q "$NODE" "$MASQCTL" status --socket "$SOCK")"
 stop_masqd
 
 echo "== --to-ports keeps its ranges with snat"
