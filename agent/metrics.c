@@ -445,9 +445,14 @@ static json_t *nat_json(const struct masqd_stats *st)
 	for (int f = 0; o && f < 2; f++) {
 		json_t *n = json_pack("{s:s}", "action", st->nat[f].action);
 
-		if (n && st->nat[f].snat_configured)
+		if (n && st->nat[f].snat_configured) {
 			json_object_set_new(n, "snatAddressPresent",
 					    json_boolean(st->nat[f].snat_present));
+			json_object_set_new(n, "snatChanges",
+					    json_integer((json_int_t)st->nat[f].snat_changes));
+			json_object_set_new(n, "lastChangeSeconds",
+					    json_real(st->nat[f].snat_reaction_seconds));
+		}
 		json_object_set_new(o, families[f], n);
 	}
 	return o;

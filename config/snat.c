@@ -153,6 +153,11 @@ static bool older(const struct snat_cand *a, const struct snat_cand *b)
 	return memcmp(a->addr, b->addr, sizeof(a->addr)) < 0;
 }
 
+/* Not a primary: an IPv4 secondary; an address past its preferred lifetime
+ * (the kernel picks none for new connections); an IPv6 privacy address
+ * (RFC 8981), which comes and goes by design. */
+#define NOT_PRIMARY (IFA_F_SECONDARY | IFA_F_DEPRECATED | IFA_F_TEMPORARY)
+
 int snat_pick_primary(const struct snat_cand *c, size_t n, int ifindex, int family)
 {
 	int best = -1;
@@ -160,7 +165,7 @@ int snat_pick_primary(const struct snat_cand *c, size_t n, int ifindex, int fami
 	for (size_t i = 0; i < n; i++) {
 		if (c[i].ifindex != ifindex || c[i].family != family ||
 		    c[i].scope != RT_SCOPE_UNIVERSE || !snat_cand_usable(&c[i]) ||
-		    (c[i].flags & IFA_F_SECONDARY))
+		    (c[i].flags & NOT_PRIMARY))
 			continue;
 		if (best < 0 || older(&c[i], &c[best]))
 			best = (int)i;

@@ -63,7 +63,8 @@ struct snat_cand {
 bool snat_cand_usable(const struct snat_cand *c);
 
 /* The primary global address of family on ifindex among c[0..n): usable,
- * scope global, for IPv4 not a secondary; the oldest (then the lowest), so
+ * scope global, not deprecated, not an IPv4 secondary nor an IPv6 temporary
+ * (privacy) address; the oldest (then the lowest), so
  * that a new address never moves it and the next one takes over when it
  * goes. Returns its index, or -1 when there is none. */
 int snat_pick_primary(const struct snat_cand *c, size_t n, int ifindex, int family);

@@ -119,28 +119,28 @@ static void test_flag_repeats(void **state)
 	struct flag_strings a = { 0 };
 	const char *iface = NULL;
 	const struct flag_def defs[] = { MASQ_SNAT_FLAGS(a, iface), FLAGS_END };
-	char *argv[] = { "masqd",
-			 "--snat-to-address",
-			 "203.0.113.9",
-			 "--snat-to-address=2001:db8::9",
-			 "--snat-interface",
-			 "eth1",
-			 "--snat-to-address",
-			 "x",
-			 "--snat-to-address",
-			 "y",
-			 "--snat-to-address",
-			 "z" };
+	const char *argv[] = { "masqd",
+			       "--snat-to-address",
+			       "203.0.113.9",
+			       "--snat-to-address=2001:db8::9",
+			       "--snat-interface",
+			       "eth1",
+			       "--snat-to-address",
+			       "x",
+			       "--snat-to-address",
+			       "y",
+			       "--snat-to-address",
+			       "z" };
 	struct flag_ctx ctx;
 
-	assert_int_equal(flags_parse(defs, 6, argv, 1, &ctx), 0);
+	assert_int_equal(flags_parse(defs, 6, (char **)argv, 1, &ctx), 0);
 	assert_int_equal(a.n, 2);
 	assert_string_equal(a.v[0], "203.0.113.9");
 	assert_string_equal(a.v[1], "2001:db8::9");
 	assert_string_equal(iface, "eth1");
 	a.n = 0;
 	/* bounded: the fifth use is refused by the parser itself */
-	assert_int_equal(flags_parse(defs, 12, argv, 1, &ctx), -EINVAL);
+	assert_int_equal(flags_parse(defs, 12, (char **)argv, 1, &ctx), -EINVAL);
 	assert_non_null(strstr(ctx.err, "--snat-to-address given more than 4 times"));
 }
 
@@ -181,6 +181,12 @@ static void test_primary(void **state)
 	assert_int_equal(snat_pick_primary(c, n, 3, AF_INET6), 7);
 	c[7].flags = IFA_F_DADFAILED;
 	assert_int_equal(snat_pick_primary(c, n, 3, AF_INET6), 8);
+	/* past its preferred lifetime, or a privacy address: never the primary */
+	c[8].flags = IFA_F_DEPRECATED;
+	assert_int_equal(snat_pick_primary(c, n, 3, AF_INET6), 6);
+	c[6].flags = IFA_F_TEMPORARY;
+	assert_int_equal(snat_pick_primary(c, n, 3, AF_INET6), -1);
+	assert_true(snat_find(c, n, AF_INET6, c[8].addr)); /* chosen by hand: still used */
 	assert_int_equal(snat_pick_primary(c, n, 4, AF_INET), -1);
 	assert_int_equal(snat_pick_primary(c, 0, 3, AF_INET), -1);
 	/* --snat-to-address: anywhere on the node, any scope, once usable */
