@@ -21,6 +21,7 @@
 #include "agent/loop.h"
 #include "agent/metrics.h"
 #include "agent/reconcile.h"
+#include "agent/snat.h"
 #include "agent/stats.h"
 #include "agent/status.h"
 #include "agent/uninstall.h"
@@ -47,6 +48,7 @@ struct agent {
 	uint32_t last_gen;
 	bool gen_known;
 	struct kube_client *kube; /* the API watch; NULL when off */
+	struct snat_follow *snat; /* the SNAT address followed; NULL when not asked for */
 	bool awaiting_api; /* the first sync waits for the API's first lists */
 	bool stopping; /* SIGTERM came; the uninstall check runs */
 };
@@ -90,6 +92,7 @@ struct agent *agent_new(const struct agent_settings *s)
 	a->set = *s;
 	a->sigfd = -1;
 	a->st.start_unix = stats_wall_now();
+	snat_stats_plain(&a->st, s->opts.enable_ipv6);
 	a->view = (struct stats_view){ .st = &a->st,
 				       .ctx = a,
 				       .kube = view_kube,
@@ -119,6 +122,7 @@ void agent_free(struct agent *a)
 	http_server_free(a->metrics);
 	http_server_free(a->health);
 	status_server_free(a->status);
+	snat_follow_free(a->snat);
 	if (a->sigfd >= 0)
 		close(a->sigfd);
 	loop_free(a->loop);
@@ -176,10 +180,36 @@ static void check_legacy(struct agent *a)
 	legacy_check(a->nft, a->set.masq_chain, a->set.remove_legacy, &a->st);
 }
 
+/* The SNAT address changed: one sync replaces the final rules (before the
+ * first sync there is nothing to replace; it will use them). */
+static int on_snat_changed(void *data, const struct masq_snat now[2])
+{
+	struct agent *a = data;
+
+	reconciler_set_snat(a->rc, now);
+	if (a->st.syncs == 0 || a->awaiting_api)
+		return 0;
+	return reconcile(a, "node address changed", true);
+}
+
+/* Read (and, with a loop, follow) the SNAT address; 0 when none is asked for. */
+static int setup_snat(struct agent *a)
+{
+	if (!snat_spec_used(&a->set.snat))
+		return 0;
+	a->snat = snat_follow_new(a->loop, &a->set.snat, &a->st, on_snat_changed, a);
+	if (!a->snat)
+		return -EIO;
+	reconciler_set_snat(a->rc, snat_follow_now(a->snat));
+	return 0;
+}
+
 int agent_once(struct agent *a)
 {
 	int r;
 
+	if (setup_snat(a) < 0)
+		return 1;
 	if (load_config(a, NULL) != 0)
 		return 1; /* a bad source: --once changes nothing */
 	r = reconcile(a, "once", false);
@@ -493,7 +523,7 @@ int agent_run(struct agent *a)
 		log_error("cannot set up the event loop: %s", strerror(-r ? -r : EINVAL));
 		return 1;
 	}
-	if (setup_endpoints(a) < 0 || setup_kube(a) < 0)
+	if (setup_endpoints(a) < 0 || setup_kube(a) < 0 || setup_snat(a) < 0)
 		return 1;
 	if (!a->awaiting_api)
 		start_syncing(a);

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "config/kubeconfig.h"
+#include "config/snat.h"
 
 #define AGENT_DEBOUNCE_NS 5000000LL /* 5 ms: kubelet's swap is a burst of a few events */
 #define AGENT_GENPOLL_NS 1000000000LL /* drift check in the plain fallback */
@@ -52,6 +53,7 @@ struct agent_settings {
 	uint8_t api_min_prefix[2]; /* API policies' destinations must be /N or narrower */
 	const char *uninstall_ds; /* "NAMESPACE/NAME": SIGTERM removes the table when it is gone */
 	struct k8s_ref cm_ref, ds_ref; /* the two above, parsed once (main.c) */
+	struct snat_spec snat; /* --snat-to-address or --snat-interface (main.c) */
 };
 
 struct agent;

@@ -20,6 +20,8 @@ struct cli {
 	const char *resync;
 	int max_cidrs;
 	const char *to_ports;
+	struct flag_strings snat_to; /* --snat-to-address, checked into set.snat */
+	const char *snat_iface;
 	const char *api_stall, *api_watch_timeout, *api_not_found;
 	int max_api_policies, max_api_cidrs;
 	int api_min_prefix[2];

@@ -117,7 +117,7 @@ static bool chain_name_ok(const char *s)
 static int check_usage(struct cli *a)
 {
 	const char *tf = a->set.table_flags_mode;
-	char why[128];
+	char why[256];
 
 	if (strcmp(tf, "auto") != 0 && strcmp(tf, "plain") != 0) {
 		fprintf(stderr, "masqd: --table-flags must be auto or plain, not \"%s\"\n", tf);
@@ -133,6 +133,11 @@ static int check_usage(struct cli *a)
 	if (outcome_flags_apply(&(struct outcome_values){ a->max_cidrs, a->resync, a->to_ports },
 				&a->set.opts, &a->set.max_cidrs_per_file, &a->set.dir_resync_ns,
 				why, sizeof(why)) < 0) {
+		fprintf(stderr, "masqd: %s\n", why);
+		return -EINVAL;
+	}
+	if (snat_spec_parse(&a->snat_to, a->snat_iface, a->set.opts.enable_ipv6, &a->set.snat, why,
+			    sizeof(why)) < 0) {
 		fprintf(stderr, "masqd: %s\n", why);
 		return -EINVAL;
 	}
@@ -200,6 +205,7 @@ int main(int argc, char **argv)
 		  "config file (default " MASQ_DEFAULT_CONFIG "); missing means defaults; a "
 		  "directory: its ip-masq* files are merged as ip-masq-agent-v2 does" },
 		MASQ_OUTCOME_FLAGS(a.set, a.max_cidrs, a.resync, a.to_ports),
+		MASQ_SNAT_FLAGS(a.snat_to, a.snat_iface),
 		MASQD_RUN_FLAGS(MASQD_FLAG_BIND, a),
 		{ "help", FLAG_BOOL, &a.help, NULL, "show this help" },
 		{ "h", FLAG_BOOL, &a.help, NULL, NULL },

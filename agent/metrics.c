@@ -36,6 +36,7 @@ enum metric {
 	M_MASQUERADE_OFF,
 	M_MASQUERADED_CONNECTIONS_TOTAL,
 	M_NOT_MASQUERADED_CONNECTIONS_TOTAL,
+	M_SNAT_ADDRESS_PRESENT,
 	M_API_REQUESTS_TOTAL,
 	M_API_WATCH_RESTARTS_TOTAL,
 	M_API_UP,
@@ -85,6 +86,9 @@ static const struct metric_def {
 	[M_NOT_MASQUERADED_CONNECTIONS_TOTAL] = { "masqd_not_masqueraded_connections_total",
 						  "counter",
 						  "New connections to a non-masquerade CIDR, which kept the pod's address, by family." },
+	[M_SNAT_ADDRESS_PRESENT] = { "masqd_snat_address_present", "gauge",
+				     "1 while the --snat-to-address (or --snat-interface) address of the family is "
+				     "on the node and the final rule snats to it; 0 while it masquerades instead." },
 	[M_API_REQUESTS_TOTAL] = { "masqd_api_requests_total", "counter",
 				   "Requests to the Kubernetes API by resource and HTTP code (<error>: no answer)." },
 	[M_API_WATCH_RESTARTS_TOTAL] = { "masqd_api_watch_restarts_total", "counter",
@@ -195,6 +199,20 @@ static void connection_metrics(struct expo *e, const struct stats_view *v)
 	for (int f = 0; f < 2; f++)
 		sample(e, M_NOT_MASQUERADED_CONNECTIONS_TOTAL,
 		       (const char *[]){ "family", families[f], NULL }, (double)c.kept[f]);
+}
+
+/* Only the families SNAT is asked for: an absent series is not a 0. */
+static void snat_metrics(struct expo *e, const struct masqd_stats *st)
+{
+	if (!st->nat[0].snat_configured && !st->nat[1].snat_configured)
+		return;
+	family(e, M_SNAT_ADDRESS_PRESENT);
+	for (int f = 0; f < 2; f++) {
+		if (st->nat[f].snat_configured)
+			sample(e, M_SNAT_ADDRESS_PRESENT,
+			       (const char *[]){ "family", families[f], NULL },
+			       st->nat[f].snat_present);
+	}
 }
 
 static void api_metrics(struct expo *e, const struct kube_stats *ks)
@@ -333,6 +351,7 @@ static void serve_metrics(void *data, struct http_reply *out)
 	sync_metrics(e, st);
 	config_metrics(e, st);
 	connection_metrics(e, v);
+	snat_metrics(e, st);
 	api_metrics(e, v->kube(v->ctx));
 	process_metrics(e);
 	text = expo_text(e, NULL);
@@ -418,6 +437,27 @@ static json_t *counters_json(const struct stats_view *v, const struct masqd_stat
 	return o;
 }
 
+/* What the final rule of each family does now. */
+static json_t *nat_json(const struct masqd_stats *st)
+{
+	json_t *o = json_object();
+
+	for (int f = 0; o && f < 2; f++) {
+		json_t *n = json_pack("{s:s}", "action", st->nat[f].action);
+
+		if (n && st->nat[f].snat_configured) {
+			json_object_set_new(n, "snatAddressPresent",
+					    json_boolean(st->nat[f].snat_present));
+			json_object_set_new(n, "snatChanges",
+					    json_integer((json_int_t)st->nat[f].snat_changes));
+			json_object_set_new(n, "lastChangeSeconds",
+					    json_real(st->nat[f].snat_reaction_seconds));
+		}
+		json_object_set_new(o, families[f], n);
+	}
+	return o;
+}
+
 char *metrics_status_json(const struct stats_view *v)
 {
 	const struct masqd_stats *st = v->st;
@@ -432,8 +472,11 @@ char *metrics_status_json(const struct stats_view *v)
 			  "ipv4", (int)st->cidrs[0], "ipv6", (int)st->cidrs[1], "table",
 			  st->table_flags ? "owner,persist (protected while masqd runs)" : "plain",
 			  "counters", counters_json(v, st));
-	char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	char *text;
 
+	if (doc)
+		json_object_set_new(doc, "nat", nat_json(st));
+	text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(doc);
 	return text;
 }

@@ -23,6 +23,7 @@ struct reconciler {
 	bool programmed;
 	struct masq_ruleset *applied; /* what the kernel holds, after the last good sync */
 	struct nft_counters counted; /* counters of tables replaced before */
+	struct masq_snat snat[2]; /* the SNAT addresses in force */
 };
 
 static const char *const outcome_names[] = { "unchanged", "adopted", "replaced" };
@@ -51,6 +52,11 @@ void reconciler_free(struct reconciler *rc)
 void reconciler_set_table_flags(struct reconciler *rc, uint32_t flags)
 {
 	rc->table_flags = flags;
+}
+
+void reconciler_set_snat(struct reconciler *rc, const struct masq_snat snat[2])
+{
+	memcpy(rc->snat, snat, sizeof(rc->snat));
 }
 
 int reconciler_connections(struct reconciler *rc, struct nft_counters *ret)
@@ -233,6 +239,9 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 	r = masq_ruleset_build(good, rc->opts, &rs);
 	if (r < 0)
 		return r;
+	masq_ruleset_set_snat(rs, AF_INET, &rc->snat[0]);
+	if (rs->ipv6)
+		masq_ruleset_set_snat(rs, AF_INET6, &rc->snat[1]);
 	r = incremental ? update_sets(rc, rs, reason, t0) : -EAGAIN;
 	if (r < 0)
 		r = nft_reconcile(rc->nft, rs, rc->table_flags, &out, diff, sizeof(diff), &lost,

@@ -25,6 +25,10 @@ void reconciler_free(struct reconciler *rc);
 /* The table flags to create the table with (0: plain). */
 void reconciler_set_table_flags(struct reconciler *rc, uint32_t flags);
 
+/* The SNAT addresses in force, [0] IPv4 and [1] IPv6 (off: masquerade);
+ * the next sync programs them. */
+void reconciler_set_snat(struct reconciler *rc, const struct masq_snat snat[2]);
+
 /* Make the kernel hold good (generation gen; NULL: nothing valid yet, the
  * kernel is left as it is). With incremental, a config change may send only
  * the set elements that changed; otherwise the table is read back and

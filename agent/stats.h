@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/snat.h"
 #include "config/sources.h"
 
 struct kube_stats;
@@ -17,6 +18,15 @@ struct masqd_source_stats {
 	const char *path;
 	char error[300]; /* the first error of the last failed load */
 	uint64_t reloads_ok, reloads_failed;
+};
+
+/* The NAT the final rules do, per family (agent/snat.c keeps it). */
+struct masqd_nat_stats {
+	bool snat_configured; /* --snat-to-address or --snat-interface covers this family */
+	bool snat_present; /* and its address is on the node now */
+	char action[SNAT_ACTION_LEN + 64]; /* "snat ip to 192.0.2.10", "masquerade (...)" */
+	uint64_t snat_changes; /* times the address came, went or moved */
+	double snat_reaction_seconds; /* the last change: event read to the kernel's ack */
 };
 
 #define STATS_SYNC_BUCKETS 15 /* 1 ms, 2 ms, ... 16.384 s, as kube-proxy's */
@@ -37,6 +47,7 @@ struct masqd_stats {
 	double start_unix;
 	bool legacy[2]; /* upstream's chain is still in ip / ip6 nat */
 	uint64_t legacy_removed;
+	struct masqd_nat_stats nat[2]; /* IPv4, IPv6 */
 };
 
 /* Upper bounds of the sync duration buckets, in seconds. */

@@ -56,6 +56,16 @@ static int set_value(const struct flag_def *f, const char *val, struct flag_ctx 
 	case FLAG_STRING:
 		*(const char **)f->ptr = val;
 		return 0;
+	case FLAG_STRINGS: {
+		struct flag_strings *l = f->ptr;
+		if (l->n == FLAG_STRINGS_MAX) {
+			snprintf(ctx->err, sizeof(ctx->err), "flag --%s given more than %d times",
+				 f->name, FLAG_STRINGS_MAX);
+			return -EINVAL;
+		}
+		l->v[l->n++] = val;
+		return 0;
+	}
 	case FLAG_INT:
 		errno = 0;
 		v = strtol(val, &end, 0);

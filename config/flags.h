@@ -12,8 +12,16 @@ enum flag_type {
 	FLAG_BOOL, /* bool *ptr */
 	FLAG_STRING, /* const char **ptr */
 	FLAG_INT, /* int *ptr */
+	FLAG_STRINGS, /* struct flag_strings *ptr: each use adds a value */
 	FLAG_IGNORED_BOOL, /* accepted for compatibility, named in ctx->ignored */
 	FLAG_IGNORED_VALUE, /* the same, with a value */
+};
+
+#define FLAG_STRINGS_MAX 4 /* values a FLAG_STRINGS flag may take */
+
+struct flag_strings {
+	const char *v[FLAG_STRINGS_MAX];
+	size_t n;
 };
 
 struct flag_def {

@@ -204,13 +204,23 @@ static bool rule_equal(const struct masq_rule *a, const struct masq_rule *b)
 
 bool masq_ruleset_same_shape(const struct masq_ruleset *a, const struct masq_ruleset *b)
 {
-	if (a->ipv6 != b->ipv6 || a->random_fully != b->random_fully || a->nrules != b->nrules)
+	if (a->ipv6 != b->ipv6 || a->random_fully != b->random_fully || a->nrules != b->nrules ||
+	    memcmp(a->snat, b->snat, sizeof(a->snat)) != 0)
 		return false;
 	for (size_t i = 0; i < a->nrules; i++) {
 		if (!rule_equal(&a->rules[i], &b->rules[i]))
 			return false;
 	}
 	return true;
+}
+
+void masq_ruleset_set_snat(struct masq_ruleset *rs, int family, const struct masq_snat *s)
+{
+	struct masq_snat *d = &rs->snat[family == AF_INET6];
+
+	memset(d, 0, sizeof(*d)); /* compared with memcmp: no stale bytes */
+	if (s && s->on)
+		*d = *s;
 }
 
 void masq_ruleset_free(struct masq_ruleset *rs)
@@ -251,20 +261,21 @@ static void render_port_rule(const struct masq_ruleset *rs, const struct masq_ru
 	const char *proto = rule->l4proto == IPPROTO_TCP   ? "tcp"
 			    : rule->l4proto == IPPROTO_UDP ? "udp"
 							   : "sctp";
+	char action[SNAT_ACTION_LEN];
 
 	fprintf(f, "meta nfproto ipv%s meta l4proto %s ", rule->family == AF_INET6 ? "6" : "4",
 		proto);
 	if (rule->ng_mod)
 		fprintf(f, "numgen random mod %u < %u ", rule->ng_mod, rule->ng_lt);
-	fprintf(f, "counter masquerade to :%u", rule->port_first);
-	if (rule->port_last != rule->port_first)
-		fprintf(f, "-%u", rule->port_last);
-	fprintf(f, "%s", rs->random_fully ? " fully-random" : "");
+	snat_action_format(&rs->snat[rule->family == AF_INET6], rule->family, rule->port_first,
+			   rule->port_last, action);
+	fprintf(f, "counter %s%s", action, rs->random_fully ? " fully-random" : "");
 }
 
 static void render_rule(const struct masq_ruleset *rs, const struct masq_rule *rule, FILE *f)
 {
 	const char *v = rule->family == AF_INET6 ? "6" : "4";
+	char action[SNAT_ACTION_LEN];
 
 	fprintf(f, "\t\t");
 	switch (rule->kind) {
@@ -276,7 +287,8 @@ static void render_rule(const struct masq_ruleset *rs, const struct masq_rule *r
 			masq_ruleset_set_name(rule->family));
 		break;
 	case MASQ_RULE_MASQUERADE:
-		fprintf(f, "meta nfproto ipv%s counter masquerade%s", v,
+		snat_action_format(&rs->snat[rule->family == AF_INET6], rule->family, 0, 0, action);
+		fprintf(f, "meta nfproto ipv%s counter %s%s", v, action,
 			rs->random_fully ? " fully-random" : "");
 		break;
 	case MASQ_RULE_MASQUERADE_PORTS:

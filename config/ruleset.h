@@ -11,6 +11,7 @@
 
 #include "config/cidr.h"
 #include "config/config.h"
+#include "config/snat.h"
 
 #define MASQ_TABLE "ip-masq-agent"
 #define MASQ_CHAIN "postrouting"
@@ -57,6 +58,9 @@ struct masq_ruleset {
 	size_t n4, n6;
 	struct masq_rule rules[MASQ_RULES_MAX];
 	size_t nrules;
+	/* per family ([0] IPv4, [1] IPv6): the masquerade rules snat to this
+	 * address instead while it is on (masq_ruleset_set_snat) */
+	struct masq_snat snat[2];
 };
 
 /* Parse --to-ports as upstream's interval.ParseIntervals does: ports and
@@ -79,6 +83,10 @@ bool masq_ruleset_same_shape(const struct masq_ruleset *a, const struct masq_rul
  * whole address space (0.0.0.0/0, ::/0, or prefixes adding up to it): no
  * packet of that family is masqueraded. */
 bool masq_ruleset_keeps_all(const struct masq_ruleset *rs, int family);
+
+/* Make family's masquerade rules (the catch-all and --to-ports') snat to
+ * s's address, keeping fully-random and the ports; s off or NULL: masquerade. */
+void masq_ruleset_set_snat(struct masq_ruleset *rs, int family, const struct masq_snat *s);
 
 /* Free a ruleset; NULL is fine. */
 void masq_ruleset_free(struct masq_ruleset *rs);

@@ -112,12 +112,66 @@ static int exprs_nomasq(struct nftnl_rule *r, int family)
 	return expr_verdict(r, NFT_RETURN);
 }
 
-static int exprs_masq(struct nftnl_rule *r, int family, bool random_fully)
+/* A port into a register, two bytes in network order. */
+static int expr_port(struct nftnl_rule *r, uint32_t reg, uint16_t port)
 {
+	struct nftnl_expr *e = expr_new(r, "immediate");
+	uint16_t be = htons(port);
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &be, sizeof(be));
+	return 0;
+}
+
+/* snat ip[6] to ADDR[:FIRST-LAST] in nft's layout: the address in register
+ * 1, the ports in 2 and 3. The kernel dumps addr_max, proto_max and the
+ * MAP_IPS and PROTO_SPECIFIED flags it sets itself: send them too, so that
+ * read-back compares equal. */
+static int exprs_snat(struct nftnl_rule *r, const struct masq_snat *s, int family, uint16_t first,
+		      uint16_t last, bool random_fully)
+{
+	struct nftnl_expr *a = expr_new(r, "immediate"), *n;
+	uint32_t flags = NF_NAT_RANGE_MAP_IPS;
+
+	if (!a)
+		return -ENOMEM;
+	nftnl_expr_set_u32(a, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+	nftnl_expr_set(a, NFTNL_EXPR_IMM_DATA, s->addr, family == AF_INET6 ? 16 : 4);
+	if (first && (expr_port(r, NFT_REG_2, first) < 0 ||
+		      (last != first && expr_port(r, NFT_REG_3, last) < 0)))
+		return -ENOMEM;
+	n = expr_new(r, "nat");
+	if (!n)
+		return -ENOMEM;
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_TYPE, NFT_NAT_SNAT);
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_FAMILY,
+			   family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+	if (first) {
+		flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
+		nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+		nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_REG_PROTO_MAX,
+				   last != first ? NFT_REG_3 : NFT_REG_2);
+	}
+	if (random_fully)
+		flags |= NF_NAT_RANGE_PROTO_RANDOM_FULLY;
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_FLAGS, flags);
+	return 0;
+}
+
+static int exprs_masq(struct nftnl_rule *r, int family, const struct masq_ruleset *rs)
+{
+	const struct masq_snat *s = &rs->snat[family == AF_INET6];
+	bool random_fully = rs->random_fully;
 	struct nftnl_expr *m;
 
 	if (expr_meta_nfproto_eq(r, family) < 0 || expr_simple(r, "counter") < 0)
 		return -ENOMEM;
+	if (s->on)
+		return exprs_snat(r, s, family, 0, 0, random_fully);
 	m = expr_new(r, "masq");
 	if (!m)
 		return -ENOMEM;
@@ -152,22 +206,12 @@ static int exprs_numgen_lt(struct nftnl_rule *r, uint32_t mod, uint32_t lt)
 	return expr_cmp(r, NFT_CMP_LT, &be, sizeof(be));
 }
 
-/* A port into a register, two bytes in network order. */
-static int expr_port(struct nftnl_rule *r, uint32_t reg, uint16_t port)
-{
-	struct nftnl_expr *e = expr_new(r, "immediate");
-	uint16_t be = htons(port);
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
-	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &be, sizeof(be));
-	return 0;
-}
-
 /* --to-ports: meta nfproto X; meta l4proto P; [numgen]; counter; masquerade to :A-B */
-static int exprs_masq_ports(struct nftnl_rule *r, const struct masq_rule *mr, bool random_fully)
+static int exprs_masq_ports(struct nftnl_rule *r, const struct masq_rule *mr,
+			    const struct masq_ruleset *rs)
 {
+	const struct masq_snat *s = &rs->snat[mr->family == AF_INET6];
+	bool random_fully = rs->random_fully;
 	bool range = mr->port_last != mr->port_first;
 	uint32_t flags = NF_NAT_RANGE_PROTO_SPECIFIED;
 	struct nftnl_expr *m;
@@ -177,6 +221,10 @@ static int exprs_masq_ports(struct nftnl_rule *r, const struct masq_rule *mr, bo
 		return -ENOMEM;
 	if (mr->ng_mod && exprs_numgen_lt(r, mr->ng_mod, mr->ng_lt) < 0)
 		return -ENOMEM;
+	if (s->on)
+		return expr_simple(r, "counter") < 0 ? -ENOMEM
+						     : exprs_snat(r, s, mr->family, mr->port_first,
+								  mr->port_last, random_fully);
 	if (expr_simple(r, "counter") < 0 || expr_port(r, NFT_REG_1, mr->port_first) < 0 ||
 	    (range && expr_port(r, NFT_REG_2, mr->port_last) < 0))
 		return -ENOMEM;
@@ -201,9 +249,9 @@ int nft_exprs_add(struct nftnl_rule *r, const struct masq_ruleset *rs, const str
 	case MASQ_RULE_NOMASQ_RETURN:
 		return exprs_nomasq(r, mr->family);
 	case MASQ_RULE_MASQUERADE:
-		return exprs_masq(r, mr->family, rs->random_fully);
+		return exprs_masq(r, mr->family, rs);
 	case MASQ_RULE_MASQUERADE_PORTS:
-		return exprs_masq_ports(r, mr, rs->random_fully);
+		return exprs_masq_ports(r, mr, rs);
 	}
 	return -EINVAL;
 }

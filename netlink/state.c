@@ -254,7 +254,7 @@ static int rule_exprs(struct nftnl_rule *r, char *buf, size_t len)
 }
 
 /* Attribute a rule's counter to what the rule does: a lookup in nomasq4/6
- * keeps the pod IP; masquerade after "meta nfproto" is per family. */
+ * keeps the pod IP; masquerade (or snat) after "meta nfproto" is per family. */
 static void count_rule(struct nft_state *st, struct nftnl_rule *r)
 {
 	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
@@ -279,7 +279,7 @@ static void count_rule(struct nft_state *st, struct nftnl_rule *r)
 			set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
 			family = strcmp(set, MASQ_SET6) == 0 ? 1 : 0;
 			kind = 1;
-		} else if (strcmp(name, "masq") == 0) {
+		} else if (strcmp(name, "masq") == 0 || strcmp(name, "nat") == 0) {
 			kind = 2;
 		} else if (strcmp(name, "counter") == 0) {
 			packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);

@@ -5,6 +5,7 @@ set -eu
 pkgs=(
 	gcc make pkg-config                           # build
 	libnftnl-dev libmnl-dev libyaml-dev libjansson-dev  # libraries linked
+	libnl-3-dev libnl-route-3-dev                  # node addresses (--snat-*), linked
 	libcmocka-dev                                  # unit tests
 	clang libclang-rt-14-dev                       # fuzz targets (libFuzzer)
 	iproute2 nftables procps python3               # namespace tests and demo

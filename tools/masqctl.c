@@ -23,13 +23,18 @@
 #include "config/flags.h"
 #include "config/outcome.h"
 #include "config/ruleset.h"
+#include "config/snat.h"
 #include "config/sources.h"
+#include "netlink/nodeaddr.h"
 
 struct ctl {
 	struct sources_settings set;
 	const char *to_ports;
 	const char *resync;
 	int max_cidrs;
+	struct flag_strings snat_to; /* --snat-to-address */
+	const char *snat_iface;
+	struct snat_spec snat; /* both, checked */
 	bool json, help, version, live;
 	const char *path;
 	const char *config; /* masqd's --config: PATH when none is given */
@@ -135,6 +140,41 @@ static int cmd_validate(const struct ctl *c)
 	return 0;
 }
 
+/* The SNAT addresses masqd would program: --snat-to-address's as given (in
+ * force while the address is on the node), --snat-interface's as this
+ * host's interface has them now. */
+static int render_snat(const struct ctl *c, struct masq_ruleset *rs)
+{
+	struct addr_watch *w = NULL;
+	char err[160] = "";
+	int r;
+
+	if (!c->snat.iface[0]) {
+		masq_ruleset_set_snat(rs, AF_INET, &c->snat.to[0]);
+		masq_ruleset_set_snat(rs, AF_INET6, &c->snat.to[1]);
+		return 0;
+	}
+	r = addr_watch_new(&w, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "masqctl: --snat-interface: %s\n", err[0] ? err : strerror(-r));
+		return r;
+	}
+	for (int fi = 0; fi < (rs->ipv6 ? 2 : 1) && r == 0; fi++) {
+		struct masq_snat s;
+
+		r = addr_watch_resolve(w, &c->snat, fi, &s);
+		if (r == 0 && !s.on)
+			fprintf(stderr,
+				"masqctl: %s has no global %s address here: masqd would masquerade "
+				"meanwhile\n",
+				c->snat.iface, fi ? "IPv6" : "IPv4");
+		if (r == 0)
+			masq_ruleset_set_snat(rs, fi ? AF_INET6 : AF_INET, &s);
+	}
+	addr_watch_free(w);
+	return r;
+}
+
 static int cmd_render(const struct ctl *c)
 {
 	struct masq_merged m;
@@ -150,7 +190,9 @@ static int cmd_render(const struct ctl *c)
 		return 1;
 	}
 	warn_keeps_all(rs);
-	r = masq_ruleset_render(rs, stdout);
+	r = render_snat(c, rs);
+	if (r == 0)
+		r = masq_ruleset_render(rs, stdout);
 	masq_ruleset_free(rs);
 	return r < 0 ? 1 : 0;
 }
@@ -396,6 +438,12 @@ static void print_status(json_t *d)
 	       (long long)json_integer_value(json_object_get(cnt, "configReloadFailures")),
 	       (long long)json_integer_value(json_object_get(cnt, "driftRepairs")),
 	       (long long)json_integer_value(json_object_get(cnt, "adoptions")));
+	for (i = 0; i < 2; i++) {
+		json_t *nat = json_object_get(json_object_get(d, "nat"), i ? "ipv6" : "ipv4");
+		if (nat)
+			printf("final rule %s: %s\n", i ? "IPv6" : "IPv4",
+			       json_string_value(json_object_get(nat, "action")));
+	}
 	conn = json_object_get(cnt, "connections");
 	for (i = 0; conn && i < 2; i++) {
 		json_t *f = json_object_get(conn, i ? "ipv6" : "ipv4");
@@ -441,6 +489,7 @@ int main(int argc, char **argv)
 	/* masqctl's own first: they win over a masqd flag of the same name */
 	const struct flag_def defs[] = {
 		MASQ_OUTCOME_FLAGS(c.set, c.max_cidrs, c.resync, c.to_ports),
+		MASQ_SNAT_FLAGS(c.snat_to, c.snat_iface),
 		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective, explain, status)" },
 		{ "live", FLAG_BOOL, &c.live, NULL,
 		  "explain: ask the running masqd (--socket), and check the kernel's set" },
@@ -459,7 +508,7 @@ int main(int argc, char **argv)
 	};
 	struct flag_ctx fc;
 	const char *cmd;
-	char why[128];
+	char why[256];
 	size_t explain;
 
 	if (flags_parse(defs, argc, argv, 1, &fc) < 0) {
@@ -493,6 +542,11 @@ int main(int argc, char **argv)
 	if (outcome_flags_apply(&(struct outcome_values){ c.max_cidrs, c.resync, c.to_ports },
 				&c.set.opts, &c.set.max_cidrs_per_file, &c.set.dir_resync_ns, why,
 				sizeof(why)) < 0) {
+		fprintf(stderr, "masqctl: %s\n", why);
+		return 2;
+	}
+	if (snat_spec_parse(&c.snat_to, c.snat_iface, c.set.opts.enable_ipv6, &c.snat, why,
+			    sizeof(why)) < 0) {
 		fprintf(stderr, "masqctl: %s\n", why);
 		return 2;
 	}

@@ -182,6 +182,8 @@ value_for() { # a value masqctl can take for a masqd flag, by its metavar
 	NAMESPACE/NAME) echo kube-system/ip-masq-agent ;;
 	URL) echo https://127.0.0.1:6443 ;;
 	'auto|plain') echo plain ;;
+	ADDR) echo 203.0.113.9 ;;
+	IFACE) echo eth0 ;;
 	*) echo "unknown metavar $1" >&2; echo x ;;
 	esac
 }

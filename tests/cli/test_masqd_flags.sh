@@ -94,4 +94,27 @@ run --masq-chain "$(printf 'A%.0s' {1..29})" --once --config /nonexistent
 expect_eq "a 29-byte --masq-chain: exit 2 (iptables allows 28)" 2 $rc
 run --masq-chain "IP MASQ" --once --config /nonexistent
 expect_eq "a --masq-chain with a space: exit 2" 2 $rc
+# --snat-to-address / --snat-interface: checked before the kernel is touched
+for good in "--snat-to-address 203.0.113.9" "--enable-ipv6 --snat-to-address 2001:db8::9" \
+	"--enable-ipv6 --snat-to-address 203.0.113.9 --snat-to-address 2001:db8::9" \
+	"--snat-interface eth1" "--snat-interface 123456789012345"; do
+	run $good --once --cleanup
+	expect_eq "$good is accepted" "2 masqd: --once and --cleanup exclude each other" "$rc $out"
+done
+while IFS='|' read -r args msg; do
+	run $args
+	expect_eq "$args: exit 2" 2 $rc
+	expect_true "$args: says '$msg'" grep -qF -- "$msg" <<<"$out"
+done <<'EOF'
+--snat-to-address 203.0.113.0/24|is not an IPv4 or IPv6 address (a single address, without a prefix length)
+--snat-to-address eth0|"eth0" is not an IPv4 or IPv6 address
+--snat-to-address 127.0.0.1|127.0.0.1 is a loopback address
+--snat-to-address 2001:db8::9|2001:db8::9 is IPv6: it needs --enable-ipv6
+--snat-to-address 203.0.113.9 --snat-to-address 203.0.113.10|two IPv4 addresses (203.0.113.9 and 203.0.113.10)
+--snat-to-address 203.0.113.9 --snat-interface eth1|--snat-to-address and --snat-interface exclude each other
+--snat-interface 1234567890123456|"1234567890123456" is not 1 to 15 bytes long
+--snat-interface eth0:1|"eth0:1" is not an interface name
+--snat-to-address=1.2.3.4 --snat-to-address=1.2.3.5 --snat-to-address=1.2.3.6 --snat-to-address=1.2.3.7 --snat-to-address=1.2.3.8|flag --snat-to-address given more than 4 times
+EOF
+
 finish

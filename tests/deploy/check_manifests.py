@@ -201,6 +201,15 @@ def main():
               flag(args, "nomasq-all-reserved-ranges") in (None, "false")
               and flag(args, "masq-chain") in (None, "IP-MASQ-AGENT")
               and flag(args, "random-fully") in (None, True, "true"))
+    if profile == "snat-interface":
+        check("snat-interface: --snat-interface=eth1", flag(args, "snat-interface") == "eth1")
+    if profile == "snat-addresses":
+        check("snat-addresses: --snat-to-address once per family, IPv6 enabled",
+              [a.split("=", 1)[1] for a in args if a.startswith("--snat-to-address=")]
+              == ["192.0.2.10", "2001:db8::10"] and flag(args, "enable-ipv6") == "true")
+    if profile not in ("snat-interface", "snat-addresses"):
+        check("no SNAT flag unless asked for",
+              flag(args, "snat-interface") is None and flag(args, "snat-to-address") is None)
     if profile == "monitoring":
         check("monitoring: a PodMonitor on the metrics port",
               one(docs, "PodMonitor") is not None)

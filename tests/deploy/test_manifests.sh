@@ -40,6 +40,15 @@ render -f "$CHART/values-gke.yaml" >"$WORK/helm-gke.yaml"
 checked "helm gke" "$WORK/helm-gke.yaml" gke
 render --set monitoring.podMonitor=true >"$WORK/helm-mon.yaml"
 checked "helm monitoring" "$WORK/helm-mon.yaml" monitoring
+render --set snat.interface=eth1 >"$WORK/helm-snat-if.yaml"
+checked "helm snat.interface" "$WORK/helm-snat-if.yaml" snat-interface
+render --set enableIPv6=true --set-json 'snat.toAddresses=["192.0.2.10","2001:db8::10"]' \
+	>"$WORK/helm-snat-addr.yaml"
+checked "helm snat.toAddresses" "$WORK/helm-snat-addr.yaml" snat-addresses
+expect_true "snat.toAddresses and snat.interface together are refused" \
+	bash -c "! '$HELM' template x '$CHART' --set snat.interface=eth1 --set-json 'snat.toAddresses=[\"192.0.2.10\"]' >/dev/null 2>&1"
+expect_true "the values schema refuses an interface name with ':'" \
+	bash -c "! '$HELM' template x '$CHART' --set snat.interface=eth0:1 >/dev/null 2>&1"
 render --set config.create=true >"$WORK/helm-cm.yaml"
 cm=$(/usr/bin/python3 -c '
 import sys, yaml
@@ -49,7 +58,7 @@ printf '%s' "$cm" >"$WORK/ip-masq-agent"
 expect_true "config.create: the ConfigMap's config key is a valid masqd config" \
 	quiet "$ROOT/${BUILD:-build}/masqctl" validate "$WORK/ip-masq-agent"
 
-for o in generic gke; do
+for o in generic gke snat-interface; do
 	"$KUBECTL" kustomize "$ROOT/deploy/kustomize/overlays/$o" >"$WORK/kustomize-$o.yaml"
 	checked "kustomize $o" "$WORK/kustomize-$o.yaml" "$o"
 done

@@ -458,12 +458,76 @@ static const char nft_sctp6_single_port[] =
 	"  [ immediate reg 1 0x00000004 ]\n"
 	"  [ masq proto_min reg 1 proto_max reg 1 flags 0x2 ]\n";
 
+/* snat as nft sends it (`nft --debug=netlink`), plus what the kernel adds
+ * and dumps back: addr_max = addr_min's register, MAP_IPS (0x1) and, with
+ * ports, PROTO_SPECIFIED (0x2). Sending them keeps read-back equal. */
+static const char snat4_catch_all[] =
+	"  [ meta load nfproto => reg 1 ]\n"
+	"  [ cmp eq reg 1 0x00000002 ]\n"
+	"  [ counter pkts 0 bytes 0 ]\n"
+	"  [ immediate reg 1 0x0971cbcb ]\n"
+	"  [ nat snat ip addr_min reg 1 addr_max reg 1 flags 0x11 ]\n";
+static const char snat6_udp_range[] =
+	"  [ meta load nfproto => reg 1 ]\n"
+	"  [ cmp eq reg 1 0x0000000a ]\n"
+	"  [ meta load l4proto => reg 1 ]\n"
+	"  [ cmp eq reg 1 0x00000011 ]\n"
+	"  [ counter pkts 0 bytes 0 ]\n"
+	"  [ immediate reg 1 0xb80d0120 0x00000000 0x00000000 0x09000000 ]\n"
+	"  [ immediate reg 2 0x00000004 ]\n"
+	"  [ immediate reg 3 0x0000ff07 ]\n"
+	"  [ nat snat ip6 addr_min reg 1 addr_max reg 1 proto_min reg 2 proto_max reg 3 flags 0x3 ]\n";
+
 static struct nftnl_rule *rule_at(const struct msgs *m, size_t i, char *names, size_t len)
 {
 	struct nftnl_rule *r;
 
 	parse_rule(m->m[i], names, len, &r);
 	return r;
+}
+
+static void test_snat_expressions(void **state)
+{
+	struct masq_opts o = { .enable_ipv6 = true, .random_fully = true };
+	struct masq_snat s4 = { .on = true }, s6 = { .on = true };
+	struct masq_ruleset *rs;
+	struct nft_batch *b;
+	struct nftnl_rule *r;
+	struct msgs m;
+	char names[256], text[2048];
+
+	inet_pton(AF_INET, "203.203.113.9", s4.addr);
+	inet_pton(AF_INET6, "2001:db8::9", s6.addr);
+	rs = ruleset(NULL, &o);
+	masq_ruleset_set_snat(rs, AF_INET, &s4);
+	b = full_batch(rs, false);
+	split(b, &m);
+	r = rule_at(&m, 9, names, sizeof(names)); /* the IPv4 catch-all */
+	debug_text(r, text, sizeof(text));
+	assert_string_equal(text, snat4_catch_all);
+	nftnl_rule_free(r);
+	r = rule_at(&m, 11, names, sizeof(names)); /* IPv6 was not asked for */
+	assert_string_equal(names, "meta cmp counter masq");
+	nftnl_rule_free(r);
+	nft_batch_free(b);
+	masq_ruleset_free(rs);
+
+	o.random_fully = false;
+	assert_int_equal(masq_ports_parse("1024-2047", &o, text, sizeof(text)), 0);
+	rs = ruleset(NULL, &o);
+	masq_ruleset_set_snat(rs, AF_INET6, &s6);
+	b = full_batch(rs, false);
+	split(b, &m);
+	/* local, IPv4 nomasq + 3 + 1, IPv6 nomasq, tcp, then udp */
+	r = rule_at(&m, 7 + 1 + 4 + 1 + 2, names, sizeof(names));
+	debug_text(r, text, sizeof(text));
+	assert_string_equal(text, snat6_udp_range);
+	nftnl_rule_free(r);
+	r = rule_at(&m, 7 + 1 + 4, names, sizeof(names)); /* IPv4: masquerade as before */
+	assert_string_equal(names, "meta cmp counter masq");
+	nftnl_rule_free(r);
+	nft_batch_free(b);
+	masq_ruleset_free(rs);
 }
 
 static void test_to_ports_expressions(void **state)
@@ -530,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_large_sets_are_chunked),
 		cmocka_unit_test(test_delete_elements),
 		cmocka_unit_test(test_to_ports_expressions),
+		cmocka_unit_test(test_snat_expressions),
 	};
 	return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }

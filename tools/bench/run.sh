@@ -16,6 +16,7 @@ if [[ ${FULL:-0} == 1 ]]; then
 	api_args=(--sizes 64,10000 --edits 200)
 	apiscale_args=()
 	conn_args=(--sizes 64,1000,10000 --repeat 7 --probes 500)
+	snat_args=(--switches 200)
 else
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 2000 --idle 10)
 	program_args=(--sizes 64,1000,10000 --v6-sizes 1000 --repeat 3)
@@ -24,6 +25,7 @@ else
 	api_args=(--sizes 64,10000 --edits 50)
 	apiscale_args=(--quick)
 	conn_args=(--sizes 64,1000,10000 --repeat 3 --probes 200)
+	snat_args=(--switches 20)
 fi
 # each benchmark in a network namespace of its own; lo up so masqd serves its endpoints
 in_netns() { unshare -n sh -c 'ip link set lo up && exec "$@"' - "$@"; }
@@ -42,6 +44,9 @@ in_netns python3 tools/bench/api.py --masqd "$PWD/$BUILD/masqd" "${api_args[@]}"
 echo "== API state at scale"
 in_netns python3 tools/bench/apiscale.py --masqd "$PWD/$BUILD/masqd" ${apiscale_args[@]+"${apiscale_args[@]}"} \
 	--out "bench-results/apiscale-$stamp.md"
+echo "== SNAT address changes"
+in_netns python3 tools/bench/snat.py --masqd "$PWD/$BUILD/masqd" "${snat_args[@]}" \
+	--out "bench-results/snat-$stamp.md"
 echo "== per-connection cost"
 python3 tools/bench/conn.py --masqd "$PWD/$BUILD/masqd" --flood "$PWD/$BUILD/tools/bench/flood" \
 	"${conn_args[@]}" --out "bench-results/conn-$stamp.md"
