@@ -389,7 +389,8 @@ static char *status_request(void *data, const char *line)
 	struct agent *a = ((struct stats_view *)data)->ctx;
 
 	if (strncmp(line, "explain ", 8) == 0)
-		return explain_live(a->in, a->nft, line + 8);
+		return explain_live(a->in, a->nft, a->snat ? snat_follow_now(a->snat) : NULL,
+				    line + 8);
 	return NULL;
 }
 

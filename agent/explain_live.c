@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+
 #include "agent/intake.h"
+#include "config/snat.h"
 #include "config/explain.h"
 #include "config/ruleset.h"
 #include "netlink/lookup.h"
@@ -42,8 +45,24 @@ static json_t *kernel_json(struct nft_sock *nft, const struct explain *e)
 			 "agrees", holds == !e->masqueraded);
 }
 
-char *explain_live(struct intake *in, struct nft_sock *nft, const char *addr)
+/* The source address a masqueraded packet of dest's family leaves with. */
+static void leaves_with(const struct explain *e, const struct masq_snat *snat, FILE *f, char *buf,
+			size_t len)
 {
+	int v6 = e->dest.family == AF_INET6;
+
+	if (snat && snat[v6].on && inet_ntop(v6 ? AF_INET6 : AF_INET, snat[v6].addr, buf, len)) {
+		fprintf(f, "  leaves with %s (snat to the node address followed)\n", buf);
+		return;
+	}
+	snprintf(buf, len, "%s", snat ? "masquerade (the SNAT address is absent)" : "masquerade");
+	fprintf(f, "  leaves with the address of the interface it goes out by (%s)\n", buf);
+}
+
+char *explain_live(struct intake *in, struct nft_sock *nft, const struct masq_snat *snat,
+		   const char *addr)
+{
+	char action[INET6_ADDRSTRLEN + 64] = "";
 	struct masq_merged m;
 	struct explain e;
 	struct cidr dest;
@@ -68,10 +87,13 @@ char *explain_live(struct intake *in, struct nft_sock *nft, const char *addr)
 	f = open_memstream(&text, &tlen);
 	if (f) {
 		explain_write(&e, addr, NULL, f);
+		if (e.family_on && e.masqueraded)
+			leaves_with(&e, snat, f, action, sizeof(action));
 		fclose(f);
 	}
-	o = json_pack("{s:o, s:s?, s:b, s:o}", "explain", explain_to_json(&e, addr, NULL), "text",
-		      text, "current", current, "kernel", kernel_json(nft, &e));
+	o = json_pack("{s:o, s:s?, s:b, s:o, s:s?}", "explain", explain_to_json(&e, addr, NULL),
+		      "text", text, "current", current, "kernel", kernel_json(nft, &e),
+		      "leavesWith", action[0] ? action : NULL);
 	if (o)
 		doc = json_dumps(o, JSON_COMPACT);
 	json_decref(o);

@@ -4,10 +4,14 @@
 #define MASQ_EXPLAIN_LIVE_H
 
 struct intake;
+struct masq_snat;
 struct nft_sock;
 
 /* The answer to the status socket's request "explain ADDR": a malloc'ed
- * JSON document ({"error": ...} for a bad address), or NULL on ENOMEM. */
-char *explain_live(struct intake *in, struct nft_sock *nft, const char *addr);
+ * JSON document ({"error": ...} for a bad address), or NULL on ENOMEM.
+ * snat: the SNAT addresses in force per family ([0] IPv4, [1] IPv6), NULL
+ * when none is asked for. */
+char *explain_live(struct intake *in, struct nft_sock *nft, const struct masq_snat *snat,
+		   const char *addr);
 
 #endif

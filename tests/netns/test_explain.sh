@@ -39,6 +39,8 @@ expect_true "the shorter prefix that lost, with its FILE:LINE" \
 	grep -q "lost: 10.0.0.0/8 (nonMasquerade), from $cfg:2" <<<"$out"
 expect_true "the kernel's set does not hold it, which agrees" \
 	grep -q 'kernel: set nomasq4 does not hold it: agrees' <<<"$out"
+expect_true "it leaves with the address of the interface it goes out by" \
+	grep -q 'leaves with the address of the interface it goes out by (masquerade)' <<<"$out"
 expect_true "and the VPC peer sees the node IP" test "$(seen_from "$POD" 10.10.0.2)" = 10.10.0.1
 
 echo "== a destination kept by a policy"
@@ -76,6 +78,26 @@ expect_true "a client that sends nothing gets the status document" \
 	bash -c "python3 -c 'import json,sys; d=json.load(sys.stdin); assert \"version\" in d' <<<'$out'"
 expect_true "masqctl status still answers" q "$NODE" "$MASQCTL" status --socket "$SOCK"
 expect_true "masqd is running" kill -0 "$DAEMON"
+stop_masqd
+
+echo "== the address a masqueraded packet leaves with: masquerade, or --snat-to-address"
+printf 'nonMasqueradeCIDRs:\n  - 10.0.0.0/8\nmasqueradeCIDRs:\n  - 10.10.0.0/16\n' >"$cfg"
+rm "$pol/net.yaml"
+dev=$(q "$NODE" ip -o -4 addr show to 203.0.113.1 | awk '{print $2}')
+node ip addr add 203.0.113.9/24 dev "$dev"
+start_masqd "$log" --config "$cfg" --egress-nat-policy-dir "$pol" \
+	--metrics-bind-address "" --healthz-bind-address ""
+out=$(live 203.0.113.2)
+expect_true "without --snat-to-address: the interface's address (masquerade)" \
+	grep -q 'leaves with the address of the interface it goes out by (masquerade)' <<<"$out"
+stop_masqd
+start_masqd "$log" --config "$cfg" --egress-nat-policy-dir "$pol" --snat-to-address 203.0.113.9 \
+	--metrics-bind-address "" --healthz-bind-address ""
+out=$(live 203.0.113.2)
+expect_true "with it: that address" grep -q 'leaves with 203.0.113.9 (snat' <<<"$out"
+expect_true "which the outside host sees" test "$(seen_from "$POD" 203.0.113.2)" = 203.0.113.9
+expect_eq "--json says it too" 203.0.113.9 \
+	"$(live --json 203.0.113.2 | jq_ "d['leavesWith']")"
 stop_masqd
 expect_true "no sanitizer report in the log" bash -c "! grep -qs Sanitizer '$log'"
 finish
