@@ -14,6 +14,7 @@
 #define BACKOFF_BASE_NS 800000000LL /* client-go's reflector: 800 ms ... */
 #define BACKOFF_MAX_NS (30 * 1000000000LL) /* ... to 30 s */
 #define ERROR_BODY_MAX 65536 /* the Status of a failed request */
+#define SHORT_WATCH_NS 1000000000LL /* a watch ending sooner, empty, backs off */
 #define EXPIRED_PAGES_MAX 3 /* continue tokens expired in a row before a backoff */
 
 const char *const kube_res_names[KUBE_NRES] = { "egressnatpolicies", "configmaps" };
@@ -99,6 +100,7 @@ size_t kube_ref_write(char *data, size_t size, size_t n, void *arg)
 		return e < 0 ? 0 : len;
 	}
 	loop_timer_arm(r->stall, r->k->set.stall_ns, 0);
+	r->got_bytes = true;
 	if (r->initial && !r->relisting)
 		kube_state_list_begin(r); /* a streaming watch list: the state comes first */
 	e = kw_split_feed(&r->split, data, len, on_event_line, r);
@@ -129,10 +131,13 @@ static void start(struct reflector *r, enum phase ph)
 	if (kube_http_start(r, ph) < 0) {
 		log_error("kubernetes: cannot start a request for %s", kube_res_names[r->res]);
 		req_free(r);
+		kube_state_list_abort(r); /* a list's next page: the next try starts it over */
 		backoff(r, KUBE_R_ERROR, 0);
 		return;
 	}
 	r->phase = ph;
+	r->started_ns = loop_now_ns();
+	r->got_bytes = false;
 	if (ph == PH_WATCH)
 		loop_timer_arm(r->stall, r->k->set.stall_ns, 0);
 	if (ph == PH_LIST)
@@ -168,6 +173,14 @@ static void backoff(struct reflector *r, enum kube_restart why, long retry_after
 	loop_timer_arm(r->retry, d, 0);
 }
 
+/* The next list may come from the watch cache, not older than what was
+ * seen (a dropped watch, a relist for room): no read of etcd. */
+static void relist_from_cache(struct reflector *r)
+{
+	if (r->rv[0])
+		snprintf(r->list_rv, sizeof(r->list_rv), "%s", r->rv);
+}
+
 /* Get the whole state: by the streaming watch list (sendInitialEvents)
  * while the server may do it, else by a list, then a watch. */
 static void start_sync(struct reflector *r)
@@ -191,10 +204,14 @@ static void on_retry(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct reflector *r = data;
 
-	if (r->initial || !r->k->st.synced[r->res] || !r->rv[0])
+	if (r->relist_due && r->k->st.synced[r->res]) {
+		relist_from_cache(r); /* room freed meanwhile: list, not watch */
 		start_sync(r);
-	else
+	} else if (r->initial || !r->k->st.synced[r->res] || !r->rv[0]) {
+		start_sync(r);
+	} else {
 		start(r, PH_WATCH);
+	}
 }
 
 static void on_stall(struct loop *l, struct loop_timer *t, void *data)
@@ -211,19 +228,12 @@ static void on_stall(struct loop *l, struct loop_timer *t, void *data)
 	start(r, PH_WATCH);
 }
 
-/* The next list may come from the watch cache, not older than what was
- * seen (a dropped watch, a relist for room): no read of etcd. */
-static void relist_from_cache(struct reflector *r)
-{
-	if (r->rv[0])
-		snprintf(r->list_rv, sizeof(r->list_rv), "%s", r->rv);
-}
-
 static void on_relist(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct reflector *r = data;
 
-	r->relist_due = false;
+	/* not watching: a request or a retry is under way, and the list
+	 * follows it (on_retry, or the commit of the list in flight) */
 	if (r->phase == PH_WATCH) {
 		relist_from_cache(r);
 		start_sync(r);
@@ -245,8 +255,10 @@ static int initial_event(struct reflector *r, const struct kw_event *ev)
 {
 	if (ev->type == KW_ADDED) {
 		json_incref(ev->object);
-		if (kube_state_list_item(r, ev->object) < 0)
-			log_error("kubernetes: out of memory applying an initial event");
+		if (kube_state_list_item(r, ev->object) < 0) {
+			abort_with(r, KUBE_R_ERROR, "out of memory applying an initial event");
+			return -ENOMEM; /* the list is undone, as a paged one's */
+		}
 		return 0;
 	}
 	if (ev->type != KW_BOOKMARK)
@@ -281,9 +293,9 @@ static int on_event_line(void *arg, const char *line, size_t len)
 		return -EPIPE;
 	}
 	if (r->initial) {
+		/* objects' resourceVersions are not the list's: the closing
+		 * bookmark sets it (kube_state_list_commit) */
 		int e = initial_event(r, &ev);
-		if (e == 0 && ev.rv)
-			snprintf(r->rv, sizeof(r->rv), "%s", ev.rv);
 		kw_event_clear(&ev);
 		return e;
 	}
@@ -410,6 +422,11 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 		why = KUBE_R_BAD_RESPONSE;
 		r->wl_unsupported = true;
 		snprintf(msg, sizeof(msg), "the watch ended before its initial events did");
+	} else if (r->code == 200 && ph == PH_WATCH && !r->got_bytes &&
+		   loop_now_ns() - r->started_ns < SHORT_WATCH_NS) {
+		/* as client-go's "very short watch": not a timeout, a fault */
+		why = KUBE_R_CLOSED;
+		snprintf(msg, sizeof(msg), "the watch ended at once, with nothing in it");
 	} else if (r->code == 200 && ph == PH_WATCH) {
 		/* timeoutSeconds ran out: watch on from where we are */
 		r->auth_retried = false;
@@ -464,15 +481,18 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 	}
 	if (why == KUBE_R_EXPIRED) {
 		/* a watch's history, a continue token, or the resourceVersion a list
-		 * asked the cache for, is gone: a consistent list from etcd, at once
-		 * (a consistent first page that expires backs off: the server is
-		 * not making sense) */
-		bool again = ph == PH_WATCH || paging || r->list_rv[0];
+		 * asked the cache for, is gone: a consistent list from etcd. A
+		 * list's own token or resourceVersion: at once, as client-go's
+		 * pager (three tokens in a row back off: the server is not making
+		 * sense). A watch's: after client-go's backoff (0.8-1.6 s the first
+		 * time), so that a compaction's 410 to every node of a cluster at
+		 * once does not bring every list in the same 100 ms. */
+		bool again = paging || (ph == PH_LIST && r->list_rv[0]);
 		r->list_rv[0] = '\0';
+		r->rv[0] = '\0';
 		if (paging && ++r->expired_pages > EXPIRED_PAGES_MAX)
-			again = false; /* again and again: back off like any failure */
+			again = false;
 		if (again) {
-			r->rv[0] = '\0';
 			start_sync(r);
 			return;
 		}

@@ -37,6 +37,8 @@ struct reflector {
 	char *cm_pending; /* the ConfigMap's text in the list being read */
 	size_t cm_pending_len;
 	bool relist_due; /* room freed while policies are over the budget */
+	int64_t started_ns; /* when the request in flight started */
+	bool got_bytes; /* its body has begun */
 	struct kw_splitter split;
 	char rv[KW_RV_LEN]; /* the last resourceVersion seen */
 	/* what the next list asks for, as client-go's reflector: "0" (any, from

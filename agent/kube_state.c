@@ -104,8 +104,7 @@ void kube_state_list_begin(struct reflector *r)
 	r->listed = 0;
 	r->pages = 0;
 	r->over_logged = 0;
-	r->relist_due = false;
-	loop_timer_arm(r->relist, 0, 0);
+	loop_timer_arm(r->relist, 0, 0); /* this list is the one it was waiting for */
 	if (r->pols)
 		pstore_relist_begin(r->pols);
 	free(r->cm_pending);
@@ -146,6 +145,7 @@ void kube_state_list_commit(struct reflector *r, const char *rv)
 		r->cm_len = r->cm_pending_len;
 		r->cm_pending = NULL;
 	}
+	r->relist_due = false; /* done: the next room freed asks again */
 	r->relisting = false;
 	r->cont[0] = '\0';
 	r->expired_pages = 0;
@@ -195,6 +195,9 @@ static void relist_for_room(struct reflector *r)
 
 int kube_state_event(struct reflector *r, const struct kw_event *ev)
 {
+	const struct masq_policy *p;
+	size_t was;
+	bool had;
 	int e;
 
 	if (r->res == KUBE_CONFIGMAP) {
@@ -205,14 +208,21 @@ int kube_state_event(struct reflector *r, const struct kw_event *ev)
 		}
 		return cm_take(r, ev->object, &r->cm_text, &r->cm_len);
 	}
+	/* room frees only when a stored policy goes or shrinks: values, not
+	 * pointers, since a put moves the store's entries */
+	p = pstore_get(r->pols, ev->name);
+	had = p != NULL;
+	was = p ? p->ncidrs : 0;
 	if (ev->type == KW_DELETED) {
 		pstore_delete(r->pols, ev->name);
 		budget_note(r, NULL, 0);
-		relist_for_room(r);
+		if (had)
+			relist_for_room(r);
 		return 0;
 	}
 	e = pol_take(r, ev->object);
-	if (ev->type == KW_MODIFIED)
-		relist_for_room(r); /* it may have shrunk */
+	p = pstore_get(r->pols, ev->name);
+	if (had && (!p || p->ncidrs < was))
+		relist_for_room(r);
 	return e;
 }

@@ -438,7 +438,8 @@ static ssize_t item_bytes(struct kw_lister *l, const char *p, size_t n, kw_item_
 		} else if (c == '"') {
 			l->in_str = true;
 		} else if (c == '{' || c == '[') {
-			if (++l->idepth > MAX_DEPTH)
+			/* an item sits two levels down in the whole body */
+			if (++l->idepth > MAX_DEPTH - 2)
 				return lister_fail(l, -EINVAL, "items[%zu] is nested too deep",
 						   l->nitems);
 		} else if (c == '}' || c == ']') {

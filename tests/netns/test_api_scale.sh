@@ -107,6 +107,11 @@ wait_until 400 in_set4 "$(gen_addr 90000)"
 expect_true "big00000 deleted: big00009 now fits and is in the kernel" in_set4 "$(gen_addr 90000)"
 expect_true "and big00000's destinations left it" not_in_set4 "$(gen_addr 0)"
 expect_eq "one fewer over the budget" 91 "$(over)"
+# an edit of a policy that is not stored frees no room: no list follows
+n=$(count_in "$log" 'room may have freed')
+policy zz-net 198.51.100.0/24
+sleep 12 # past the 5-10 s a relist for room would wait
+expect_eq "an edit of a refused policy: no relist for room" "$n" "$(count_in "$log" 'room may have freed')"
 expect_true "the relist came whole from the cache" \
 	grep -q 'listed 101 egressnatpolicies at resourceVersion [0-9]* in 1 page"' "$log"
 expect_eq "not older than the last resourceVersion seen: no read of etcd" "NotOlderThan" \

@@ -322,6 +322,41 @@ static void test_list_stream_errors(void **state)
 	}
 }
 
+/* Nesting: an item is read alone, two levels up from where it sits in the
+ * body, so the lister's bound is jansson's minus two, and both readers
+ * agree on every depth. */
+static void test_list_stream_depth(void **state)
+{
+	const char *head = "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[";
+	size_t max = 2100;
+	char *body = malloc(strlen(head) + 6 * max + 8), err[200];
+
+	assert_non_null(body);
+	for (size_t depth = 2040; depth <= 2050; depth++) {
+		struct collected c;
+		struct kw_list_meta m;
+		json_t *root, *items;
+		const char *rv;
+		int whole, streamed;
+		/* {"a":{"a":...{}...}}, depth objects deep */
+		size_t o = (size_t)sprintf(body, "%s", head);
+		for (size_t i = 1; i < depth; i++)
+			o += (size_t)sprintf(body + o, "{\"a\":");
+		o += (size_t)sprintf(body + o, "{}");
+		for (size_t i = 1; i < depth; i++)
+			body[o++] = '}';
+		o += (size_t)sprintf(body + o, "]}");
+		whole = kw_list_parse(body, o, &root, &items, &rv, err, sizeof(err));
+		if (whole == 0)
+			json_decref(root);
+		streamed = stream(body, 4096, &c, &m, err, sizeof(err));
+		json_decref(c.items);
+		if (whole != streamed)
+			fail_msg("item depth %zu: whole %d, streamed %d", depth, whole, streamed);
+	}
+	free(body);
+}
+
 /* Memory is bounded by one item: a list far over the old 64 MiB whole-body
  * bound streams through, and an item over 4 MiB is refused. */
 static void test_list_stream_bounds(void **state)
@@ -804,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_list_stream_matches_whole),
 		cmocka_unit_test(test_list_stream_errors),
 		cmocka_unit_test(test_list_stream_bounds),
+		cmocka_unit_test(test_list_stream_depth),
 		cmocka_unit_test(test_policy_broad_destinations),
 		cmocka_unit_test(test_policy_objects),
 		cmocka_unit_test(test_configmap_objects),
