@@ -200,6 +200,17 @@ class Fleet:
                 os._exit(127)
             if gate is not None:
                 os.dup2(gate, 3)
+            else:
+                # the API server runs on other machines than the nodes; here
+                # it shares 2 cores with N agents. Under a nice value, 300
+                # agents waking up for an edit still left it 3% of a core and
+                # it took 1 s to write one event to 1,000 watches: it goes
+                # first (round-robin, lowest real-time priority; the kernel's
+                # real-time throttling still leaves 5% to everyone else)
+                try:
+                    os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))
+                except OSError:
+                    os.nice(-20)
         return fd, enter
 
     def record_pid(self, pid):
@@ -255,7 +266,7 @@ class Fleet:
     def launch(self, x, gate):
         """Start agent x, blocked before its exec of masqd until the gate
         pipe gives it a line: then every agent starts at the same moment."""
-        argv = ["/bin/sh", "-c", 'read -r _ <&3; exec 3<&-; exec "$@"', "gate", "setpriv", "--reuid=%d" % (UID_BASE + x.i), "--regid=%d" % (UID_BASE + x.i),
+        argv = ["/bin/sh", "-c", 'read -r _ <&3 || exit 1; exec 3<&-; exec "$@"', "gate", "setpriv", "--reuid=%d" % (UID_BASE + x.i), "--regid=%d" % (UID_BASE + x.i),
                 "--clear-groups", "--inh-caps=-all,+net_admin", "--ambient-caps=+net_admin",
                 "--bounding-set=-all,+net_admin", "--", self.a.masqd,
                 "--config", os.path.join(self.work, "absent"),
@@ -371,6 +382,15 @@ class Fleet:
         return {"t": list(done.values()), "fork_s": t_forked, "fallback": fallback,
                 "intervals": sorted(intervals), "per": per, "reqs": reqs, "t0": t0}
 
+    def why(self, ip, res, reqs):
+        """What an agent that listed twice in a row saw: its requests for
+        the resource, and its log lines about the API."""
+        x = self.by_ip[ip]
+        with open(x.log, errors="replace") as f:
+            lines = [ln.strip() for ln in f if "kubernetes" in ln]
+        return {"requests": [q for q in reqs if q[1] == ip and q[2] == res][:10],
+                "log": lines[:12]}
+
     def rss(self):
         out = []
         for x in self.agents:
@@ -380,13 +400,27 @@ class Fleet:
                         out.append(int(line.split()[1]))
         return out
 
+    def anon_by_mapping(self, pid):
+        """Where one agent's anonymous memory lives: KiB per mapping name
+        (a library's name stands for its relocated and .bss pages)."""
+        out, name = {}, None
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                parts = line.split()
+                if "-" in parts[0] and len(parts) >= 5 and not parts[0].endswith(":"):
+                    name = os.path.basename(parts[5]) if len(parts) > 5 else "[anonymous]"
+                elif parts[0] == "Anonymous:" and int(parts[1]):
+                    out[name] = out.get(name, 0) + int(parts[1])
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
     def edits(self, count):
-        lat, fleet_max, fanout = [], [], []
+        lat, fleet_max, fanout, own = [], [], [], []
         for x in self.agents:
             x.tail.lines()  # skip what came before
         for k in range(count):
             t0 = time.time()
-            fanout.append(self.policy("edited", ["198.18.%d.0/24" % ((k + 1) % 256)])["fanout_s"])
+            r = self.policy("edited", ["198.18.%d.0/24" % ((k + 1) % 256)])
+            fanout.append(r["fanout_s"])
             got = {}
             end = time.monotonic() + self.a.timeout
             while len(got) < self.n and time.monotonic() < end:
@@ -398,6 +432,7 @@ class Fleet:
                         for line in x.tail.lines():
                             if 'msg="rules updated' in line or 'msg="rules programmed' in line:
                                 got[x.i] = log_time(line) - t0
+                                own.append(log_time(line) - r["sent"].get(x.ip, t0))
                 self.alive()
             if len(got) < self.n:
                 raise RuntimeError("edit %d: %d of %d agents applied it in time"
@@ -405,7 +440,7 @@ class Fleet:
             lat += got.values()
             fleet_max.append(max(got.values()))
             time.sleep(0.3)
-        return {"lat": lat, "fleet": fleet_max, "fanout": fanout}
+        return {"lat": lat, "fleet": fleet_max, "fanout": fanout, "own": own}
 
     def restart(self, seconds):
         cpu0 = self.ctl({"op": "stats"})["cpu_s"]
@@ -449,6 +484,7 @@ class Fleet:
         say("N=%d: start-up (%.1fs to build the network)" % (self.n, out["net_s"]))
         out["startup"] = self.startup()
         out["rss"] = self.rss()
+        out["anon0"] = self.anon_by_mapping(self.agents[0].proc.pid)
         out["cpu_startup"] = self.ctl({"op": "stats"})["cpu_s"]
         say("N=%d: %d edits" % (self.n, self.a.edits))
         cpu0 = out["cpu_startup"]
@@ -461,7 +497,9 @@ class Fleet:
         out["rss_after"] = self.rss()
         st = self.ctl({"op": "stats"})
         out["cpu_total"], out["api_maxrss"] = st["cpu_s"], st["maxrss_kib"]
-        out["twice"] = twice_in_a_row(self.requests(0), self.by_ip)
+        reqs = self.requests(0)
+        out["twice"] = [list(t) + [self.why(t[0], t[1], reqs)] for t in
+                        twice_in_a_row(reqs, self.by_ip)]
         self.alive()
         out["alive"] = sum(1 for x in self.agents if x.proc.poll() is None)
         return out
@@ -543,6 +581,7 @@ def summary(r):
                   "lists": {res: lists("storm", res) for res in (POLICIES, CONFIGMAPS)},
                   "spread": spread(st["reqs"], "list")},
         "twice_in_a_row": r["twice"], "rss_kib": [pct(r["rss"], 50), max(r["rss"])],
+        "agent0_anon_kib": r["anon0"],
         "api_cpu_s": r["cpu_total"]}
 
 
@@ -589,6 +628,10 @@ def table(results, a):
         lambda r: "%s / %s" % (ms(pct(r["edits"]["fleet"], 50)), ms(max(r["edits"]["fleet"]))))
     row("one edit: the fake server's writes of the event to every watch, p50 / max ms",
         lambda r: "%s / %s" % (ms(pct(r["edits"]["fanout"], 50)), ms(max(r["edits"]["fanout"]))))
+    row("one edit: from the event written to the agent's socket to its kernel ack, "
+        "p50 / p99 / max ms (masqd's part; log times have 1 ms steps)",
+        lambda r: "%s / %s / %s" % (ms(pct(r["edits"]["own"], 50)), ms(pct(r["edits"]["own"], 99)),
+                                    ms(max(r["edits"]["own"]))))
     rs = lambda r: r["restart"]  # noqa: E731
     row("restart (down %gs): back up → every agent watches again, s" % a.down,
         lambda r: "%.1f" % rs(r)["all_s"], "< 30 s")
@@ -621,7 +664,9 @@ def table(results, a):
     row("fake API server max RSS MiB", lambda r: "%.0f" % (r["api_maxrss"] / 1024))
     head = ["| N agents | " + " | ".join(str(c) for c in cols) + " | goal (N=1000) |",
             "|---|" + "---:|" * len(cols) + "---|"]
-    return "\n".join(head + rows)
+    top = ", ".join("%s %d" % kv for kv in list(results[-1]["anon0"].items())[:6])
+    return "\n".join(head + rows + [
+        "", "Anonymous KiB by mapping, one idle agent of N=%d: %s" % (results[-1]["n"], top)])
 
 
 def main():

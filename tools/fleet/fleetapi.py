@@ -155,9 +155,12 @@ class Api:
             self.objects[resource][key] = obj
         self.log.append((self.rv, typ, resource, obj))
         data = event_bytes(typ, obj)
+        sent = {}
         for w in list(self.watches):
             if w.matches(resource, obj):
                 w.send(data)
+                sent[w.conn.peer] = time.time()
+        return sent
 
     def token_ok(self, header):
         try:
@@ -381,9 +384,10 @@ class Api:
             key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
             res = req["resource"]
             t = time.time()
-            self.change("MODIFIED" if key in self.objects[res] else "ADDED", res, obj)
-            # the event is in every watcher's buffer: the rest is the loop's writes
-            return {"rv": self.rv, "fanout_s": time.time() - t}
+            sent = self.change("MODIFIED" if key in self.objects[res] else "ADDED", res, obj)
+            # the event is in every watcher's buffer (and mostly on its socket):
+            # when, per source address
+            return {"rv": self.rv, "fanout_s": time.time() - t, "sent": sent}
         elif op == "delete":
             obj = self.objects[req["resource"]].get((req.get("namespace", ""), req["name"]))
             if obj:
