@@ -226,7 +226,7 @@ class Fleet:
                 [sys.executable, os.path.join(HERE, "fleetapi.py"), "--port", str(PORT),
                  "--cert", pki + "/server.crt", "--key", pki + "/server.key",
                  "--token-file", os.path.join(self.work, "token"), "--ctl", self.ctl_path,
-                 "--bookmarks", str(self.a.bookmarks)],
+                 "--bookmarks", str(self.a.bookmarks), "--watch-list", self.a.watch_list],
                 preexec_fn=enter, stdout=subprocess.PIPE, text=True,
                 stderr=open(os.path.join(self.work, "fleetapi.log"), "w"))
         finally:
@@ -513,7 +513,7 @@ def per_agent(reqs, by_ip):
     for t, peer, res, phase, code, rv in reqs:
         if peer in per:
             for k in {"list": ["list"], "watch": ["watch"],
-                      "watch-list": ["list", "watch"]}.get(phase, []):
+                      "watchlist": ["list", "watch"]}.get(phase, []):
                 per[peer][(res, k)] = per[peer].get((res, k), 0) + 1
     return per
 
@@ -526,7 +526,7 @@ def twice_in_a_row(reqs, by_ip):
         if peer not in by_ip or phase == "continue":
             continue
         prev = last.get((peer, res))
-        if phase in ("list", "watch-list") and prev and prev[0] == "list":
+        if phase in ("list", "watchlist") and prev and prev[0] == "list":
             out.append((peer, res, prev[1], t))
         last[(peer, res)] = ("list" if phase == "list" else "watch", t)
     return out
@@ -617,6 +617,9 @@ def table(results, a):
         "1 list")
     row("start-up: lists / watches per agent, ConfigMap", lambda r: lpw(r, "startup", CONFIGMAPS),
         "1 list")
+    row("start-up: agents that read the state by a streaming watch list (server: --watch-list %s)"
+        % a.watch_list, lambda r: str(sum(1 for q in su(r)["reqs"] if q[3] == "watchlist"
+                                         and q[4] == 200 and q[2] == POLICIES)))
     row("start-up: peak requests per s / per 100 ms",
         lambda r: "%d / %d" % spread(su(r)["reqs"])[1:3])
     row("start-up: agents that gave up waiting for the API (5 s) and started from files",
@@ -676,6 +679,9 @@ def main():
     ap.add_argument("--edits", type=int, default=20)
     ap.add_argument("--down", type=float, default=10.0, help="seconds the API server is down")
     ap.add_argument("--bookmarks", type=float, default=60.0)
+    ap.add_argument("--watch-list", choices=("on", "off", "ignore"), default="on",
+                    help="the fake server's streaming watch list (sendInitialEvents): on, "
+                    "off (422, as the WatchList gate off) or ignore (an old server)")
     ap.add_argument("--settle", type=float, default=2.0,
                     help="seconds to wait after a phase before counting its requests")
     ap.add_argument("--timeout", type=float, default=60.0)

@@ -15,9 +15,10 @@ behaviour is tests/fakeapi/fakeapi.py's, for the subset masqd uses:
 - watch=1 from resourceVersion RV streams every change after RV as
   newline-delimited JSON in a chunked 200, BOOKMARK events with
   allowWatchBookmarks=true, and ends at timeoutSeconds. A compacted RV gets
-  HTTP 410. sendInitialEvents=true (the streaming watch list) first sends the
-  current objects as ADDED, then a BOOKMARK annotated
-  k8s.io/initial-events-end, unless --no-watch-list.
+  HTTP 410. sendInitialEvents=true (the streaming watch list, request phase
+  "watchlist") first sends the current objects as ADDED, then a BOOKMARK
+  annotated k8s.io/initial-events-end; --watch-list off answers it 422 and
+  ignore serves a plain watch, as fakeapi.py's watch_list modes.
 - Every request needs "Authorization: Bearer TOKEN" (--token-file, re-read
   when its mtime changes), else 401.
 
@@ -33,7 +34,7 @@ one JSON answer per line, so that the driver reaches it from any namespace:
   {"op": "kick"}                 end every open watch cleanly
   {"op": "requests", "since": T} the request log after time T: [t, peer,
                                  resource, phase (list, continue, watch or
-                                 watch-list), code, resourceVersion-or-null]
+                                 watchlist), code, resourceVersion-or-null]
   {"op": "clients"}              per source address (an agent): its first and
                                  last request's time, and counts by "resource
                                  phase code"
@@ -235,7 +236,7 @@ class Api:
                        b"Content-Length: %d\r\n\r\n%s" % (
                            code, {200: b"OK", 401: b"Unauthorized", 404: b"Not Found",
                                   405: b"Method Not Allowed", 400: b"Bad Request",
-                                  410: b"Gone"}.get(code, b"Error"), len(body), body))
+                                  410: b"Gone", 422: b"Unprocessable Entity"}.get(code, b"Error"), len(body), body))
 
     def route(self, target):
         u = urllib.parse.urlsplit(target)
@@ -254,8 +255,8 @@ class Api:
         resource, ns, name, q = self.route(target)
         watch = q.get("watch") in ("1", "true")
         phase = "watch" if watch else "continue" if q.get("continue") else "list"
-        if watch and q.get("sendInitialEvents") == "true" and not self.a.no_watch_list:
-            phase = "watch-list"
+        if watch and q.get("sendInitialEvents") == "true":
+            phase = "watchlist"
         ok = self.token_ok(headers.get("authorization", ""))
         entry = [time.time(), c.peer, resource, phase, 0, q.get("resourceVersion")]
         self.requests.append(entry)
@@ -266,6 +267,17 @@ class Api:
             entry[4] = 404
             self.respond(c, 404, status(404, "NotFound", "the server could not find the "
                                         "requested resource"))
+        elif phase == "watchlist" and self.a.watch_list == "off":
+            entry[4] = 422
+            self.respond(c, 422, status(422, "Invalid", "sendInitialEvents is forbidden for "
+                                        "watch unless the WatchList feature gate is enabled"))
+        elif phase == "watchlist" and self.a.watch_list == "on" and (
+                q.get("resourceVersionMatch") != "NotOlderThan" or
+                q.get("allowWatchBookmarks") != "true"):
+            entry[4] = 422
+            self.respond(c, 422, status(422, "Invalid", "sendInitialEvents needs "
+                                        "resourceVersionMatch=NotOlderThan and "
+                                        "allowWatchBookmarks=true"))
         elif watch:
             return await self.watch(c, entry, resource, ns, name, q)
         else:
@@ -315,7 +327,7 @@ class Api:
         return 200
 
     async def watch(self, c, entry, resource, ns, name, q):
-        initial = q.get("sendInitialEvents") == "true" and not self.a.no_watch_list
+        initial = q.get("sendInitialEvents") == "true" and self.a.watch_list == "on"
         try:
             since = int(q.get("resourceVersion", "0") or "0")
             timeout = float(q.get("timeoutSeconds", "1800"))
@@ -476,8 +488,9 @@ def main():
     p.add_argument("--ctl", required=True, help="the control socket's path")
     p.add_argument("--bookmarks", type=float, default=60.0,
                    help="seconds between BOOKMARK events (the API server's: about 60)")
-    p.add_argument("--no-watch-list", action="store_true",
-                   help="ignore sendInitialEvents, as servers before the streaming list")
+    p.add_argument("--watch-list", choices=("on", "off", "ignore"), default="on",
+                   help="the streaming watch list (sendInitialEvents): on; off: 422, as with "
+                   "the WatchList gate off; ignore: a plain watch, as an old server")
     a = p.parse_args()
     soft, hard = rlimit.getrlimit(rlimit.RLIMIT_NOFILE)
     rlimit.setrlimit(rlimit.RLIMIT_NOFILE, (hard, hard))
