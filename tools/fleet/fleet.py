@@ -29,6 +29,7 @@ PORT = 6443
 PER_BRIDGE = 1000  # a Linux bridge takes at most 1024 ports
 POLICIES, CONFIGMAPS = "egressnatpolicies", "configmaps"
 CLONE_NEWNET = 0x40000000
+READS = ("list", "watchlist")  # the requests that read the whole state
 UID_BASE = 200000  # agent I runs as uid UID_BASE + I: see README.md, "Why one uid per agent"
 CONFIG = ("nonMasqueradeCIDRs:\n  - 10.0.0.0/8\n  - 172.16.0.0/12\n  - 192.168.0.0/16\n"
           "masqLinkLocal: false\nresyncInterval: 60s\n")
@@ -545,9 +546,9 @@ def buckets(times, width):
     return b
 
 
-def spread(reqs, phase=None):
+def spread(reqs, phases=None):
     """(requests, peak per 1 s, peak per 100 ms, busy 100 ms buckets, span s)."""
-    ts = sorted(q[0] for q in reqs if phase is None or q[3] == phase)
+    ts = sorted(q[0] for q in reqs if phases is None or q[3] in phases)
     if not ts:
         return 0, 0, 0, 0, 0.0
     return (len(ts), max(buckets(ts, 1.0).values()), max(buckets(ts, 0.1).values()),
@@ -579,7 +580,7 @@ def summary(r):
                     "requests": len(rs["reqs"]), "spread": spread(rs["reqs"])},
         "storm": {"all_s": st["all_s"],
                   "lists": {res: lists("storm", res) for res in (POLICIES, CONFIGMAPS)},
-                  "spread": spread(st["reqs"], "list")},
+                  "spread": spread(st["reqs"], READS)},
         "twice_in_a_row": r["twice"], "rss_kib": [pct(r["rss"], 50), max(r["rss"])],
         "agent0_anon_kib": r["anon0"],
         "api_cpu_s": r["cpu_total"]}
@@ -650,11 +651,11 @@ def table(results, a):
         lambda r: "%d / %d; %d; %.1f" % spread(rs(r)["reqs"])[1:])
     st = lambda r: r["storm"]  # noqa: E731
     row("410 storm: every agent watches again after, s", lambda r: "%.2f" % st(r)["all_s"])
-    row("410 storm: relists (all agents, both resources) / per agent",
-        lambda r: "%d / %s" % (spread(st(r)["reqs"], "list")[0],
+    row("410 storm: relists, lists or streaming (all agents, both resources) / per agent",
+        lambda r: "%d / %s" % (spread(st(r)["reqs"], READS)[0],
                                lpw(r, "storm", POLICIES).split(" / ")[0]))
     row("410 storm: relists' peak per s / per 100 ms; busy 100 ms buckets; span s",
-        lambda r: "%d / %d; %d; %.2f" % spread(st(r)["reqs"], "list")[1:])
+        lambda r: "%d / %d; %d; %.2f" % spread(st(r)["reqs"], READS)[1:])
     row("agents that read the whole state twice in a row (no watch between)",
         lambda r: str(len({t[0] for t in r["twice"]})), "0 without a logged reason")
     row("footprint: RssAnon per idle agent, p50 / max KiB",
