@@ -13,8 +13,24 @@ source "$(dirname "$0")/api_lib.sh"
 [[ $(id -u) == 0 ]] || { echo "needs root for ip netns"; not_ok "run as root"; finish; exit 1; }
 
 # The peak RSS masqd must stay under with the default budget (README,
-# "Security model": the chart's limit is 64 MiB).
+# "Security model": the chart's limit is 64 MiB). Under the sanitizers
+# (build-san) memory is theirs to judge, not this bound, and the small
+# policies are 20,000, not 100,000: the run is about memory errors.
 RSS_BOUND_KB=$((48 * 1024))
+SMALL=100000
+[[ $BUILD == *san* ]] && SMALL=20000
+PAGES=$(((SMALL + 1 + 499) / 500))
+rss_within_bound() { # WHAT
+	local peak
+	peak=$(peak_kb)
+	echo "# peak RSS with $1: $((peak / 1024)) MiB"
+	if [[ $BUILD == *san* ]]; then
+		echo "# (the bound is not checked under the sanitizers)"
+		return
+	fi
+	expect_true "peak RSS stays under $((RSS_BOUND_KB / 1024)) MiB ($((peak / 1024)) MiB)" \
+		test "$peak" -lt "$RSS_BOUND_KB"
+}
 
 in_set4() { q "$NODE" nft get element inet ip-masq-agent nomasq4 "{ $1 }" >/dev/null 2>&1; }
 not_in_set4() { ! in_set4 "$1" && table_present; }
@@ -96,10 +112,7 @@ expect_true "status says which policies are over the budget" grep -q \
 	'EgressNATPolicy/big00009 and every one after it by name are not applied' "$WORK/status-big"
 expect_eq "the source is not healthy while policies are refused" 0 \
 	"$(metric 'masqd_config_last_load_success{source="egress-nat-policy-api"}')"
-peak=$(peak_kb)
-echo "# peak RSS with 1,000,000 destinations offered: $((peak / 1024)) MiB"
-expect_true "peak RSS stays under $((RSS_BOUND_KB / 1024)) MiB ($((peak / 1024)) MiB)" \
-	test "$peak" -lt "$RSS_BOUND_KB"
+rss_within_bound "1,000,000 destinations offered"
 
 echo "== room freed: a list takes the next policy by name"
 unpolicy big00000
@@ -121,30 +134,27 @@ stop_masqd
 stop_api
 q "$NODE" "$MASQD" --cleanup # the next masqd starts from an empty table
 
-echo "== 100,000 small policies, in pages (a server without a watch cache)"
+echo "== $SMALL small policies, in pages (a server without a watch cache)"
 start_api
 ctl '{"op":"watch_cache","on":false}' >/dev/null
 policy a-vpc 10.10.0.0/16
-generate p 100000 1                # p00000..p99999
+generate p "$SMALL" 1              # p00000..p99999
 log=$WORK/small.log
 list_under_probes "$log"
 expect_eq "it asked the cache (resourceVersion=0)" 0 \
 	"$(requests "[x for x in r if x['phase'] == 'list'][0]['query'].get('resourceVersion')")"
 expect_true "which paged it: masqd notes there is no watch cache" \
 	grep -q 'the server pages egressnatpolicies lists from its cache' "$log"
-expect_true "201 pages of 500: the log says so" \
-	grep -q 'listed 100001 egressnatpolicies at resourceVersion [0-9]* in 201 pages' "$log"
-expect_eq "200 continue requests" 200 "$(conts)"
+expect_true "$PAGES pages of 500: the log says so" \
+	grep -q "listed $((SMALL + 1)) egressnatpolicies at resourceVersion [0-9]* in $PAGES pages" "$log"
+expect_eq "$((PAGES - 1)) continue requests" $((PAGES - 1)) "$(conts)"
 expect_eq "none of them with a resourceVersion (the token has it)" 0 \
 	"$(requests "len([x for x in r if x['phase'] == 'continue' and 'resourceVersion' in x['query']])")"
 expect_true "the 9,999th policy by name is applied (p09998)" in_set4 "$(gen_addr 9998)"
 expect_true "the 10,001st is not (p09999: a-vpc comes first)" not_in_set4 "$(gen_addr 9999)"
-expect_eq "90,001 over the budget of 10,000 policies" 90001 "$(over)"
+expect_eq "$((SMALL - 9999)) over the budget of 10,000 policies" $((SMALL - 9999)) "$(over)"
 expect_true "the VPC peer sees the pod IP" vpc_kept
-peak=$(peak_kb)
-echo "# peak RSS with 100,001 policies offered: $((peak / 1024)) MiB"
-expect_true "peak RSS stays under $((RSS_BOUND_KB / 1024)) MiB ($((peak / 1024)) MiB)" \
-	test "$peak" -lt "$RSS_BOUND_KB"
+rss_within_bound "$((SMALL + 1)) policies offered"
 
 echo "== a continue token that expired: the list starts again, nothing lost"
 n=$(lists)
@@ -155,8 +165,8 @@ expect_true "a 410 on a continue page: masqd lists again from the first page" mo
 expect_eq "after a 410, a consistent list: no resourceVersion" "-" \
 	"$(requests "[x['query'].get('resourceVersion', '-') for x in r if x['phase'] == 'list'][-1]")"
 expect_true "the first page's policies were not lost meanwhile: the VPC peer sees the pod IP" vpc_kept
-wait_until 600 log_reaches "$log" 'listed 100001 egressnatpolicies' 2
-expect_true "and the list completes" log_reaches "$log" 'listed 100001 egressnatpolicies' 2
+wait_until 600 log_reaches "$log" "listed $((SMALL + 1)) egressnatpolicies" 2
+expect_true "and the list completes" log_reaches "$log" "listed $((SMALL + 1)) egressnatpolicies" 2
 expect_true "p09998 is still applied" in_set4 "$(gen_addr 9998)"
 expect_true "masqd is running" alive
 stop_masqd
