@@ -195,6 +195,10 @@ static int sock_exchange(struct nft_sock *sock, const void *msg, size_t len,
 struct nlmsghdr *nft_sock_req_start(struct nft_sock *sock, void *buf, uint16_t type,
 				    uint16_t family, uint16_t flags)
 {
+	/* libmnl 1.0.4 does not zero an attribute's padding: without this, the
+	 * stack's old bytes went to the kernel (valgrind: "sendto(msg) points
+	 * to uninitialised byte(s)", the soak's first sync) */
+	memset(buf, 0, NFT_REQ_LEN);
 	return nftnl_nlmsg_build_hdr(buf, type, family, flags, sock->seq++);
 }
 

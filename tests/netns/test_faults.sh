@@ -204,4 +204,13 @@ wait "$DAEMON"
 expect_eq "masqd exits 0 on SIGTERM" 0 "$?"
 expect_true "no sanitizer report (leaks included) in its log" bash -c "! grep -q Sanitizer '$LOG'"
 expect_true "the rules stay after exit" table_is want_B
+
+echo "== masqd --once under valgrind memcheck (the plain build; ASan's cannot run under it)"
+if [[ -z $asan ]]; then
+	q "$NODE" valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--log-file="$WORK/valgrind.log" "$MASQD" --once --config "$WORK/A60" 2>>"$LOG"
+	expect_eq "no memcheck error, no leak (every byte sent to the kernel initialised)" 0 "$?"
+	grep -q 'ERROR SUMMARY: 0 errors' "$WORK/valgrind.log" || sed -n '1,40p' "$WORK/valgrind.log"
+	expect_true "and --once programmed config A" table_is want_A
+fi
 finish
