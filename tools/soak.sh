@@ -9,6 +9,9 @@
 #
 #   sudo tools/soak.sh                       RELOADS=10000 RELISTS=1000
 #   RELOADS=N RELISTS=N POLICIES=N (in the fake API, default 50) BUILD=build
+#   VALGRIND=0: the same without valgrind, for masqd's own resident memory
+#   (valgrind's RSS includes its shadow memory and its 20 MB queue of freed
+#   blocks, which fills up over the run)
 #
 # Root, for a network namespace of its own (unshare -n): masqd programs only
 # that namespace's nftables, and the fake API server listens on its loopback.
@@ -19,6 +22,7 @@ ROOT=$PWD
 BUILD=${BUILD:-build}
 RELOADS=${RELOADS:-10000}
 RELISTS=${RELISTS:-1000}
+VALGRIND=${VALGRIND:-1}
 POLICIES=${POLICIES:-50}
 
 [[ $(id -u) == 0 ]] || { echo "soak.sh: needs root (unshare -n)" >&2; exit 1; }
@@ -129,8 +133,7 @@ while done_lists < relists:  # relists beyond one per reload, if asked
     n = lists.count(); ctl({"op": "compact"}); ctl({"op": "kick"})
     lists.wait_above(n, f"relist {done_lists + 1}"); done_lists += 1
 took = time.time() - t0
-print(f"done: {reloads} reloads and {done_lists} relists in {took:.0f} s "
-      f"({reloads / took:.1f} reloads/s under valgrind)")
+print(f"done: {reloads} reloads and {done_lists} relists in {took:.0f} s ({reloads / took:.1f} reloads/s)")
 rss = [s[2] for s in samples]
 warm = samples[1][2] if len(samples) > 1 else rss[0]  # after the first 500: caches warm
 print(f"RSS: {rss[0]} KiB after the first reload, {warm} KiB at {samples[1][0] if len(samples) > 1 else 1}, "
@@ -139,7 +142,9 @@ EOF
 
 VG=(valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect,possible
 	--errors-for-leak-kinds=definite,indirect --num-callers=30 --log-file="$W/valgrind.log")
-echo "soak: $RELOADS reloads, $RELISTS relists, $POLICIES policies in the fake API, masqd under valgrind"
+how="under valgrind"
+((VALGRIND)) || { VG=(); how="without valgrind"; }
+echo "soak: $RELOADS reloads, $RELISTS relists, $POLICIES policies in the fake API, masqd $how"
 python3 "$W/driver.py" fill "$W" $PORT 0 0 0 "$POLICIES" || exit 1
 "${VG[@]}" "$BUILD/masqd" --config "$W/cfg" --watch-egress-nat-policies --kubeconfig "$W/kubeconfig" \
 	--metrics-bind-address "" --healthz-bind-address "" --status-socket "" 2>"$W/masqd.log" &
@@ -151,9 +156,14 @@ kill -TERM "$masqd"
 wait "$masqd"
 rc=$?
 pids=("${pids[@]:0:1}")
-echo "masqd exit status under valgrind: $rc"
+echo "masqd exit status: $rc"
+if ((!VALGRIND)); then
+	((drv == 0 && rc == 0)) && echo "soak: OK (no valgrind: memory figures only)" && exit 0
+	echo "soak: FAILED (driver $drv, exit $rc)"
+	exit 1
+fi
 sed -n 's/^==[0-9]*== *//p' "$W/valgrind.log" |
-	grep -E '^(definitely|indirectly|possibly) lost|^still reachable|^ERROR SUMMARY|^All heap blocks'
+	grep -E '^(definitely|indirectly|possibly) lost|^still reachable|^ERROR SUMMARY|^All heap blocks|^in use at exit|^total heap usage'
 leaks=$(grep -cE 'definitely lost: [1-9]|indirectly lost: [1-9]' "$W/valgrind.log")
 errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$W/valgrind.log" | tail -1)
 if ((drv != 0 || rc != 0 || leaks != 0 || ${errors:-1} != 0)); then
