@@ -72,7 +72,7 @@ UNIT_TESTS  := cidr doc duration config precedence log flags ruleset batch reply
                pstore snat
 UNIT_TESTS  += lpm masqcidrs explain
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
-NETNS_BINS  := $(BUILD)/tests/netns/nfthelper
+NETNS_BINS  := $(BUILD)/tests/netns/nfthelper $(BUILD)/tests/netns/faultnl.so
 
 all: $(BUILD)/masqd $(BUILD)/masqctl
 
@@ -100,6 +100,13 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libmasq.a
 $(BUILD)/tests/netns/%: $(BUILD)/tests/netns/%.o $(BUILD)/libmasq.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The netlink fault shim (LD_PRELOAD, tests only): never sanitized itself, so
+# it preloads into the plain and the ASan build alike.
+$(BUILD)/tests/netns/faultnl.so: tests/netns/faultnl.c
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g $(WARN) -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/tests/unit/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 

@@ -39,7 +39,7 @@ struct agent {
 	struct reconciler *rc;
 
 	struct loop *loop;
-	struct loop_timer *resync, *debounce, *genpoll, *apiwait;
+	struct loop_timer *resync, *debounce, *genpoll, *apiwait, *retry;
 	struct cfg_watch *watch, *dirwatch, *polwatch;
 	struct http_server *metrics, *health;
 	struct status_server *status;
@@ -170,9 +170,36 @@ static int load_config(struct agent *a, struct masq_config **ret_partial)
 	return r;
 }
 
+/* A failed sync is tried again, a full one (what the kernel holds is unknown
+ * after a failure), sooner than the next resync: exponential backoff with
+ * jitter, as the API watch's. Nothing runs it in --once (no loop). */
+static void retry_later(struct agent *a)
+{
+	unsigned n = a->st.sync_failing ? a->st.sync_failing - 1 : 0;
+	int64_t d = AGENT_RETRY_BASE_NS << (n < 6 ? n : 6);
+
+	if (!a->retry)
+		return;
+	if (d > AGENT_RETRY_MAX_NS)
+		d = AGENT_RETRY_MAX_NS;
+	d += (int64_t)((double)d * 0.5 * ((double)random() / RAND_MAX));
+	a->st.retry_unix = stats_wall_now() + (double)d / 1e9;
+	log_info("sync failed (%u in a row): trying again in %.1fs", a->st.sync_failing,
+		 (double)d / 1e9);
+	loop_timer_arm(a->retry, d, 0);
+}
+
 static int reconcile(struct agent *a, const char *reason, bool incremental)
 {
-	return reconciler_sync(a->rc, intake_good(a->in), intake_gen(a->in), reason, incremental);
+	int r = reconciler_sync(a->rc, intake_good(a->in), intake_gen(a->in), reason, incremental);
+
+	if (r < 0) {
+		retry_later(a);
+	} else if (a->st.retry_unix > 0) {
+		a->st.retry_unix = 0; /* a sync for another reason did it */
+		loop_timer_arm(a->retry, 0, 0);
+	}
+	return r;
 }
 
 static void check_legacy(struct agent *a)
@@ -279,6 +306,14 @@ static void on_debounce(struct loop *l, struct loop_timer *t, void *data)
 	reload(data, "config changed");
 }
 
+static void on_retry(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct agent *a = data;
+
+	a->st.retry_unix = 0;
+	(void)reconcile(a, "retry", false);
+}
+
 static void on_resync(struct loop *l, struct loop_timer *t, void *data)
 {
 	reload(data, "resync");
@@ -336,19 +371,21 @@ static int setup_loop(struct agent *a)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	a->loop = loop_new();
+	srandom((unsigned)loop_now_ns() ^ (unsigned)getpid()); /* the retries' jitter */
 	a->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (!a->loop || a->sigfd < 0 || loop_add_fd(a->loop, a->sigfd, EPOLLIN, on_signal, a) < 0)
 		return -errno;
 	a->resync = loop_timer_new(a->loop, on_resync, a);
 	a->debounce = loop_timer_new(a->loop, on_debounce, a);
 	a->genpoll = loop_timer_new(a->loop, on_genpoll, a);
+	a->retry = loop_timer_new(a->loop, on_retry, a);
 	/* the file (or directory) itself, as kubelet swaps it; its contents
 	 * when it is a directory (watch_config_dir); and the policies */
 	a->watch = cfg_watch_file(a->loop, a->set.config, on_config_event, a);
 	if (a->set.policy_dir[0])
 		a->polwatch = cfg_watch_new(a->loop, a->set.policy_dir, CFG_WATCH_ANY, NULL,
 					    on_config_event, a);
-	if (!a->resync || !a->debounce || !a->genpoll || !a->watch ||
+	if (!a->resync || !a->debounce || !a->genpoll || !a->retry || !a->watch ||
 	    (a->set.policy_dir[0] && !a->polwatch))
 		return -errno;
 	return 0;

@@ -14,6 +14,11 @@
 
 #define AGENT_DEBOUNCE_NS 5000000LL /* 5 ms: kubelet's swap is a burst of a few events */
 #define AGENT_GENPOLL_NS 1000000000LL /* drift check in the plain fallback */
+/* A failed sync is tried again after 0.5 s, doubling up to 30 s, plus up to
+ * half again (jitter): a kernel short of memory gets room, and thousands of
+ * nodes do not retry in step. */
+#define AGENT_RETRY_BASE_NS 500000000LL
+#define AGENT_RETRY_MAX_NS 30000000000LL
 
 #define AGENT_API_WAIT_NS 5000000000LL /* the first sync waits this long for the API */
 

@@ -26,6 +26,8 @@ enum metric {
 	M_SYNC_DURATION_SECONDS,
 	M_LAST_SYNC_TIMESTAMP_SECONDS,
 	M_SYNC_FAILURES_TOTAL,
+	M_SYNC_RETRIES_TOTAL,
+	M_SYNC_CONSECUTIVE_FAILURES,
 	M_DRIFT_REPAIRS_TOTAL,
 	M_LEGACY_CHAIN_PRESENT,
 	M_LEGACY_CHAIN_REMOVALS_TOTAL,
@@ -63,6 +65,10 @@ static const struct metric_def {
 					    "Unix time of the last successful sync (0 before the first)." },
 	[M_SYNC_FAILURES_TOTAL] = { "masqd_sync_failures_total", "counter",
 				    "Syncs the kernel refused; one nftables transaction covers both families." },
+	[M_SYNC_RETRIES_TOTAL] = { "masqd_sync_retries_total", "counter",
+				   "Syncs tried after a failed one (by the backoff, a resync or a change) until one succeeds; the last good rules stay meanwhile." },
+	[M_SYNC_CONSECUTIVE_FAILURES] = { "masqd_sync_consecutive_failures", "gauge",
+					  "Syncs failed in a row; 0 once one succeeds." },
 	[M_DRIFT_REPAIRS_TOTAL] = { "masqd_drift_repairs_total", "counter",
 				    "Times the table had been changed by someone else and was restored." },
 	[M_LEGACY_CHAIN_PRESENT] = { "masqd_legacy_chain_present", "gauge",
@@ -143,6 +149,10 @@ static void sync_metrics(struct expo *e, const struct masqd_stats *st)
 	sample(e, M_LAST_SYNC_TIMESTAMP_SECONDS, NULL, st->last_sync_unix);
 	family(e, M_SYNC_FAILURES_TOTAL);
 	sample(e, M_SYNC_FAILURES_TOTAL, NULL, (double)st->sync_failures);
+	family(e, M_SYNC_RETRIES_TOTAL);
+	sample(e, M_SYNC_RETRIES_TOTAL, NULL, (double)st->sync_retries);
+	family(e, M_SYNC_CONSECUTIVE_FAILURES);
+	sample(e, M_SYNC_CONSECUTIVE_FAILURES, NULL, st->sync_failing);
 	family(e, M_DRIFT_REPAIRS_TOTAL);
 	sample(e, M_DRIFT_REPAIRS_TOTAL, NULL, (double)st->drift_repairs);
 	family(e, M_LEGACY_CHAIN_PRESENT);
@@ -422,10 +432,11 @@ static json_t *counters_json(const struct stats_view *v, const struct masqd_stat
 {
 	struct nft_counters c = { 0 };
 	json_t *o = json_pack(
-		"{sI sI sI sI sI sI}", "syncs", (json_int_t)st->syncs, "syncFailures",
-		(json_int_t)st->sync_failures, "configReloads", (json_int_t)total_reloads(st, true),
-		"configReloadFailures", (json_int_t)total_reloads(st, false), "driftRepairs",
-		(json_int_t)st->drift_repairs, "adoptions", (json_int_t)st->adoptions);
+		"{sI sI sI sI sI sI sI}", "syncs", (json_int_t)st->syncs, "syncFailures",
+		(json_int_t)st->sync_failures, "syncRetries", (json_int_t)st->sync_retries,
+		"configReloads", (json_int_t)total_reloads(st, true), "configReloadFailures",
+		(json_int_t)total_reloads(st, false), "driftRepairs", (json_int_t)st->drift_repairs,
+		"adoptions", (json_int_t)st->adoptions);
 
 	if (o && v->connections(v->ctx, &c) == 0)
 		json_object_set_new(o, "connections",
@@ -458,20 +469,29 @@ static json_t *nat_json(const struct masqd_stats *st)
 	return o;
 }
 
+/* Seconds until the pending retry of a failed sync; 0: none pending. */
+static double retry_in(const struct masqd_stats *st)
+{
+	double d = st->retry_unix - stats_wall_now();
+
+	return st->retry_unix > 0 && d > 0 ? d : 0;
+}
+
 char *metrics_status_json(const struct stats_view *v)
 {
 	const struct masqd_stats *st = v->st;
 	char why[STATS_WHY_LEN];
 	bool ready = v->ready(v->ctx, why, sizeof(why));
-	json_t *doc =
-		json_pack("{s:s s:s s:b s:s s:o s:{s:f s:f s:b s:s} s:{s:i s:i} s:s s:o}",
-			  "version", MASQD_VERSION, "revision", MASQD_REVISION, "ready", ready,
-			  "readyReason", why, "sources", config_json(st), "lastSync", "unixTime",
-			  st->last_sync_unix, "durationSeconds", st->last_sync_seconds, "ok",
-			  st->last_sync_ok, "error", st->last_sync_error, "nonMasqueradeCIDRs",
-			  "ipv4", (int)st->cidrs[0], "ipv6", (int)st->cidrs[1], "table",
-			  st->table_flags ? "owner,persist (protected while masqd runs)" : "plain",
-			  "counters", counters_json(v, st));
+	json_t *doc = json_pack(
+		"{s:s s:s s:b s:s s:o s:{s:f s:f s:b s:s s:i s:f} s:{s:i s:i} s:s s:o}", "version",
+		MASQD_VERSION, "revision", MASQD_REVISION, "ready", ready, "readyReason", why,
+		"sources", config_json(st), "lastSync", "unixTime", st->last_sync_unix,
+		"durationSeconds", st->last_sync_seconds, "ok", st->last_sync_ok, "error",
+		st->last_sync_error, "failuresInARow", (int)st->sync_failing, "retryInSeconds",
+		retry_in(st), "nonMasqueradeCIDRs", "ipv4", (int)st->cidrs[0], "ipv6",
+		(int)st->cidrs[1], "table",
+		st->table_flags ? "owner,persist (protected while masqd runs)" : "plain",
+		"counters", counters_json(v, st));
 	char *text;
 
 	if (doc)

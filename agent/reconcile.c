@@ -79,6 +79,10 @@ void reconcile_log_error(const struct nft_error *e)
 		log_error("%s is %s: stop masqd first", e->what, e->msg);
 		return;
 	}
+	if (!e->count) { /* no reply named a message: the socket failed, or a read */
+		log_error("programming nftables failed at %s: %s", e->what, strerror(-e->err));
+		return;
+	}
 	log_error("programming nftables failed at %s: %s%s%s (%u error%s)", e->what,
 		  strerror(-e->err), e->msg[0] ? ": " : "", e->msg, e->count,
 		  e->count == 1 ? "" : "s");
@@ -158,6 +162,7 @@ static void sync_done(struct reconciler *rc, const struct masq_config *good,
 		      const struct masq_ruleset *rs, int64_t t0)
 {
 	rc->st->last_sync_error[0] = '\0';
+	rc->st->sync_failing = 0;
 	rc->st->last_sync_unix = stats_wall_now();
 	rc->st->last_sync_seconds = (double)(loop_now_ns() - t0) / 1e9;
 	count_cidrs(rc, good);
@@ -176,6 +181,7 @@ static void sync_done(struct reconciler *rc, const struct masq_config *good,
 static void sync_failed(struct reconciler *rc, const struct nft_error *e)
 {
 	rc->st->sync_failures++;
+	rc->st->sync_failing++;
 	snprintf(rc->st->last_sync_error, sizeof(rc->st->last_sync_error), "%s: %s%s%s", e->what,
 		 strerror(-e->err), e->msg[0] ? ": " : "", e->msg);
 	reconcile_log_error(e);
@@ -236,6 +242,8 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 	if (!good)
 		return 0; /* nothing valid yet: leave the kernel as it is */
 	rc->gen = gen;
+	if (rc->st->sync_failing)
+		rc->st->sync_retries++;
 	r = masq_ruleset_build(good, rc->opts, &rs);
 	if (r < 0)
 		return r;

@@ -40,6 +40,9 @@ struct masqd_stats {
 	double last_sync_seconds; /* how long it took */
 	bool last_sync_ok;
 	char last_sync_error[200];
+	unsigned sync_failing; /* failed syncs in a row; 0 after a success */
+	uint64_t sync_retries; /* syncs tried after a failed one, until one succeeds */
+	double retry_unix; /* wall time of the pending retry; 0: none */
 	bool config_ok;
 	unsigned cidrs[2]; /* non-masquerade CIDRs programmed, IPv4 and IPv6 */
 	bool keeps_all[2]; /* that set is the whole address space: nothing is masqueraded */

@@ -26,6 +26,7 @@
 #define PROBE_TABLE "masqd-probe"
 #define REPLY_BUF 65536 /* a dump arrives in parts of at most this */
 #define REPLY_TIMEOUT_MS 2000 /* the kernel answers at once; this only bounds a broken reply */
+#define EINTR_TRIES 8 /* an interrupted call is tried again, but not forever */
 
 struct nft_sock {
 	struct mnl_socket *nl;
@@ -129,6 +130,31 @@ batch_fail(struct nft_error *e, int err, const char *fmt, ...)
 	return e->err;
 }
 
+/* send and recv, again after EINTR: the call did nothing, so it is safe to
+ * repeat, but only a few times, so that a storm of signals (or a test's fault
+ * shim) cannot spin the loop. */
+static ssize_t sock_send(struct nft_sock *sock, const void *msg, size_t len)
+{
+	ssize_t n;
+	int tries = 0;
+
+	do
+		n = mnl_socket_sendto(sock->nl, msg, len);
+	while (n < 0 && errno == EINTR && ++tries < EINTR_TRIES);
+	return n;
+}
+
+static ssize_t sock_recv(struct nft_sock *sock)
+{
+	ssize_t n;
+	int tries = 0;
+
+	do
+		n = mnl_socket_recvfrom(sock->nl, sock->buf, sizeof(sock->buf));
+	while (n < 0 && errno == EINTR && ++tries < EINTR_TRIES);
+	return n;
+}
+
 /* The one way to the kernel and back: send len bytes of msg, then read the
  * replies into the socket's buffer until rp's answer is complete. The kernel
  * runs a whole batch inside sendmsg(), so every reply to one is queued when
@@ -137,7 +163,7 @@ static int sock_exchange(struct nft_sock *sock, const void *msg, size_t len,
 			 const struct nft_reply *rp)
 {
 	int64_t start = rp->batch ? mono_ns() : 0;
-	ssize_t n = mnl_socket_sendto(sock->nl, msg, len);
+	ssize_t n = sock_send(sock, msg, len);
 	int r;
 
 	if (rp->batch)
@@ -147,9 +173,7 @@ static int sock_exchange(struct nft_sock *sock, const void *msg, size_t len,
 	if (n < 0)
 		return -errno;
 	for (;;) {
-		n = mnl_socket_recvfrom(sock->nl, sock->buf, sizeof(sock->buf));
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = sock_recv(sock);
 		if (n < 0 && errno == EAGAIN && rp->batch)
 			return batch_result(rp->err);
 		if (n < 0 && errno == EAGAIN) {
@@ -171,6 +195,10 @@ static int sock_exchange(struct nft_sock *sock, const void *msg, size_t len,
 struct nlmsghdr *nft_sock_req_start(struct nft_sock *sock, void *buf, uint16_t type,
 				    uint16_t family, uint16_t flags)
 {
+	/* libmnl 1.0.4 does not zero an attribute's padding: without this, the
+	 * stack's old bytes went to the kernel (valgrind: "sendto(msg) points
+	 * to uninitialised byte(s)", the soak's first sync) */
+	memset(buf, 0, NFT_REQ_LEN);
 	return nftnl_nlmsg_build_hdr(buf, type, family, flags, sock->seq++);
 }
 

@@ -17,8 +17,8 @@ struct nft_sock;
 /* This socket's netlink port id: a table's owner when masqd owns it. */
 uint32_t nft_sock_portid(const struct nft_sock *sock);
 
-/* Start a request in buf (NFT_REQ_LEN bytes, aligned), numbered with the
- * socket's next sequence number. */
+/* Start a request in buf (NFT_REQ_LEN bytes, aligned, zeroed here), numbered
+ * with the socket's next sequence number. */
 struct nlmsghdr *nft_sock_req_start(struct nft_sock *sock, void *buf, uint16_t type,
 				    uint16_t family, uint16_t flags);
 

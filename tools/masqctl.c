@@ -426,6 +426,10 @@ static void print_status(json_t *d)
 	       json_is_true(json_object_get(sync, "ok"))
 		       ? ""
 		       : json_string_value(json_object_get(sync, "error")));
+	if (json_real_value(json_object_get(sync, "retryInSeconds")) > 0)
+		printf("  %lld failed in a row, the last good rules stay; trying again in %.1fs\n",
+		       (long long)json_integer_value(json_object_get(sync, "failuresInARow")),
+		       json_real_value(json_object_get(sync, "retryInSeconds")));
 	printf("non-masquerade CIDRs: %lld IPv4, %lld IPv6\n",
 	       (long long)json_integer_value(json_object_get(cidrs, "ipv4")),
 	       (long long)json_integer_value(json_object_get(cidrs, "ipv6")));

@@ -35,7 +35,8 @@ sed '1s/^200 //' <<<"$out" >"$WORK/scrape.txt"
 expect_true "promtool check metrics passes on a live scrape" \
 	bash -c "promtool check metrics <'$WORK/scrape.txt'"
 for fam in masqd_build_info masqd_sync_duration_seconds masqd_last_sync_timestamp_seconds \
-	masqd_sync_failures_total masqd_config_reloads_total masqd_config_last_load_success \
+	masqd_sync_failures_total masqd_sync_retries_total masqd_sync_consecutive_failures \
+	masqd_config_reloads_total masqd_config_last_load_success \
 	masqd_nonmasquerade_cidrs masqd_masqueraded_connections_total \
 	masqd_not_masqueraded_connections_total masqd_drift_repairs_total \
 	process_cpu_seconds_total process_resident_memory_bytes process_start_time_seconds \
