@@ -16,7 +16,7 @@ source "$(dirname "$0")/api_lib.sh"
 # "Security model": the chart's limit is 64 MiB). Under the sanitizers
 # (build-san) memory is theirs to judge, not this bound, and the small
 # policies are 20,000, not 100,000: the run is about memory errors.
-RSS_BOUND_KB=$((48 * 1024))
+RSS_BOUND_KB=$((56 * 1024)) # seen: 23-45 MiB, from run to run (malloc's fragmentation)
 SMALL=100000
 [[ $BUILD == *san* ]] && SMALL=20000
 PAGES=$(((SMALL + 1 + 499) / 500))
