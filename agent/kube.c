@@ -1,5 +1,7 @@
 /* The Kubernetes client's reflector: list, then watch from the list's
- * resourceVersion; backoff, health and the state each resource's API gave. */
+ * resourceVersion; what a finished request means, backoff, health. What a
+ * request's body says is read in kube_recv.c, and the state each resource's
+ * API gave is kept in kube_state.c. */
 #include "agent/kube.h"
 
 #include <errno.h>
@@ -13,7 +15,6 @@
 
 #define BACKOFF_BASE_NS 800000000LL /* client-go's reflector: 800 ms ... */
 #define BACKOFF_MAX_NS (30 * 1000000000LL) /* ... to 30 s */
-#define ERROR_BODY_MAX 65536 /* the Status of a failed request */
 #define SHORT_WATCH_NS 1000000000LL /* a watch ending sooner, empty, backs off */
 #define EXPIRED_PAGES_MAX 3 /* continue tokens expired in a row before a backoff */
 
@@ -25,7 +26,7 @@ const char *const kube_restart_names[KUBE_R_COUNT] = {
 
 static void start(struct reflector *r, enum phase ph);
 
-static void notify(struct reflector *r)
+void kube_ref_notify(struct reflector *r)
 {
 	r->k->changed(r->k->data, r->res);
 }
@@ -45,8 +46,7 @@ static void count_request(struct reflector *r, long code)
 		st->req[r->res][(*n)++] = (struct kube_code_count){ (int)code, 1 };
 }
 
-/* Health and the error shown in metrics and status; notify on a change. */
-static void set_health(struct reflector *r, bool healthy, const char *error)
+void kube_ref_health(struct reflector *r, bool healthy, const char *error)
 {
 	struct kube_stats *st = &r->k->st;
 	bool was = st->healthy[r->res],
@@ -59,55 +59,7 @@ static void set_health(struct reflector *r, bool healthy, const char *error)
 	else if (ok)
 		st->error[r->res][0] = '\0';
 	if (was != healthy && st->synced[r->res])
-		notify(r);
-}
-
-static int on_event_line(void *arg, const char *line, size_t len);
-
-static int append_body(struct reflector *r, const char *data, size_t n, size_t max)
-{
-	return kw_buf_append(&r->body, &r->len, &r->cap, data, n, max);
-}
-
-static void abort_with(struct reflector *r, enum kube_restart why, const char *msg)
-{
-	r->abort = true;
-	r->abort_reason = why;
-	snprintf(r->abort_msg, sizeof(r->abort_msg), "%s", msg);
-}
-
-size_t kube_ref_write(char *data, size_t size, size_t n, void *arg)
-{
-	struct reflector *r = arg;
-	size_t len = size * n;
-	int e;
-
-	if (!r->code)
-		r->code = kube_http_code(r->easy);
-	if (r->code != 200) {
-		(void)append_body(r, data, len, ERROR_BODY_MAX); /* the start is enough */
-		return len;
-	}
-	if (r->phase == PH_LIST) {
-		if (!r->relisting)
-			kube_state_list_begin(r);
-		e = kw_lister_feed(&r->lister, data, len, kube_state_list_item, r);
-		if (e < 0 && !r->abort) {
-			char msg[260];
-			snprintf(msg, sizeof(msg), "bad list response: %s", r->lister.err);
-			abort_with(r, KUBE_R_BAD_RESPONSE, msg);
-		}
-		return e < 0 ? 0 : len;
-	}
-	loop_timer_arm(r->stall, r->k->set.stall_ns, 0);
-	r->got_bytes = true;
-	if (r->initial && !r->relisting)
-		kube_state_list_begin(r); /* a streaming watch list: the state comes first */
-	e = kw_split_feed(&r->split, data, len, on_event_line, r);
-	if (e < 0 && !r->abort)
-		abort_with(r, KUBE_R_BAD_RESPONSE,
-			   e == -E2BIG ? "watch event over 4 MiB" : "out of memory");
-	return e < 0 ? 0 : len; /* 0 ends the transfer */
+		kube_ref_notify(r);
 }
 
 static void req_free(struct reflector *r)
@@ -240,79 +192,6 @@ static void on_relist(struct loop *l, struct loop_timer *t, void *data)
 	}
 }
 
-/* The server does not do what a streaming list needs: the rest is up to
- * kube_ref_finish, which falls back to list+watch. */
-static int wl_unsupported(struct reflector *r, const char *msg)
-{
-	r->wl_unsupported = true;
-	abort_with(r, KUBE_R_BAD_RESPONSE, msg);
-	return -EPROTO;
-}
-
-/* An event of a streaming list's initial state: ADDED ones, then a
- * BOOKMARK annotated k8s.io/initial-events-end, as the API documents. */
-static int initial_event(struct reflector *r, const struct kw_event *ev)
-{
-	if (ev->type == KW_ADDED) {
-		json_incref(ev->object);
-		if (kube_state_list_item(r, ev->object) < 0) {
-			abort_with(r, KUBE_R_ERROR, "out of memory applying an initial event");
-			return -ENOMEM; /* the list is undone, as a paged one's */
-		}
-		return 0;
-	}
-	if (ev->type != KW_BOOKMARK)
-		return wl_unsupported(r, "a change among the initial events");
-	if (!ev->initial_end)
-		return wl_unsupported(r, "a bookmark before the end of the initial events");
-	kube_state_list_commit(r, ev->rv);
-	r->initial = false;
-	r->failures = 0;
-	r->auth_retried = false;
-	r->k->st.watch_list[r->res] = true;
-	set_health(r, true, NULL);
-	notify(r);
-	return 0;
-}
-
-static int on_event_line(void *arg, const char *line, size_t len)
-{
-	struct reflector *r = arg;
-	struct kw_event ev;
-	char err[200], msg[300];
-
-	if (kw_event_parse(line, len, &ev, err, sizeof(err)) < 0) {
-		snprintf(msg, sizeof(msg), "bad watch event: %s", err);
-		abort_with(r, KUBE_R_BAD_RESPONSE, msg);
-		return -EINVAL;
-	}
-	if (ev.type == KW_ERROR) {
-		snprintf(msg, sizeof(msg), "ERROR event %d: %s", ev.code, ev.message);
-		abort_with(r, ev.code == 410 ? KUBE_R_EXPIRED : KUBE_R_SERVER_ERROR, msg);
-		kw_event_clear(&ev);
-		return -EPIPE;
-	}
-	if (r->initial) {
-		/* objects' resourceVersions are not the list's: the closing
-		 * bookmark sets it (kube_state_list_commit) */
-		int e = initial_event(r, &ev);
-		kw_event_clear(&ev);
-		return e;
-	}
-	if (ev.type != KW_BOOKMARK) {
-		if (kube_state_event(r, &ev) < 0)
-			log_error("kubernetes: out of memory applying an event");
-		log_debug("kubernetes: %s %s %s", kube_res_names[r->res],
-			  ev.type == KW_DELETED ? "deleted" : "changed", ev.name);
-		set_health(r, true, NULL);
-		notify(r);
-	}
-	if (ev.rv)
-		snprintf(r->rv, sizeof(r->rv), "%s", ev.rv);
-	kw_event_clear(&ev);
-	return 0;
-}
-
 /* --- a finished request */
 
 static enum kube_restart classify(long code)
@@ -386,7 +265,7 @@ static void report(struct reflector *r, enum kube_restart why, const char *msg)
 		log_debug("kubernetes: %s", line);
 	r->k->st.restarts[r->res][why]++;
 	if (why != KUBE_R_EXPIRED)
-		set_health(r, false, line);
+		kube_ref_health(r, false, line);
 }
 
 /* A 401's log line says which token was refused, or that none was sent. */
@@ -443,8 +322,8 @@ void kube_ref_finish(struct reflector *r, CURLcode res)
 			return;
 		}
 		kube_state_list_commit(r, m.rv);
-		set_health(r, true, NULL);
-		notify(r);
+		kube_ref_health(r, true, NULL);
+		kube_ref_notify(r);
 		start(r, PH_WATCH);
 		return;
 	} else {

@@ -109,9 +109,18 @@ char *kube_http_escape(const char *s);
  * be read (the last good read stays in use). */
 int kube_http_token_refresh(struct kube_client *k, bool force);
 
-/* --- the reflector (kube.c), called by the transport */
+/* --- the reflector (kube.c), called by the transport and by kube_recv.c */
 
-/* libcurl's write callback for r's request. */
+/* Tell the client's user that r's state or health changed. */
+void kube_ref_notify(struct reflector *r);
+
+/* Health and the error shown in metrics and status; notify on a change. */
+void kube_ref_health(struct reflector *r, bool healthy, const char *error);
+
+/* End r's transfer at the next write: why, and the message to log. */
+void kube_ref_abort(struct reflector *r, enum kube_restart why, const char *msg);
+
+/* libcurl's write callback for r's request (kube_recv.c). */
 size_t kube_ref_write(char *data, size_t size, size_t n, void *arg);
 
 /* r's request ended with res. */
