@@ -56,7 +56,7 @@ endif
 CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/doc.c config/file.c \
                config/model.c config/config.c config/precedence.c config/outcome.c \
                config/flags.c config/ruleset.c config/hostport.c config/yamltree.c \
-               config/policy.c config/pstore.c config/nameset.c config/sources.c config/kubeconfig.c \
+               config/policy.c config/pstore.c config/nameset.c config/sources.c config/slots.c config/kubeconfig.c \
                config/kwatch.c config/snat.c
 CONFIG_SRC  += config/lpm.c config/merge.c config/explain.c config/build.c
 NETLINK_SRC := netlink/batch.c netlink/exprs.c netlink/nft.c netlink/reply.c netlink/table.c \

@@ -13,45 +13,10 @@
 #include "config/merge.h"
 #include "config/policy.h"
 #include "config/pstore.h"
+#include "config/slots.h"
 
 const char *const source_names[SOURCE_COUNT] = { "file", "egress-nat-policy-dir", "configmap-api",
 						 "egress-nat-policy-api" };
-
-/* A second definition of a name in one policy file: the first one stands,
- * and this one is refused again at every load, where it came in the file. */
-struct pdup {
-	char name[POLICY_NAME_MAX + 1];
-	unsigned line;
-	size_t at; /* how many of the file's policies came before it */
-};
-
-/* The bytes of a file's last good parse and the problems that parse
- * reported: a load where the file has not changed skips the parse (30 ms
- * per load at 100,000 CIDRs, for every API event) and reports them again. */
-struct parsed {
-	char *bytes;
-	size_t len;
-	struct diag *said;
-	size_t nsaid;
-	bool rejected; /* a policy file: some of its policies were refused */
-};
-
-/* The last good version of one file. */
-struct slot {
-	char *path;
-	struct parsed last;
-	struct masq_config *cfg; /* ip-masq files */
-	struct pstore *policies; /* policy files: each policy's last good version */
-	struct pdup *dups; /* policy files: second definitions */
-	size_t ndups, dupcap;
-	bool have;
-	bool seen; /* present in this load */
-};
-
-struct slots {
-	struct slot *v;
-	size_t n;
-};
 
 struct masq_sources {
 	struct slots files, policies;
@@ -63,65 +28,9 @@ struct masq_sources *sources_new(void)
 	return calloc(1, sizeof(struct masq_sources));
 }
 
-static void parsed_clear(struct parsed *p)
-{
-	free(p->bytes);
-	free(p->said);
-	memset(p, 0, sizeof(*p));
-}
-
-/* Keep buf (taken) and what the parse added to d since n0, unless d
- * dropped some of it (then the next load parses again). */
-static void parsed_keep(struct parsed *p, char *buf, size_t len, const struct diags *d, size_t n0,
-			size_t dropped0)
-{
-	size_t n = d->n - n0;
-
-	parsed_clear(p);
-	if (d->dropped != dropped0 || (n && !(p->said = malloc(n * sizeof(*p->said))))) {
-		free(buf);
-		return;
-	}
-	if (n)
-		memcpy(p->said, d->items + n0, n * sizeof(*p->said));
-	p->nsaid = n;
-	p->bytes = buf;
-	p->len = len;
-}
-
-/* buf is what the last good parse read: report what it said again. */
-static bool parsed_same(const struct parsed *p, const char *buf, size_t len, struct diags *d)
-{
-	if (!p->bytes || p->len != len || memcmp(p->bytes, buf, len) != 0)
-		return false;
-	for (size_t i = 0; i < p->nsaid; i++) {
-		const struct diag *g = &p->said[i];
-		diag_add(d, g->level, g->file, g->line, g->col, "%s", g->msg);
-	}
-	return true;
-}
-
 uint64_t sources_parses(const struct masq_sources *s)
 {
 	return s->parses;
-}
-
-static void slot_clear(struct slot *sl)
-{
-	parsed_clear(&sl->last);
-	free(sl->path);
-	cfg_free(sl->cfg);
-	pstore_free(sl->policies);
-	free(sl->dups);
-	memset(sl, 0, sizeof(*sl));
-}
-
-static void slots_free(struct slots *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		slot_clear(&s->v[i]);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
 }
 
 void sources_free(struct masq_sources *s)
@@ -131,103 +40,6 @@ void sources_free(struct masq_sources *s)
 	slots_free(&s->files);
 	slots_free(&s->policies);
 	free(s);
-}
-
-/* The slot of path, found by binary search (slots are kept in path order),
- * or a new one. Pointers to slots last until the next slot_get. */
-static struct slot *slot_get(struct slots *s, const char *path)
-{
-	size_t lo = 0, hi = s->n;
-	struct slot *v;
-	char *copy;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->v[mid].path, path);
-		if (c == 0)
-			return &s->v[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!(copy = strdup(path)) || !(v = realloc(s->v, (s->n + 1) * sizeof(*v)))) {
-		free(copy);
-		return NULL;
-	}
-	s->v = v;
-	memmove(&v[lo + 1], &v[lo], (s->n - lo) * sizeof(*v));
-	memset(&v[lo], 0, sizeof(*v));
-	v[lo].path = copy;
-	s->n++;
-	return &v[lo];
-}
-
-/* Forget the files that were not seen in this load. */
-static void slots_sweep(struct slots *s)
-{
-	size_t out = 0;
-
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->v[i].seen)
-			s->v[out++] = s->v[i];
-		else
-			slot_clear(&s->v[i]);
-	}
-	s->n = out;
-	for (size_t i = 0; i < s->n; i++)
-		s->v[i].seen = false;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The entries of dir whose names pass want(), sorted; hidden ones never. */
-static int list_dir(const char *dir, bool (*want)(const char *), char ***ret, size_t *ret_n,
-		    struct diags *d)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *e;
-	char **names = NULL;
-	size_t n = 0;
-
-	*ret = NULL;
-	*ret_n = 0;
-	if (!dp)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(dp))) {
-		char **nn;
-		if (e->d_name[0] == '.' || !want(e->d_name))
-			continue; /* ..data, ..2026_..., dot files */
-		if (n == SOURCES_MAX_FILES) {
-			diag_add(d, DIAG_ERROR, dir, 0, 0,
-				 "more than %d files: the rest are ignored", SOURCES_MAX_FILES);
-			break;
-		}
-		nn = realloc(names, (n + 1) * sizeof(*nn));
-		if (!nn || !(nn[n] = strdup(e->d_name))) {
-			free(nn ? nn : names);
-			closedir(dp);
-			return -ENOMEM;
-		}
-		names = nn;
-		n++;
-	}
-	closedir(dp);
-	if (n)
-		qsort(names, n, sizeof(*names), name_cmp);
-	*ret = names;
-	*ret_n = n;
-	return 0;
-}
-
-static void free_names(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
 }
 
 static bool ip_masq_file(const char *name)
@@ -361,12 +173,12 @@ static int load_files(struct masq_sources *s, const struct sources_settings *set
 	mg->m->is_dir = true;
 	mg->m->cfg->resync_ns = set->dir_resync_ns;
 	mg->m->cfg->cidr_limit = set->max_cidrs_per_file;
-	r = list_dir(set->config, ip_masq_file, &names, &n, d);
+	r = slots_list_dir(set->config, ip_masq_file, &names, &n, d);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", set->config, names[i]);
 		r = load_member(s, set, path, NULL, 0, true, mg, failed, d);
 	}
-	free_names(names, n);
+	slots_free_names(names, n);
 	return r < 0 ? r : (int)n;
 }
 
@@ -495,7 +307,7 @@ static int load_policies(struct masq_sources *s, const struct sources_settings *
 		total = r =
 			merge_policies(set->api_policies, NULL, 0, "apiserver", c, mg, failed, d);
 	if (r >= 0 && set->policy_dir && set->policy_dir[0])
-		r = list_dir(set->policy_dir, any_file, &names, &n, d);
+		r = slots_list_dir(set->policy_dir, any_file, &names, &n, d);
 
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		struct slot *sl;
@@ -509,7 +321,7 @@ static int load_policies(struct masq_sources *s, const struct sources_settings *
 		total += r > 0 ? r : 0;
 	}
 	pstore_claims_free(c);
-	free_names(names, n);
+	slots_free_names(names, n);
 	return r < 0 ? r : total;
 }
 
@@ -615,12 +427,12 @@ uint64_t sources_config_digest(const struct sources_settings *set)
 	if (stat(set->config, &st) < 0 || !S_ISDIR(st.st_mode))
 		return digest_file(h, set->config);
 	diags_init(&d);
-	if (list_dir(set->config, ip_masq_file, &names, &n, &d) < 0)
+	if (slots_list_dir(set->config, ip_masq_file, &names, &n, &d) < 0)
 		return fnv(h, "?", 1);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", set->config, names[i]);
 		h = digest_file(h, path);
 	}
-	free_names(names, n);
+	slots_free_names(names, n);
 	return h;
 }
