@@ -17,24 +17,10 @@ static struct masq_sources *src;
 static struct source_state st[SOURCE_COUNT];
 static struct masq_merged m;
 
-static void put(const char *base, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", base, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static int setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/masqd-expl-XXXXXX");
-	snprintf(pol, sizeof(pol), "/tmp/masqd-explpol-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	assert_non_null(mkdtemp(pol));
+	unit_tmpdir(dir, "expl");
+	unit_tmpdir(pol, "explpol");
 	set = (struct sources_settings){ .config = dir,
 					 .policy_dir = pol,
 					 .max_cidrs_per_file = 64,
@@ -42,25 +28,24 @@ static int setup(void **state)
 					 .origin_lines = true,
 					 .opts = { .enable_ipv6 = true, .random_fully = true } };
 	src = sources_new();
-	put(dir, "ip-masq-a",
-	    "nonMasqueradeCIDRs:\n  - 10.0.0.0/8\n  - 10.1.2.0/24\n  - \"fd10::/16\"\n"
-	    "  - \"fd10:1:2::/48\"\n");
-	put(dir, "ip-masq-b",
-	    "masqueradeCIDRs:\n  - 10.1.0.0/16\n  - \"fd10:1::/32\"\nnonMasqueradeCIDRs: [10.0.0.0/8]\n");
-	put(pol, "p.yaml",
-	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\nmetadata:\n  name: onprem\n"
-	    "spec:\n  action: NoSNAT\n  destinations:\n    - cidr: 10.1.5.0/24\n");
+	unit_put(dir, "ip-masq-a",
+		 "nonMasqueradeCIDRs:\n  - 10.0.0.0/8\n  - 10.1.2.0/24\n  - \"fd10::/16\"\n"
+		 "  - \"fd10:1:2::/48\"\n");
+	unit_put(
+		dir, "ip-masq-b",
+		"masqueradeCIDRs:\n  - 10.1.0.0/16\n  - \"fd10:1::/32\"\nnonMasqueradeCIDRs: [10.0.0.0/8]\n");
+	unit_put(
+		pol, "p.yaml",
+		"apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\nmetadata:\n  name: onprem\n"
+		"spec:\n  action: NoSNAT\n  destinations:\n    - cidr: 10.1.5.0/24\n");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[200];
-
 	merged_clear(&m);
 	sources_free(src);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, pol);
-	assert_int_equal(system(cmd), 0);
+	unit_rmdirs(dir, pol);
 	return 0;
 }
 
@@ -150,8 +135,8 @@ static void no_prefix_link_local_and_ipv6_off(void **state)
 	assert_false(masq);
 	assert_string_equal(explained("fe80::1", &masq), "decided fe80::/10 keep <link-local>");
 	set.opts.enable_ipv6 = false;
-	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\n");
-	put(dir, "ip-masq-b", "masqueradeCIDRs: [10.1.0.0/16]\n");
+	unit_put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\n");
+	unit_put(dir, "ip-masq-b", "masqueradeCIDRs: [10.1.0.0/16]\n");
 	load();
 	assert_int_equal(cidr_parse_host("2001:db8::1", &d), 0);
 	assert_int_equal(explain_dest(&m, &set.opts, &d, &e), 0);
@@ -194,8 +179,8 @@ static void long_lists_are_capped(void **state)
 
 	for (int i = 1; i <= 20; i++)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "  - 10.%d.0.0/16\n", i);
-	put(dir, "ip-masq-a", text);
-	put(dir, "ip-masq-b", "masqueradeCIDRs: [10.200.0.0/16]\n");
+	unit_put(dir, "ip-masq-a", text);
+	unit_put(dir, "ip-masq-b", "masqueradeCIDRs: [10.200.0.0/16]\n");
 	load();
 	/* 20 /16s, the exception and the policy's /24: 16 listed */
 	assert_non_null(strstr(explained("10.100.0.1", &masq), "; 6 more"));

@@ -316,24 +316,10 @@ static struct sources_settings set;
 static struct masq_sources *src;
 static struct source_state st[SOURCE_COUNT];
 
-static void put(const char *base, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", base, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static int setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/masqd-lpm-XXXXXX");
-	snprintf(pol, sizeof(pol), "/tmp/masqd-lpmpol-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	assert_non_null(mkdtemp(pol));
+	unit_tmpdir(dir, "lpm");
+	unit_tmpdir(pol, "lpmpol");
 	set = (struct sources_settings){ .config = dir,
 					 .max_cidrs_per_file = 64,
 					 .dir_resync_ns = 30000000000LL,
@@ -344,11 +330,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[200];
-
 	sources_free(src);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, pol);
-	assert_int_equal(system(cmd), 0);
+	unit_rmdirs(dir, pol);
 	return 0;
 }
 
@@ -375,10 +358,10 @@ static void directory_union_then_resolve(void **state)
 {
 	struct masq_merged m;
 
-	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8, \"fd00::/8\"]\n");
-	put(dir, "ip-masq-b", "masqueradeCIDRs: [10.1.0.0/16, \"fd00:1::/32\"]\n");
-	put(dir, "ip-masq-c",
-	    "nonMasqueradeCIDRs: [10.1.2.0/24]\nmasqueradeCIDRs: [10.1.0.0/16]\n");
+	unit_put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8, \"fd00::/8\"]\n");
+	unit_put(dir, "ip-masq-b", "masqueradeCIDRs: [10.1.0.0/16, \"fd00:1::/32\"]\n");
+	unit_put(dir, "ip-masq-c",
+		 "nonMasqueradeCIDRs: [10.1.2.0/24]\nmasqueradeCIDRs: [10.1.0.0/16]\n");
 	diags_init(&d);
 	assert_int_equal(sources_load(src, &set, &m, st, &d), 0);
 	assert_string_equal(list_of(m.cfg->masq_cidrs, m.cfg->nmasq), "10.1.0.0/16,fd00:1::/32");
@@ -397,10 +380,12 @@ static void policies_are_non_masquerade_prefixes(void **state)
 	struct masq_merged m;
 
 	set.policy_dir = pol;
-	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\nmasqueradeCIDRs: [10.1.0.0/16]\n");
-	put(pol, "p.yaml",
-	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\nmetadata:\n  name: onprem\n"
-	    "spec:\n  action: NoSNAT\n  destinations:\n    - cidr: 10.1.5.0/24\n");
+	unit_put(dir, "ip-masq-a",
+		 "nonMasqueradeCIDRs: [10.0.0.0/8]\nmasqueradeCIDRs: [10.1.0.0/16]\n");
+	unit_put(
+		pol, "p.yaml",
+		"apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\nmetadata:\n  name: onprem\n"
+		"spec:\n  action: NoSNAT\n  destinations:\n    - cidr: 10.1.5.0/24\n");
 	diags_init(&d);
 	assert_int_equal(sources_load(src, &set, &m, st, &d), 0);
 	/* the longer NoSNAT destination wins inside the masquerade exception */
@@ -408,9 +393,10 @@ static void policies_are_non_masquerade_prefixes(void **state)
 			    "10.0.0.0/16 10.1.5.0/24 10.2.0.0-10.255.255.255 169.254.0.0/16");
 	merged_clear(&m);
 	/* the same prefix as a NoSNAT destination: refused at the config's entry */
-	put(pol, "p.yaml",
-	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\nmetadata:\n  name: onprem\n"
-	    "spec:\n  action: NoSNAT\n  destinations:\n    - cidr: 10.1.0.0/16\n");
+	unit_put(
+		pol, "p.yaml",
+		"apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\nmetadata:\n  name: onprem\n"
+		"spec:\n  action: NoSNAT\n  destinations:\n    - cidr: 10.1.0.0/16\n");
 	diags_init(&d);
 	assert_int_equal(sources_load(src, &set, &m, st, &d), -EINVAL);
 	assert_string_equal(diags_short(),
@@ -425,9 +411,9 @@ static void conflicts_across_files(void **state)
 {
 	struct masq_merged m;
 
-	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\n");
-	put(dir, "ip-masq-b", "\nmasqueradeCIDRs:\n  - 10.1.0.0/16\n");
-	put(dir, "ip-masq-c", "nonMasqueradeCIDRs: [10.1.0.0/16]\n");
+	unit_put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\n");
+	unit_put(dir, "ip-masq-b", "\nmasqueradeCIDRs:\n  - 10.1.0.0/16\n");
+	unit_put(dir, "ip-masq-c", "nonMasqueradeCIDRs: [10.1.0.0/16]\n");
 	diags_init(&d);
 	assert_int_equal(sources_load(src, &set, &m, st, &d), -EINVAL);
 	assert_string_equal(diags_short(),
@@ -435,13 +421,13 @@ static void conflicts_across_files(void **state)
 			    "non-masquerade prefix from ip-masq-c; the longest prefix decides, so "
 			    "keep it in one list");
 	/* the link-local flags merge first: one file may masquerade it for another */
-	put(dir, "ip-masq-c", "masqueradeCIDRs: [169.254.0.0/16]\n");
+	unit_put(dir, "ip-masq-c", "masqueradeCIDRs: [169.254.0.0/16]\n");
 	diags_init(&d);
 	assert_int_equal(sources_load(src, &set, &m, st, &d), -EINVAL);
 	assert_string_equal(diags_short(),
 			    "ip-masq-c:1:19: 169.254.0.0/16 in masqueradeCIDRs is the link-local "
 			    "range; set masqLinkLocal: true to masquerade it");
-	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\nmasqLinkLocal: true\n");
+	unit_put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\nmasqLinkLocal: true\n");
 	diags_init(&d);
 	assert_int_equal(sources_load(src, &set, &m, st, &d), 0);
 	assert_string_equal(resolved(m.cfg, &set.opts, AF_INET),

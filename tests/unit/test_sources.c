@@ -16,32 +16,10 @@ static struct masq_sources *src;
 static struct source_state st[SOURCE_COUNT];
 static struct diags d;
 
-static void put(const char *base, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", base, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void drop(const char *base, const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", base, name);
-	assert_int_equal(unlink(path), 0);
-}
-
 static int setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/masqd-src-XXXXXX");
-	snprintf(pol, sizeof(pol), "/tmp/masqd-pol-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	assert_non_null(mkdtemp(pol));
+	unit_tmpdir(dir, "src");
+	unit_tmpdir(pol, "pol");
 	set = (struct sources_settings){ .config = dir,
 					 .max_cidrs_per_file = 64,
 					 .dir_resync_ns = 30000000000LL,
@@ -52,11 +30,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[200];
-
 	sources_free(src);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, pol);
-	assert_int_equal(system(cmd), 0);
+	unit_rmdirs(dir, pol);
 	return 0;
 }
 
@@ -93,12 +68,12 @@ static void test_directory_merge(void **state)
 {
 	struct masq_merged m;
 
-	put(dir, "ip-masq-agent-user",
-	    "nonMasqueradeCIDRs: [100.64.0.0/10, 10.0.0.0/8]\n"
-	    "masqLinkLocal: true\nresyncInterval: 5s\ncidrLimit: 1\n");
-	put(dir, "ip-masq-agent", "nonMasqueradeCIDRs: [10.0.0.0/8, 192.168.0.0/16]\n");
-	put(dir, "other", "nonMasqueradeCIDRs: [1.0.0.0/8]\n");
-	put(dir, ".hidden-ip-masq", "nonMasqueradeCIDRs: [2.0.0.0/8]\n");
+	unit_put(dir, "ip-masq-agent-user",
+		 "nonMasqueradeCIDRs: [100.64.0.0/10, 10.0.0.0/8]\n"
+		 "masqLinkLocal: true\nresyncInterval: 5s\ncidrLimit: 1\n");
+	unit_put(dir, "ip-masq-agent", "nonMasqueradeCIDRs: [10.0.0.0/8, 192.168.0.0/16]\n");
+	unit_put(dir, "other", "nonMasqueradeCIDRs: [1.0.0.0/8]\n");
+	unit_put(dir, ".hidden-ip-masq", "nonMasqueradeCIDRs: [2.0.0.0/8]\n");
 	/* files sorted by name, then the order inside each; duplicates merge */
 	assert_string_equal(
 		load(0, &m),
@@ -124,9 +99,11 @@ static void test_merge_repeats(void **state)
 {
 	struct masq_merged m;
 
-	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8, 192.168.0.0/16]\n");
-	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]\n");
-	put(dir, "ip-masq-c", "nonMasqueradeCIDRs: [192.168.0.0/16, 100.64.0.0/10, 10.0.0.0/8]\n");
+	unit_put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8, 192.168.0.0/16]\n");
+	unit_put(dir, "ip-masq-b",
+		 "nonMasqueradeCIDRs: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]\n");
+	unit_put(dir, "ip-masq-c",
+		 "nonMasqueradeCIDRs: [192.168.0.0/16, 100.64.0.0/10, 10.0.0.0/8]\n");
 	assert_string_equal(
 		load(0, &m),
 		"10.0.0.0/8<ip-masq-a+ip-masq-b+ip-masq-c>,"
@@ -139,25 +116,25 @@ static void test_bad_file_keeps_last_good(void **state)
 {
 	struct masq_merged m;
 
-	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\n");
-	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.16.0.0/12]\n");
+	unit_put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8]\n");
+	unit_put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.16.0.0/12]\n");
 	assert_string_equal(load(0, &m), "10.0.0.0/8<ip-masq-a>,172.16.0.0/12<ip-masq-b>");
 	merged_clear(&m);
-	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.1/8]\n"); /* now bad */
-	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [192.168.0.0/16]\n"); /* still updates */
+	unit_put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.1/8]\n"); /* now bad */
+	unit_put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [192.168.0.0/16]\n"); /* still updates */
 	assert_string_equal(load(1, &m), "10.0.0.0/8<ip-masq-a>,192.168.0.0/16<ip-masq-b>");
 	assert_false(m.incomplete);
 	assert_false(st[SOURCE_FILE].ok);
 	assert_non_null(strstr(st[SOURCE_FILE].error, "ip-masq-a:1:22: CIDR \"10.0.0.1/8\""));
 	merged_clear(&m);
 	/* a new bad file has no last good version: it contributes nothing */
-	put(dir, "ip-masq-c", "nonMasqueradeCIDRs: {x: 1}\n");
+	unit_put(dir, "ip-masq-c", "nonMasqueradeCIDRs: {x: 1}\n");
 	assert_string_equal(load(1, &m), "10.0.0.0/8<ip-masq-a>,192.168.0.0/16<ip-masq-b>");
 	assert_true(m.incomplete);
 	merged_clear(&m);
 	/* a removed file stops contributing */
-	drop(dir, "ip-masq-a");
-	drop(dir, "ip-masq-c");
+	unit_drop(dir, "ip-masq-a");
+	unit_drop(dir, "ip-masq-c");
 	assert_string_equal(load(0, &m), "192.168.0.0/16<ip-masq-b>");
 	merged_clear(&m);
 }
@@ -170,7 +147,7 @@ static void test_per_file_limit(void **state)
 
 	for (int i = 0; i < 65; i++)
 		o += (size_t)snprintf(text + o, sizeof(text) - o, "- 10.%d.0.0/16\n", i);
-	put(dir, "ip-masq-big", text);
+	unit_put(dir, "ip-masq-big", text);
 	load(1, &m);
 	assert_non_null(strstr(st[SOURCE_FILE].error,
 			       "over the per-file limit (--max-cidrs-per-file) of 64"));
@@ -189,7 +166,8 @@ static void test_defaults_only_without_files(void **state)
 					 "192.168.0.0/16<defaults>");
 	assert_false(m.cfg->file_present);
 	merged_clear(&m);
-	put(dir, "ip-masq-agent", "masqLinkLocal: true\n"); /* a file without CIDRs adds none */
+	unit_put(dir, "ip-masq-agent",
+		 "masqLinkLocal: true\n"); /* a file without CIDRs adds none */
 	assert_string_equal(load(0, &m), "");
 	merged_clear(&m);
 }
@@ -200,18 +178,20 @@ static void test_policies(void **state)
 
 	set.config = "/nonexistent/ip-masq-agent";
 	set.policy_dir = pol;
-	put(pol, "a.yaml",
-	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
-	    "metadata: {name: default}\n"
-	    "spec: {action: NoSNAT, destinations: [{cidr: 10.0.0.0/8}, {cidr: 172.16.0.0/12}]}\n");
-	put(pol, "b.json",
-	    "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": ["
-	    "{\"apiVersion\": \"networking.gke.io/v1\", \"kind\": \"EgressNATPolicy\","
-	    " \"metadata\": {\"name\": \"peering\"},"
-	    " \"spec\": {\"action\": \"NoSNAT\", \"destinations\": [{\"cidr\": \"100.64.0.0/10\"}]}},"
-	    "{\"apiVersion\": \"networking.gke.io/v1\", \"kind\": \"EgressNATPolicy\","
-	    " \"metadata\": {\"name\": \"odd\"},"
-	    " \"spec\": {\"action\": \"SNAT\", \"destinations\": [{\"cidr\": \"1.0.0.0/8\"}]}}]}");
+	unit_put(
+		pol, "a.yaml",
+		"apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+		"metadata: {name: default}\n"
+		"spec: {action: NoSNAT, destinations: [{cidr: 10.0.0.0/8}, {cidr: 172.16.0.0/12}]}\n");
+	unit_put(
+		pol, "b.json",
+		"{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": ["
+		"{\"apiVersion\": \"networking.gke.io/v1\", \"kind\": \"EgressNATPolicy\","
+		" \"metadata\": {\"name\": \"peering\"},"
+		" \"spec\": {\"action\": \"NoSNAT\", \"destinations\": [{\"cidr\": \"100.64.0.0/10\"}]}},"
+		"{\"apiVersion\": \"networking.gke.io/v1\", \"kind\": \"EgressNATPolicy\","
+		" \"metadata\": {\"name\": \"odd\"},"
+		" \"spec\": {\"action\": \"SNAT\", \"destinations\": [{\"cidr\": \"1.0.0.0/8\"}]}}]}");
 	/* with policies and no config file, the built-in defaults are not added */
 	assert_string_equal(load(1, &m), "10.0.0.0/8<EgressNATPolicy/default>,"
 					 "172.16.0.0/12<EgressNATPolicy/default>,"
@@ -224,11 +204,12 @@ static void test_policies(void **state)
 		fail_msg("policy error: %s", st[SOURCE_POLICY].error);
 	merged_clear(&m);
 	/* a policy turned bad keeps its last good version; a duplicate name is refused */
-	put(pol, "a.yaml",
-	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
-	    "metadata: {name: default}\nspec: {action: NoSNAT, destinations: [{cidr: 10.0.0.1/8}]}\n"
-	    "---\napiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
-	    "metadata: {name: peering}\nspec: {action: NoSNAT}\n");
+	unit_put(
+		pol, "a.yaml",
+		"apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+		"metadata: {name: default}\nspec: {action: NoSNAT, destinations: [{cidr: 10.0.0.1/8}]}\n"
+		"---\napiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+		"metadata: {name: peering}\nspec: {action: NoSNAT}\n");
 	/* files are read in name order: a.yaml's "peering" (no destinations) wins */
 	assert_string_equal(load(1, &m), "10.0.0.0/8<EgressNATPolicy/default>,"
 					 "172.16.0.0/12<EgressNATPolicy/default>");
@@ -239,8 +220,8 @@ static void test_policies(void **state)
 		assert_true(dup);
 	}
 	merged_clear(&m);
-	drop(pol, "a.yaml");
-	drop(pol, "b.json");
+	unit_drop(pol, "a.yaml");
+	unit_drop(pol, "b.json");
 	assert_string_equal(load(0, &m), "10.0.0.0/8<defaults>,172.16.0.0/12<defaults>,"
 					 "192.168.0.0/16<defaults>");
 	merged_clear(&m);
@@ -252,26 +233,26 @@ static void test_tab_indented_json(void **state)
 	struct masq_merged m;
 
 	set.policy_dir = pol;
-	put(dir, "ip-masq-a",
-	    "{\n\t\"nonMasqueradeCIDRs\": [\"10.0.0.0/8\"],\n"
-	    "\t\"masqLinkLocal\": true\n}\n");
-	put(pol, "p.json",
-	    "{\n\t\"apiVersion\": \"networking.gke.io/v1\",\n"
-	    "\t\"kind\": \"EgressNATPolicy\",\n"
-	    "\t\"metadata\": {\"name\": \"tabs\"},\n"
-	    "\t\"spec\": {\n\t\t\"action\": \"NoSNAT\",\n"
-	    "\t\t\"destinations\": [{\"cidr\": \"100.64.0.0/10\"}]\n\t}\n}\n");
+	unit_put(dir, "ip-masq-a",
+		 "{\n\t\"nonMasqueradeCIDRs\": [\"10.0.0.0/8\"],\n"
+		 "\t\"masqLinkLocal\": true\n}\n");
+	unit_put(pol, "p.json",
+		 "{\n\t\"apiVersion\": \"networking.gke.io/v1\",\n"
+		 "\t\"kind\": \"EgressNATPolicy\",\n"
+		 "\t\"metadata\": {\"name\": \"tabs\"},\n"
+		 "\t\"spec\": {\n\t\t\"action\": \"NoSNAT\",\n"
+		 "\t\t\"destinations\": [{\"cidr\": \"100.64.0.0/10\"}]\n\t}\n}\n");
 	assert_string_equal(load(0, &m),
 			    "10.0.0.0/8<ip-masq-a>,100.64.0.0/10<EgressNATPolicy/tabs>");
 	assert_true(m.cfg->masq_link_local);
 	merged_clear(&m);
 	/* a bad CIDR in such a policy is located in the file, line and column */
-	put(pol, "p.json",
-	    "{\n\t\"apiVersion\": \"networking.gke.io/v1\",\n"
-	    "\t\"kind\": \"EgressNATPolicy\",\n"
-	    "\t\"metadata\": {\"name\": \"tabs\"},\n"
-	    "\t\"spec\": {\"action\": \"NoSNAT\", \"destinations\": "
-	    "[{\"cidr\": \"100.64.0.1/10\"}]}\n}\n");
+	unit_put(pol, "p.json",
+		 "{\n\t\"apiVersion\": \"networking.gke.io/v1\",\n"
+		 "\t\"kind\": \"EgressNATPolicy\",\n"
+		 "\t\"metadata\": {\"name\": \"tabs\"},\n"
+		 "\t\"spec\": {\"action\": \"NoSNAT\", \"destinations\": "
+		 "[{\"cidr\": \"100.64.0.1/10\"}]}\n}\n");
 	assert_string_equal(load(1, &m),
 			    "10.0.0.0/8<ip-masq-a>,100.64.0.0/10<EgressNATPolicy/tabs>");
 	if (!strstr(st[SOURCE_POLICY].error, "p.json:5:"))
@@ -317,11 +298,11 @@ static void test_policy_duplicates(void **state)
 	set.config = "/nonexistent/ip-masq-agent";
 	set.policy_dir = pol;
 	set.api_policies = &api;
-	put(pol, "a.yaml",
-	    POLICY("x", "10.1.0.0/16") POLICY("x", "10.2.0.0/16") POLICY("y", "10.3.0.0/16")
-		    POLICY("w", "10.8.0.0/16"));
-	put(pol, "b.yaml",
-	    POLICY("z", "10.5.0.0/16") POLICY("y", "10.4.0.0/16") POLICY("z", "10.6.0.0/16"));
+	unit_put(pol, "a.yaml",
+		 POLICY("x", "10.1.0.0/16") POLICY("x", "10.2.0.0/16") POLICY("y", "10.3.0.0/16")
+			 POLICY("w", "10.8.0.0/16"));
+	unit_put(pol, "b.yaml",
+		 POLICY("z", "10.5.0.0/16") POLICY("y", "10.4.0.0/16") POLICY("z", "10.6.0.0/16"));
 	assert_string_equal(load(1, &m), "10.9.0.0/16<EgressNATPolicy/w>,"
 					 "10.1.0.0/16<EgressNATPolicy/x>,"
 					 "10.3.0.0/16<EgressNATPolicy/y>,"
@@ -338,7 +319,7 @@ static void test_policy_duplicates(void **state)
 	assert_non_null(strstr(st[SOURCE_POLICY].error, "a.yaml:6:1: policy x: also defined"));
 	merged_clear(&m);
 	/* b's z turns bad and its second definition goes: the last good z stays */
-	put(pol, "b.yaml", POLICY("z", "10.5.0.1/16") POLICY("y", "10.4.0.0/16"));
+	unit_put(pol, "b.yaml", POLICY("z", "10.5.0.1/16") POLICY("y", "10.4.0.0/16"));
 	assert_string_equal(load(1, &m), "10.9.0.0/16<EgressNATPolicy/w>,"
 					 "10.1.0.0/16<EgressNATPolicy/x>,"
 					 "10.3.0.0/16<EgressNATPolicy/y>,"
@@ -347,7 +328,7 @@ static void test_policy_duplicates(void **state)
 	merged_clear(&m);
 	/* the API's w goes: a.yaml's is no longer a second definition */
 	set.api_policies = NULL;
-	drop(pol, "b.yaml");
+	unit_drop(pol, "b.yaml");
 	assert_string_equal(load(1, &m), "10.1.0.0/16<EgressNATPolicy/x>,"
 					 "10.3.0.0/16<EgressNATPolicy/y>,"
 					 "10.8.0.0/16<EgressNATPolicy/w>");
@@ -363,10 +344,11 @@ static void test_single_file_and_policies(void **state)
 	char file[128];
 
 	snprintf(file, sizeof(file), "%s/ip-masq-agent", dir);
-	put(dir, "ip-masq-agent", "nonMasqueradeCIDRs: [10.0.0.0/8]\nresyncInterval: 7s\n");
-	put(pol, "p.yaml",
-	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
-	    "metadata: {name: p}\nspec: {action: NoSNAT, destinations: [{cidr: 10.0.0.0/8}, {cidr: 203.0.113.0/24}]}\n");
+	unit_put(dir, "ip-masq-agent", "nonMasqueradeCIDRs: [10.0.0.0/8]\nresyncInterval: 7s\n");
+	unit_put(
+		pol, "p.yaml",
+		"apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+		"metadata: {name: p}\nspec: {action: NoSNAT, destinations: [{cidr: 10.0.0.0/8}, {cidr: 203.0.113.0/24}]}\n");
 	set.config = file;
 	set.policy_dir = pol;
 	assert_string_equal(load(0, &m), "10.0.0.0/8<ip-masq-agent+EgressNATPolicy/p>,"
@@ -385,13 +367,14 @@ static void test_unchanged_files_skip_the_parse(void **state)
 	uint64_t p0;
 
 	set.policy_dir = pol;
-	put(dir, "ip-masq-a", "nonMasqueradeCIDRs: [10.0.0.0/8, 10.0.0.0/8]\n"); /* a warning */
-	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.16.0.0/12]\n");
-	put(pol, "p.yaml",
-	    "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
-	    "metadata: {name: good}\nspec: {action: NoSNAT, destinations: "
-	    "[{cidr: 192.168.0.0/16}]}\n---\napiVersion: networking.gke.io/v1\n"
-	    "kind: EgressNATPolicy\nmetadata: {name: bad}\nspec: {action: SNAT}\n");
+	unit_put(dir, "ip-masq-a",
+		 "nonMasqueradeCIDRs: [10.0.0.0/8, 10.0.0.0/8]\n"); /* a warning */
+	unit_put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.16.0.0/12]\n");
+	unit_put(pol, "p.yaml",
+		 "apiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
+		 "metadata: {name: good}\nspec: {action: NoSNAT, destinations: "
+		 "[{cidr: 192.168.0.0/16}]}\n---\napiVersion: networking.gke.io/v1\n"
+		 "kind: EgressNATPolicy\nmetadata: {name: bad}\nspec: {action: SNAT}\n");
 	p0 = sources_parses(src);
 	assert_string_equal(load(1, &m), "10.0.0.0/8<ip-masq-a>,172.16.0.0/12<ip-masq-b>,"
 					 "192.168.0.0/16<EgressNATPolicy/good>");
@@ -410,12 +393,12 @@ static void test_unchanged_files_skip_the_parse(void **state)
 	assert_false(st[SOURCE_POLICY].ok); /* the refused policy still counts */
 	assert_non_null(strstr(st[SOURCE_POLICY].error, "SNAT"));
 	/* one file changed (same size): only it is parsed */
-	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.17.0.0/16]\n");
+	unit_put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.17.0.0/16]\n");
 	assert_non_null(strstr(load(1, &m), "172.17.0.0/16<ip-masq-b>"));
 	merged_clear(&m);
 	assert_int_equal(sources_parses(src) - p0, 4);
 	/* bad bytes are parsed every time, and their error said every time */
-	put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.17.0.1/16]\n");
+	unit_put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.17.0.1/16]\n");
 	assert_non_null(strstr(load(1, &m), "172.17.0.0/16<ip-masq-b>"));
 	merged_clear(&m);
 	assert_non_null(strstr(load(1, &m), "172.17.0.0/16<ip-masq-b>"));
