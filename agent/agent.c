@@ -133,26 +133,16 @@ void agent_free(struct agent *a)
 
 int agent_prepare(struct agent *a)
 {
-	uint32_t want = NFT_TABLE_OWNED_PERSISTENT;
 	int r = caps_keep_net_admin();
 
 	if (r < 0) {
 		log_error("cannot keep CAP_NET_ADMIN: %s", strerror(-r));
 		return r;
 	}
-	if (strcmp(a->set.table_flags_mode, "plain") == 0)
-		return 0;
-	r = nft_sock_probe_table_flags(a->nft, want);
-	if (r < 0) {
-		log_error("probing the kernel's nftables features failed: %s", strerror(-r));
-		return r;
-	}
-	a->table_flags = r ? want : 0;
-	a->st.table_flags = a->table_flags;
-	reconciler_set_table_flags(a->rc, a->table_flags);
-	if (!r)
-		log_info("kernel has no persistent owned tables (needs 6.9): using a plain table");
-	log_debug("table flags: 0x%x", a->table_flags);
+	/* auto: owner|persist, tried by the first sync itself (see reconcile.c) */
+	if (strcmp(a->set.table_flags_mode, "plain") != 0)
+		a->table_flags = NFT_TABLE_OWNED_PERSISTENT;
+	reconciler_set_table_flags(a->rc, a->table_flags, false);
 	return 0;
 }
 
@@ -192,6 +182,13 @@ static void retry_later(struct agent *a)
 static int reconcile(struct agent *a, const char *reason, bool incremental)
 {
 	int r = reconciler_sync(a->rc, intake_good(a->in), intake_gen(a->in), reason, incremental);
+
+	if (a->table_flags && !reconciler_table_flags(a->rc)) {
+		/* the kernel refused them: someone else may change a plain table */
+		a->table_flags = 0;
+		if (a->genpoll)
+			loop_timer_arm(a->genpoll, AGENT_GENPOLL_NS, AGENT_GENPOLL_NS);
+	}
 
 	if (r < 0) {
 		retry_later(a);

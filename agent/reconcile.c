@@ -3,6 +3,7 @@
 #include "agent/reconcile.h"
 
 #include <errno.h>
+#include <linux/netfilter/nf_tables.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ struct reconciler {
 	const struct masq_opts *opts;
 	struct masqd_stats *st;
 	uint32_t table_flags;
+	bool flags_unproven; /* table_flags not yet accepted by this kernel */
 	uint64_t gen; /* the config generation being synced */
 	uint64_t programmed_gen; /* the generation the kernel was last made to hold */
 	bool programmed;
@@ -49,9 +51,16 @@ void reconciler_free(struct reconciler *rc)
 	free(rc);
 }
 
-void reconciler_set_table_flags(struct reconciler *rc, uint32_t flags)
+void reconciler_set_table_flags(struct reconciler *rc, uint32_t flags, bool proven)
 {
 	rc->table_flags = flags;
+	rc->flags_unproven = flags && !proven;
+	rc->st->table_flags = flags;
+}
+
+uint32_t reconciler_table_flags(const struct reconciler *rc)
+{
+	return rc->table_flags;
 }
 
 void reconciler_set_snat(struct reconciler *rc, const struct masq_snat snat[2])
@@ -219,6 +228,25 @@ static int update_sets(struct reconciler *rc, const struct masq_ruleset *rs, con
 	return 0;
 }
 
+/* The read-back, compare and replace. Unproven table flags go with the real
+ * batch, not a probe first (a probe is a batch the kernel aborts: 8-15 ms of
+ * every start). When the kernel refuses the table message with EOPNOTSUPP,
+ * the probe tells a kernel without the flags (before 6.9: a plain table from
+ * then on, and this sync again) from any other refusal (the error stands). */
+static int full_sync(struct reconciler *rc, const struct masq_ruleset *rs, enum nft_outcome *out,
+		     char *diff, size_t difflen, struct nft_counters *lost, struct nft_error *e)
+{
+	int r = nft_reconcile(rc->nft, rs, rc->table_flags, out, diff, difflen, lost, e);
+
+	if (r == 0 || !rc->flags_unproven || r != -EOPNOTSUPP || e->msg_type != NFT_MSG_NEWTABLE)
+		return r;
+	if (nft_sock_probe_table_flags(rc->nft, rc->table_flags) != 0)
+		return r;
+	log_info("kernel has no persistent owned tables (needs 6.9): using a plain table");
+	reconciler_set_table_flags(rc, 0, true);
+	return nft_reconcile(rc->nft, rs, 0, out, diff, difflen, lost, e);
+}
+
 /* The counters of a replaced table go on in the totals. */
 static void carry_counters(struct reconciler *rc, const struct nft_counters *lost)
 {
@@ -252,8 +280,7 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 		masq_ruleset_set_snat(rs, AF_INET6, &rc->snat[1]);
 	r = incremental ? update_sets(rc, rs, reason, t0) : -EAGAIN;
 	if (r < 0)
-		r = nft_reconcile(rc->nft, rs, rc->table_flags, &out, diff, sizeof(diff), &lost,
-				  &e);
+		r = full_sync(rc, rs, &out, diff, sizeof(diff), &lost, &e);
 	rc->st->syncs++;
 	rc->st->last_sync_ok = r == 0;
 	stats_observe_sync(rc->st, (double)(loop_now_ns() - t0) / 1e9);
@@ -264,6 +291,7 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 		masq_ruleset_free(rs);
 		return r;
 	}
+	rc->flags_unproven = false; /* the kernel took them */
 	carry_counters(rc, &lost);
 	sync_done(rc, good, rs, t0);
 	/* a full read-back of a large table leaves megabytes of freed heap:

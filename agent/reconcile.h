@@ -22,8 +22,13 @@ struct reconciler *reconciler_new(struct nft_sock *nft, const struct masq_opts *
 /* Free it; NULL is fine. The rules stay in the kernel. */
 void reconciler_free(struct reconciler *rc);
 
-/* The table flags to create the table with (0: plain). */
-void reconciler_set_table_flags(struct reconciler *rc, uint32_t flags);
+/* The table flags to create the table with (0: plain), also shown in the
+ * stats. Unless proven, a kernel that refuses them at the first sync turns
+ * them off (see full_sync). */
+void reconciler_set_table_flags(struct reconciler *rc, uint32_t flags, bool proven);
+
+/* The table flags in use: 0 once a kernel refused the unproven ones. */
+uint32_t reconciler_table_flags(const struct reconciler *rc);
 
 /* The SNAT addresses in force, [0] IPv4 and [1] IPv6 (off: masquerade);
  * the next sync programs them. */

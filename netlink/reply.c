@@ -3,6 +3,7 @@
 #include "netlink/reply.h"
 
 #include <errno.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ static void note_error(const struct nft_batch *b, const struct nlmsghdr *nlh, st
 	if (e->count++ > 0)
 		return;
 	e->err = ne->error;
+	e->msg_type = NFNL_MSG_TYPE(ne->msg.nlmsg_type);
 	what = nft_batch_describe(b, ne->msg.nlmsg_seq);
 	snprintf(e->what, sizeof(e->what), "%s", what ? what : "unknown message");
 	ext_ack_msg(nlh, e->msg, sizeof(e->msg));

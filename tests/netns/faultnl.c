@@ -21,10 +21,18 @@
  * Each fault injected is one line in $FAULTNL_LOG, so a test can prove that
  * the fault it armed really happened; err=trace only writes those lines (a
  * test counts a dump's datagrams to aim at its middle). An absent or empty
- * file: no faults. */
+ * file: no faults.
+ *
+ * With FAULTNL_OLD_KERNEL=1 in the environment, the shim also plays a kernel
+ * before 6.9, which does not know NFT_TABLE_F_PERSIST: a NEWTABLE whose flags
+ * ask for it goes out with one more flag bit that no kernel knows, so the
+ * real kernel refuses that message with EOPNOTSUPP, as an old one refuses
+ * persist. */
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <stdbool.h>
@@ -201,12 +209,66 @@ static int send_fault(int fd, const void *buf, size_t len)
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 
+#define PERSIST 0x4 /* NFT_TABLE_F_PERSIST: not in every uapi header */
+#define UNKNOWN_FLAG 0x80000000u
+
+/* FAULTNL_OLD_KERNEL: a copy of buf (the caller frees it) where each
+ * NEWTABLE asking for persist also asks for an unknown flag; NULL when
+ * nothing was changed. */
+static void *old_kernel(const void *buf, size_t len)
+{
+	const char *env = getenv("FAULTNL_OLD_KERNEL");
+	bool changed = false;
+	char *copy;
+
+	if (!env || strcmp(env, "1") != 0 || !(copy = malloc(len)))
+		return NULL;
+	memcpy(copy, buf, len);
+	for (size_t off = 0; off + NLMSG_HDRLEN <= len;) {
+		struct nlmsghdr *nlh = (void *)(copy + off);
+		size_t mlen = nlh->nlmsg_len,
+		       a = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+		if (mlen < NLMSG_HDRLEN || off + mlen > len)
+			break;
+		while (nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE) &&
+		       a + NLA_HDRLEN <= mlen) {
+			struct nlattr *at = (void *)((char *)nlh + a);
+			uint32_t v;
+			if (at->nla_len < NLA_HDRLEN || a + at->nla_len > mlen)
+				break;
+			if ((at->nla_type & NLA_TYPE_MASK) == NFTA_TABLE_FLAGS &&
+			    at->nla_len == NLA_HDRLEN + 4) {
+				memcpy(&v, (char *)at + NLA_HDRLEN, 4);
+				if (ntohl(v) & PERSIST) {
+					v = htonl(ntohl(v) | UNKNOWN_FLAG);
+					memcpy((char *)at + NLA_HDRLEN, &v, 4);
+					changed = true;
+				}
+			}
+			a += NLA_ALIGN(at->nla_len);
+		}
+		off += NLMSG_ALIGN(mlen);
+	}
+	if (changed)
+		return copy;
+	free(copy);
+	return NULL;
+}
+
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
 	       socklen_t tolen)
 {
-	if (netfilter_socket(fd) && send_fault(fd, buf, len) < 0)
+	void *old;
+	ssize_t n;
+
+	if (!netfilter_socket(fd))
+		return REAL(sendto)(fd, buf, len, flags, to, tolen);
+	if (send_fault(fd, buf, len) < 0)
 		return -1;
-	return REAL(sendto)(fd, buf, len, flags, to, tolen);
+	old = old_kernel(buf, len);
+	n = REAL(sendto)(fd, old ? old : buf, len, flags, to, tolen);
+	free(old);
+	return n;
 }
 
 ssize_t send(int fd, const void *buf, size_t len, int flags)
@@ -216,10 +278,25 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	if (netfilter_socket(fd) && msg->msg_iovlen > 0 &&
-	    send_fault(fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len) < 0)
+	struct msghdr m;
+	struct iovec iov;
+	void *old;
+	ssize_t n;
+
+	if (!netfilter_socket(fd) || msg->msg_iovlen == 0)
+		return REAL(sendmsg)(fd, msg, flags);
+	if (send_fault(fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len) < 0)
 		return -1;
-	return REAL(sendmsg)(fd, msg, flags);
+	old = msg->msg_iovlen == 1 ? old_kernel(msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len)
+				   : NULL;
+	if (!old)
+		return REAL(sendmsg)(fd, msg, flags);
+	m = *msg;
+	iov = (struct iovec){ old, msg->msg_iov[0].iov_len };
+	m.msg_iov = &iov;
+	n = REAL(sendmsg)(fd, &m, flags);
+	free(old);
+	return n;
 }
 
 /* A receive: an errno leaves the datagram queued (as the kernel reports a

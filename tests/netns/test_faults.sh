@@ -205,6 +205,52 @@ expect_eq "masqd exits 0 on SIGTERM" 0 "$?"
 expect_true "no sanitizer report (leaks included) in its log" bash -c "! grep -q Sanitizer '$LOG'"
 expect_true "the rules stay after exit" table_is want_B
 
+echo "== owner|persist without a probe first, and a kernel before 6.9 (faultnl.so plays one)"
+# The flags go with the real batch; a probe (a batch the kernel aborts, 8-15
+# ms) is sent only when the kernel refuses the table.
+once() { # once [ENV=VALUE...]: masqd --once under the shim, config A, log in $WORK/once.log
+	ip netns exec "$NODE" env LD_PRELOAD="$preload" FAULTNL_CTL="$CTL" FAULTNL_LOG="$FLOG" "$@" \
+		"$MASQD" --once --config "$WORK/A60" 2>"$WORK/once.log"
+}
+owned() { dump | grep -q $'^\tflags '; } # nft 1.0.6 prints owner|persist as a bare "flags"
+if owned; then
+	q "$NODE" nft delete table inet ip-masq-agent
+	arm "call=send kind=batch err=trace count=0"
+	once
+	expect_eq "--once on a new node exits 0" 0 "$?"
+	expect_eq "and sends one batch: no separate probe" 1 "$(injected 'send batch trace')"
+	expect_true "the table is owned and persistent" owned
+	expect_true "and is config A's" table_is want_A
+	q "$NODE" nft delete table inet ip-masq-agent
+	: >"$FLOG"
+	once FAULTNL_OLD_KERNEL=1
+	expect_eq "--once on a kernel without persist exits 0" 0 "$?"
+	expect_eq "it logs the plain table once" 1 \
+		"$(count_in "$WORK/once.log" 'kernel has no persistent owned tables (needs 6.9): using a plain table')"
+	expect_eq "three batches: the refused one, the probe, the plain one" 3 "$(injected 'send batch trace')"
+	expect_true "the table is plain" bash -c "! ip netns exec $NODE nft list table inet ip-masq-agent | grep -q \$'^\tflags'"
+	expect_true "and is config A's" table_is want_A
+	expect_eq "the VPC sees the pod's address" 10.244.1.2 "$(vpc_sees)"
+	q "$NODE" nft delete table inet ip-masq-agent
+	pretty "$NODE" "FAULTNL_OLD_KERNEL=1 $MASQD --config $cfg ... &"
+	ip netns exec "$NODE" env LD_PRELOAD="$preload" FAULTNL_CTL="$CTL" FAULTNL_LOG="$FLOG" \
+		FAULTNL_OLD_KERNEL=1 "$MASQD" --config "$cfg" --status-socket "$SOCK" \
+		--metrics-bind-address "" --healthz-bind-address "" 2>"$WORK/old.log" &
+	old=$!
+	BG_PIDS+=("$old")
+	wait_until 300 log_reaches "$WORK/old.log" 'msg="running' 1
+	expect_true "the daemon on such a kernel checks for drift every second (a plain table)" \
+		grep -q 'drift check every 1s (plain table)' "$WORK/old.log"
+	expect_true "masqctl status says plain" bash -c "ip netns exec $NODE $MASQCTL status --socket $SOCK | grep -q '^table: .*plain'"
+	kill -TERM "$old"
+	wait "$old"
+	expect_eq "and exits 0" 0 "$?"
+	expect_true "no sanitizer report in its log" bash -c "! grep -q Sanitizer '$WORK/old.log'"
+	disarm
+else
+	skip "this kernel has no persistent owned tables (6.9+): nothing to fall back from"
+fi
+
 echo "== masqd --once under valgrind memcheck (the plain build; ASan's cannot run under it)"
 if [[ -z $asan ]]; then
 	q "$NODE" valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
