@@ -135,6 +135,11 @@ rule_count() { dump | grep -c 'comment "ip-masq-agent' || true; }
 genid() { q "$NODE" "$NFTHELPER" genid; }
 count_in() { grep -c -- "$2" "$1" || true; } # count_in LOG PATTERN
 log_reaches() { (($(count_in "$1" "$2") >= $3)); }
+# Does this kernel give masqd's table owner|persist (6.9+)? Asks masqd itself
+# (--once, the built-in defaults), then the table: nft 1.0.6 lists those
+# flags as a bare "flags" line.
+owned_table() { dump | grep -q $'^\tflags'; }
+kernel_owns() { q "$NODE" "$MASQD" --once --config /nonexistent >/dev/null 2>&1 && owned_table; }
 # nft prints table flags, the owner's name and, when there are flags, a blank
 # line closing the table's declarations; masqctl render prints none of them
 # (nft 1.0.6 cannot load the persist flag back).

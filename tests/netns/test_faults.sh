@@ -212,14 +212,13 @@ once() { # once [ENV=VALUE...]: masqd --once under the shim, config A, log in $W
 	ip netns exec "$NODE" env LD_PRELOAD="$preload" FAULTNL_CTL="$CTL" FAULTNL_LOG="$FLOG" "$@" \
 		"$MASQD" --once --config "$WORK/A60" 2>"$WORK/once.log"
 }
-owned() { dump | grep -q $'^\tflags '; } # nft 1.0.6 prints owner|persist as a bare "flags"
-if owned; then
+if owned_table; then
 	q "$NODE" nft delete table inet ip-masq-agent
 	arm "call=send kind=batch err=trace count=0"
 	once
 	expect_eq "--once on a new node exits 0" 0 "$?"
 	expect_eq "and sends one batch: no separate probe" 1 "$(injected 'send batch trace')"
-	expect_true "the table is owned and persistent" owned
+	expect_true "the table is owned and persistent" owned_table
 	expect_true "and is config A's" table_is want_A
 	q "$NODE" nft delete table inet ip-masq-agent
 	: >"$FLOG"
