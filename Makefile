@@ -57,7 +57,7 @@ CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/doc.c config
                config/model.c config/config.c config/precedence.c config/outcome.c \
                config/flags.c config/ruleset.c config/hostport.c config/yamltree.c \
                config/policy.c config/pstore.c config/nameset.c config/sources.c config/slots.c config/kubeconfig.c \
-               config/kwatch.c config/snat.c
+               config/kwatch.c config/snat.c config/podsrc.c config/node.c
 CONFIG_SRC  += config/lpm.c config/merge.c config/explain.c config/build.c
 NETLINK_SRC := netlink/batch.c netlink/exprs.c netlink/nft.c netlink/reply.c netlink/table.c \
                netlink/legacy.c netlink/state.c netlink/lookup.c netlink/nodeaddr.c
@@ -69,7 +69,7 @@ MASQCTL_SRC := tools/masqctl.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 
 UNIT_TESTS  := cidr doc duration config precedence log flags ruleset batch reply expo sources kube \
-               pstore snat
+               pstore snat podsrc
 UNIT_TESTS  += lpm masqcidrs explain
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper $(BUILD)/tests/netns/faultnl.so

@@ -35,6 +35,7 @@ struct ctl {
 	struct flag_strings snat_to; /* --snat-to-address */
 	const char *snat_iface;
 	struct snat_spec snat; /* both, checked */
+	struct flag_strings pod_cidrs; /* --pod-cidr, checked into set.opts.pods */
 	bool json, help, version, live;
 	const char *path;
 	const char *config; /* masqd's --config: PATH when none is given */
@@ -494,11 +495,12 @@ int main(int argc, char **argv)
 	const struct flag_def defs[] = {
 		MASQ_OUTCOME_FLAGS(c.set, c.max_cidrs, c.resync, c.to_ports),
 		MASQ_SNAT_FLAGS(c.snat_to, c.snat_iface),
+		MASQ_PODSRC_FLAG(c.pod_cidrs),
 		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective, explain, status)" },
 		{ "live", FLAG_BOOL, &c.live, NULL,
 		  "explain: ask the running masqd (--socket), and check the kernel's set" },
 		{ "source", FLAG_STRING, &c.source, "ADDR",
-		  "explain: the packet's source address (no pod-source scoping: every source)" },
+		  "explain: the packet's source address (checked against --pod-cidr)" },
 		{ "socket", FLAG_STRING, &c.socket, "PATH",
 		  "masqd's status socket (status; default " AGENT_DEFAULT_STATUS ")" },
 		{ "config", FLAG_STRING, &c.config, "PATH",
@@ -550,7 +552,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (snat_spec_parse(&c.snat_to, c.snat_iface, c.set.opts.enable_ipv6, &c.snat, why,
-			    sizeof(why)) < 0) {
+			    sizeof(why)) < 0 ||
+	    podsrc_parse_flag(&c.pod_cidrs, c.set.opts.enable_ipv6, &c.set.opts.pods, why,
+			      sizeof(why)) < 0) {
 		fprintf(stderr, "masqctl: %s\n", why);
 		return 2;
 	}
