@@ -64,7 +64,7 @@ NETLINK_SRC := netlink/batch.c netlink/exprs.c netlink/nft.c netlink/reply.c net
 AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/intake.c \
                agent/legacy.c agent/uninstall.c agent/loop.c agent/watch.c agent/caps.c \
                agent/expo.c agent/http.c agent/metrics.c agent/status.c agent/kube.c \
-               agent/kube_http.c agent/kube_recv.c agent/kube_state.c agent/explain_live.c agent/dl.c agent/snat.c
+               agent/kube_http.c agent/kube_recv.c agent/kube_state.c agent/explain_live.c agent/dl.c agent/snat.c agent/podsrc.c
 MASQCTL_SRC := tools/masqctl.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 

@@ -327,10 +327,15 @@ static int cmd_explain(const struct ctl *c, const char *dest)
 			cidr_parse_host(dest, &d) < 0 ? dest : c->source);
 		return 2;
 	}
+	if (c->source && s.family != d.family) {
+		fprintf(stderr, "masqctl: --source %s and %s are not of the same family\n",
+			c->source, dest);
+		return 2;
+	}
 	lines.set.origin_lines = true; /* origins as FILE:LINE */
 	if (load(&lines, false, &m) < 0)
 		return 1;
-	r = explain_dest(&m, &c->set.opts, &d, &e);
+	r = explain_dest(&m, &c->set.opts, &d, c->source ? &s : NULL, &e);
 	if (r == 0 && c->json) {
 		json_t *o = explain_to_json(&e, dest, c->source);
 		r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ? -EIO : 0;
@@ -448,6 +453,14 @@ static void print_status(json_t *d)
 		if (nat)
 			printf("final rule %s: %s\n", i ? "IPv6" : "IPv4",
 			       json_string_value(json_object_get(nat, "action")));
+	}
+	for (i = 0; json_object_get(d, "podSource") && i < 2; i++) {
+		json_t *p = json_object_get(d, "podSource"), *n = json_object_get(p, "fromNode");
+		printf("pod-source scope %s: %s%s%s\n", i ? "IPv6" : "IPv4",
+		       json_string_value(json_object_get(p, i ? "ipv6" : "ipv4"))
+			       ?: "every source (no pod CIDR known)",
+		       n ? ", from node " : "",
+		       n ? json_string_value(json_object_get(n, "name")) : "");
 	}
 	conn = json_object_get(cnt, "connections");
 	for (i = 0; conn && i < 2; i++) {
