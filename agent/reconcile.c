@@ -72,6 +72,9 @@ void reconciler_set_snat(struct reconciler *rc, const struct masq_snat snat[2])
 
 void reconciler_set_podsrc(struct reconciler *rc, const struct podsrc *p)
 {
+	/* the replace that follows is a change of ours, not a drift repair */
+	if (!podsrc_equal(&rc->pods, p))
+		rc->programmed = false;
 	rc->pods = *p;
 }
 
