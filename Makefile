@@ -111,7 +111,7 @@ $(BUILD)/tests/netns/faultnl.so: tests/netns/faultnl.c
 $(BUILD)/tests/unit/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 
 # Fuzz targets need clang's libFuzzer; `make fuzz` builds them, `make check` smoke-runs them.
-FUZZ_TARGETS := config doc duration cidr policy watch kubeconfig pstore snat
+FUZZ_TARGETS := config doc duration cidr policy watch kubeconfig pstore snat node
 FUZZ_BINS    := $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
                 $(shell $(PKG_CONFIG) --cflags $(PKGS))
