@@ -231,18 +231,11 @@ static int setup_snat(struct agent *a)
 	return 0;
 }
 
-/* --pod-cidr now; the Node's, when asked for, as the API gives them. */
-static int setup_podsrc(struct agent *a)
-{
-	a->pods = podsrc_follow_new(&a->set, &a->st);
-	return a->pods ? 0 : -ENOMEM;
-}
-
 int agent_once(struct agent *a)
 {
 	int r;
 
-	if (setup_snat(a) < 0 || setup_podsrc(a) < 0)
+	if (setup_snat(a) < 0 || !(a->pods = podsrc_follow_new(&a->set, &a->st)))
 		return 1;
 	if (load_config(a, NULL) != 0)
 		return 1; /* a bad source: --once changes nothing */
@@ -576,7 +569,8 @@ int agent_run(struct agent *a)
 		log_error("cannot set up the event loop: %s", strerror(-r ? -r : EINVAL));
 		return 1;
 	}
-	if (setup_endpoints(a) < 0 || setup_podsrc(a) < 0 || setup_kube(a) < 0 || setup_snat(a) < 0)
+	if (setup_endpoints(a) < 0 || !(a->pods = podsrc_follow_new(&a->set, &a->st)) ||
+	    setup_kube(a) < 0 || setup_snat(a) < 0)
 		return 1;
 	if (!a->awaiting_api)
 		start_syncing(a);
