@@ -20,6 +20,7 @@
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "agent/metrics.h"
+#include "agent/podsrc.h"
 #include "agent/reconcile.h"
 #include "agent/snat.h"
 #include "agent/stats.h"
@@ -49,6 +50,7 @@ struct agent {
 	bool gen_known;
 	struct kube_client *kube; /* the API watch; NULL when off */
 	struct snat_follow *snat; /* the SNAT address followed; NULL when not asked for */
+	struct podsrc_follow *pods; /* the pod-source scope in force */
 	bool awaiting_api; /* the first sync waits for the API's first lists */
 	bool stopping; /* SIGTERM came; the uninstall check runs */
 };
@@ -123,6 +125,7 @@ void agent_free(struct agent *a)
 	http_server_free(a->health);
 	status_server_free(a->status);
 	snat_follow_free(a->snat);
+	podsrc_follow_free(a->pods);
 	if (a->sigfd >= 0)
 		close(a->sigfd);
 	loop_free(a->loop);
@@ -232,7 +235,7 @@ int agent_once(struct agent *a)
 {
 	int r;
 
-	if (setup_snat(a) < 0)
+	if (setup_snat(a) < 0 || !(a->pods = podsrc_follow_new(&a->set, &a->st)))
 		return 1;
 	if (load_config(a, NULL) != 0)
 		return 1; /* a bad source: --once changes nothing */
@@ -424,7 +427,7 @@ static char *status_request(void *data, const char *line)
 
 	if (strncmp(line, "explain ", 8) == 0)
 		return explain_live(a->in, a->nft, a->snat ? snat_follow_now(a->snat) : NULL,
-				    line + 8);
+				    podsrc_follow_now(a->pods), line + 8);
 	return NULL;
 }
 
@@ -490,13 +493,17 @@ static bool api_synced(const struct agent *a)
 	const struct kube_stats *ks = kube_client_stats(a->kube);
 
 	return (!a->set.watch_policies || ks->synced[KUBE_POLICIES]) &&
-	       (!a->set.watch_configmap[0] || ks->synced[KUBE_CONFIGMAP]);
+	       (!a->set.watch_configmap[0] || ks->synced[KUBE_CONFIGMAP]) &&
+	       (!a->set.pods_from_node || ks->synced[KUBE_NODE]);
 }
 
 static void on_kube_changed(void *data, enum kube_res res)
 {
 	struct agent *a = data;
+	bool pods = res == KUBE_NODE && podsrc_follow_kube(a->pods, a->kube);
 
+	if (pods)
+		reconciler_set_podsrc(a->rc, podsrc_follow_now(a->pods));
 	intake_kube_changed(a->in, res);
 	if (a->awaiting_api) {
 		if (!api_synced(a))
@@ -506,7 +513,10 @@ static void on_kube_changed(void *data, enum kube_res res)
 		start_syncing(a);
 		return;
 	}
-	on_config_event(a, kube_res_names[res]);
+	if (res != KUBE_NODE)
+		on_config_event(a, kube_res_names[res]);
+	else if (pods && a->st.syncs) /* not its status or its health: only its pod CIDRs */
+		(void)reconcile(a, "node pod CIDRs changed", true);
 }
 
 static int setup_kube(struct agent *a)
@@ -521,7 +531,7 @@ static int setup_kube(struct agent *a)
 				    .max_cidrs = a->set.max_api_cidrs };
 	char err[300];
 
-	if (!a->set.watch_policies && !cm[0])
+	if (!a->set.watch_policies && !cm[0] && !a->set.pods_from_node)
 		return 0;
 	/* only the API's policies: files are the node's own, and trusted */
 	ks.opts.policy_min_plen[0] = a->set.api_min_prefix[0];
@@ -534,9 +544,10 @@ static int setup_kube(struct agent *a)
 		ks.cm_namespace = a->set.cm_ref.ns;
 		ks.cm_name = a->set.cm_ref.name;
 	}
-	log_info("kubernetes: watching%s%s%s at %s",
+	ks.node_name = a->set.pods_from_node ? a->set.node_name : NULL;
+	log_info("kubernetes: watching%s%s%s%s%s at %s",
 		 a->set.watch_policies ? " egressnatpolicies" : "", cm[0] ? " configmap " : "", cm,
-		 ks.acc.server);
+		 ks.node_name ? " node " : "", ks.node_name ? ks.node_name : "", ks.acc.server);
 	a->kube = kube_client_new(a->loop, &ks, on_kube_changed, a, err, sizeof(err));
 	if (!a->kube) {
 		log_error("kubernetes: %s", err);
@@ -558,7 +569,8 @@ int agent_run(struct agent *a)
 		log_error("cannot set up the event loop: %s", strerror(-r ? -r : EINVAL));
 		return 1;
 	}
-	if (setup_endpoints(a) < 0 || setup_kube(a) < 0 || setup_snat(a) < 0)
+	if (setup_endpoints(a) < 0 || !(a->pods = podsrc_follow_new(&a->set, &a->st)) ||
+	    setup_kube(a) < 0 || setup_snat(a) < 0)
 		return 1;
 	if (!a->awaiting_api)
 		start_syncing(a);

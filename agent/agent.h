@@ -59,6 +59,8 @@ struct agent_settings {
 	const char *uninstall_ds; /* "NAMESPACE/NAME": SIGTERM removes the table when it is gone */
 	struct k8s_ref cm_ref, ds_ref; /* the two above, parsed once (main.c) */
 	struct snat_spec snat; /* --snat-to-address or --snat-interface (main.c) */
+	bool pods_from_node; /* --pod-cidr-from-node */
+	const char *node_name; /* --node-name, else $NODE_NAME (main.c) */
 };
 
 struct agent;

@@ -22,6 +22,7 @@ struct cli {
 	const char *to_ports;
 	struct flag_strings snat_to; /* --snat-to-address, checked into set.snat */
 	const char *snat_iface;
+	struct flag_strings pod_cidrs; /* --pod-cidr, checked into set.opts.pods */
 	const char *api_stall, *api_watch_timeout, *api_not_found;
 	int max_api_policies, max_api_cidrs;
 	int api_min_prefix[2];
@@ -81,6 +82,11 @@ struct cli {
 		  "(default 0: any)"),                                                                     \
 		X("api-min-prefix-v6", INT, (c).api_min_prefix[1], "N",                                    \
 		  "likewise for IPv6 destinations (default 0: any)"),                                      \
+		X("pod-cidr-from-node", BOOL, (c).set.pods_from_node, NULL,                                \
+		  "decide only for sources in this node's spec.podCIDRs, read and watched through the "    \
+		  "API (needs get, list, watch on nodes); every source until they are assigned"),          \
+		X("node-name", STRING, (c).set.node_name, "NAME",                                          \
+		  "this node's name, for --pod-cidr-from-node (default: $NODE_NAME)"),                     \
 		X("cleanup-on-uninstall", STRING, (c).set.uninstall_ds, "NAMESPACE/NAME",                  \
 		  "at SIGTERM, ask the API for this DaemonSet (masqd's own): gone or being deleted means " \
 		  "an uninstall, and the table is removed; otherwise (an update) it stays"),               \

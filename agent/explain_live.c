@@ -60,7 +60,7 @@ static void leaves_with(const struct explain *e, const struct masq_snat *snat, F
 }
 
 char *explain_live(struct intake *in, struct nft_sock *nft, const struct masq_snat *snat,
-		   const char *addr)
+		   const struct podsrc *pods, const char *addr)
 {
 	char action[INET6_ADDRSTRLEN + 64] = "";
 	struct masq_merged m;
@@ -79,7 +79,7 @@ char *explain_live(struct intake *in, struct nft_sock *nft, const struct masq_sn
 		snprintf(msg, sizeof(msg), "\"%.64s\" is not an IPv4 or IPv6 address", addr);
 		return error_doc(msg);
 	}
-	r = intake_explain(in, &dest, &m, &e, &current);
+	r = intake_explain(in, &dest, pods, &m, &e, &current);
 	if (r < 0) {
 		snprintf(msg, sizeof(msg), "the sources cannot be read: %s", strerror(-r));
 		return error_doc(msg);

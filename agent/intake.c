@@ -244,8 +244,8 @@ int intake_load(struct intake *in, struct masq_config **ret_partial)
 	return r;
 }
 
-int intake_explain(struct intake *in, const struct cidr *dest, struct masq_merged *ret_m,
-		   struct explain *ret_e, bool *ret_current)
+int intake_explain(struct intake *in, const struct cidr *dest, const struct podsrc *pods,
+		   struct masq_merged *ret_m, struct explain *ret_e, bool *ret_current)
 {
 	struct masq_sources *fresh = sources_new();
 	struct sources_settings set = in->srcset;
@@ -271,7 +271,8 @@ int intake_explain(struct intake *in, const struct cidr *dest, struct masq_merge
 	if (r < 0)
 		return r;
 	*ret_current = in->good && cfg_equal(ret_m->cfg, in->good);
-	r = explain_dest(ret_m, &set.opts, dest, ret_e);
+	set.opts.pods = *pods; /* in force: --pod-cidr's and the Node's */
+	r = explain_dest(ret_m, &set.opts, dest, NULL, ret_e);
 	if (r < 0)
 		merged_clear(ret_m);
 	return r;

@@ -50,11 +50,12 @@ void intake_use_kube(struct intake *in, struct kube_client *k);
 void intake_kube_changed(struct intake *in, enum kube_res res);
 
 /* Explain dest from the sources as they are now, read afresh with origins
- * as FILE:LINE (the parses masqd keeps have none); *ret_current says
- * whether they give the config last applied. ret_e borrows ret_m: clear
- * both. Returns 0 or -errno. */
-int intake_explain(struct intake *in, const struct cidr *dest, struct masq_merged *ret_m,
-		   struct explain *ret_e, bool *ret_current) __attribute__((warn_unused_result));
+ * as FILE:LINE (the parses masqd keeps have none), under the pod-source
+ * scope pods (the one in force); *ret_current says whether they give the
+ * config last applied. ret_e borrows ret_m: clear both. Returns 0 or -errno. */
+int intake_explain(struct intake *in, const struct cidr *dest, const struct podsrc *pods,
+		   struct masq_merged *ret_m, struct explain *ret_e, bool *ret_current)
+	__attribute__((warn_unused_result));
 
 /* API access: --kubeconfig, else --apiserver-url (with the service
  * account's token and CA when there is one), else in-cluster. Problems are

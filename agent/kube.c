@@ -18,7 +18,7 @@
 #define SHORT_WATCH_NS 1000000000LL /* a watch ending sooner, empty, backs off */
 #define EXPIRED_PAGES_MAX 3 /* continue tokens expired in a row before a backoff */
 
-const char *const kube_res_names[KUBE_NRES] = { "egressnatpolicies", "configmaps" };
+const char *const kube_res_names[KUBE_NRES] = { "egressnatpolicies", "configmaps", "nodes" };
 const char *const kube_restart_names[KUBE_R_COUNT] = {
 	"expired",   "closed",	  "stall",     "error",	       "unauthorized",
 	"forbidden", "not-found", "throttled", "server-error", "bad-response",
@@ -50,7 +50,8 @@ void kube_ref_health(struct reflector *r, bool healthy, const char *error)
 {
 	struct kube_stats *st = &r->k->st;
 	bool was = st->healthy[r->res],
-	     ok = healthy && (!r->pols || (!pstore_nrejected(r->pols) && !pstore_nover(r->pols)));
+	     ok = healthy && !r->node_bad &&
+		  (!r->pols || (!pstore_nrejected(r->pols) && !pstore_nover(r->pols)));
 
 	st->healthy[r->res] = healthy;
 	st->ok[r->res] = ok;
@@ -409,6 +410,15 @@ static int ref_init(struct kube_client *k, enum kube_res res)
 			pstore_set_budget(r->pols, k->set.max_policies, k->set.max_cidrs);
 		return r->pols ? 0 : -ENOMEM;
 	}
+	if (res == KUBE_NODE) {
+		/* one object, by name, as the ConfigMap: list+watch need "list" */
+		name = kube_http_escape(k->set.node_name);
+		if (name)
+			snprintf(r->path, sizeof(r->path),
+				 "/api/v1/nodes?fieldSelector=metadata.name%%3D%s", name);
+		free(name);
+		return name ? 0 : -ENOMEM;
+	}
 	ns = kube_http_escape(k->set.cm_namespace);
 	name = kube_http_escape(k->set.cm_name);
 	if (ns && name)
@@ -438,7 +448,8 @@ struct kube_client *kube_client_new(struct loop *l, struct kube_settings *s, kub
 	k->changed = fn;
 	k->data = data;
 	if (kube_http_init(k) < 0 || ref_init(k, KUBE_POLICIES) < 0 ||
-	    (k->set.cm_name && ref_init(k, KUBE_CONFIGMAP) < 0)) {
+	    (k->set.cm_name && ref_init(k, KUBE_CONFIGMAP) < 0) ||
+	    (k->set.node_name && ref_init(k, KUBE_NODE) < 0)) {
 		snprintf(err, errlen, "out of memory");
 		kube_client_free(k);
 		return NULL;
@@ -448,6 +459,8 @@ struct kube_client *kube_client_new(struct loop *l, struct kube_settings *s, kub
 		start_sync(&k->ref[KUBE_POLICIES]);
 	if (k->set.cm_name)
 		start_sync(&k->ref[KUBE_CONFIGMAP]);
+	if (k->set.node_name)
+		start_sync(&k->ref[KUBE_NODE]);
 	return k;
 }
 
@@ -498,5 +511,13 @@ bool kube_client_configmap(const struct kube_client *k, const char **ret_text, s
 		return false;
 	*ret_text = r->cm_text;
 	*ret_len = r->cm_len;
+	return true;
+}
+
+bool kube_client_node(const struct kube_client *k, struct node_pods *ret)
+{
+	if (!k->set.node_name || !k->st.synced[KUBE_NODE])
+		return false;
+	*ret = k->ref[KUBE_NODE].node;
 	return true;
 }

@@ -13,13 +13,14 @@
 
 #include "config/config.h"
 #include "config/kubeconfig.h"
+#include "config/node.h"
 #include "config/policy.h"
 
 struct loop;
 
-enum kube_res { KUBE_POLICIES, KUBE_CONFIGMAP, KUBE_NRES };
+enum kube_res { KUBE_POLICIES, KUBE_CONFIGMAP, KUBE_NODE, KUBE_NRES };
 
-/* "egressnatpolicies", "configmaps": the resource label of the metrics. */
+/* "egressnatpolicies", "configmaps", "nodes": the resource label of the metrics. */
 extern const char *const kube_res_names[KUBE_NRES];
 
 /* Why a watch was restarted (or a list retried). */
@@ -49,6 +50,7 @@ struct kube_settings {
 	struct kube_access acc; /* moved into the client */
 	bool policies; /* watch EgressNATPolicies */
 	const char *cm_namespace, *cm_name; /* watch this ConfigMap; NULL for none */
+	const char *node_name; /* watch this Node's pod CIDRs; NULL for none */
 	int64_t stall_ns; /* a watch with no bytes for this long is restarted */
 	int64_t watch_timeout_ns; /* timeoutSeconds is random in [this, 2 * this) */
 	int64_t not_found_ns; /* retry after a 404 (the CRD is not installed) */
@@ -97,6 +99,11 @@ const struct masq_policy_list *kube_client_policies(const struct kube_client *k)
 /* The ConfigMap's config text: false before the first list; else true with
  * *ret_text NULL when the ConfigMap or its key does not exist. */
 bool kube_client_configmap(const struct kube_client *k, const char **ret_text, size_t *ret_len);
+
+/* The Node's pod CIDRs: false before the first list; else true and *ret
+ * (ret->present false when the Node does not exist). An invalid object
+ * leaves the last good value. */
+bool kube_client_node(const struct kube_client *k, struct node_pods *ret);
 
 /* The answer to kube_client_get: code 0 when there was none (err says why). */
 typedef void (*kube_get_fn)(void *data, long code, const char *body, size_t len, const char *err);

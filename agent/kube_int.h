@@ -59,6 +59,8 @@ struct reflector {
 	struct pstore *pols; /* policies by name, each its last good version */
 	char *cm_text;
 	size_t cm_len;
+	struct node_pods node, node_pending; /* the Node's; the list being read */
+	bool node_bad; /* the last version of the Node was refused */
 };
 
 struct oneshot;

@@ -96,6 +96,39 @@ static int cm_take(struct reflector *r, json_t *obj, char **text, size_t *tlen)
 	return t && !*text ? -ENOMEM : 0;
 }
 
+/* One version of the Node: its pod CIDRs, checked (config/node.h). A bad
+ * one is logged and refused; the last good value stays. */
+static int node_take(struct reflector *r, json_t *obj, struct node_pods *into)
+{
+	const char *name = kw_str(json_object_get(json_object_get(obj, "metadata"), "name"));
+	char *err = r->k->st.error[r->res], why[200];
+	size_t len = sizeof(r->k->st.error[r->res]);
+	struct node_pods p;
+
+	if (!name || strcmp(name, r->k->set.node_name) != 0)
+		snprintf(why, sizeof(why), "the API gave Node %.64s, not %s", name ? name : "?",
+			 r->k->set.node_name);
+	else if (node_pods_parse(obj, &p, why, sizeof(why)) == 0)
+		why[0] = '\0';
+	if (why[0]) {
+		char was[sizeof(r->k->st.error[0])];
+
+		/* a Node changes often (its status): say it once per problem */
+		snprintf(was, sizeof(was), "%s", err);
+		snprintf(err, len, "node %s: %s", r->k->set.node_name, why);
+		if (!r->node_bad || strcmp(was, err) != 0)
+			log_error("kubernetes: %s; the last good pod CIDRs stay in use", err);
+		r->node_bad = true;
+		r->k->st.loads_failed[r->res]++;
+		*into = r->node;
+		return 0;
+	}
+	r->node_bad = false;
+	*into = p;
+	r->k->st.loads_ok[r->res]++;
+	return 0;
+}
+
 /* A list's first bytes: its items go to a new generation, which only the
  * last page's end makes the one in use. */
 void kube_state_list_begin(struct reflector *r)
@@ -110,6 +143,8 @@ void kube_state_list_begin(struct reflector *r)
 	free(r->cm_pending);
 	r->cm_pending = NULL;
 	r->cm_pending_len = 0;
+	r->node_pending = (struct node_pods){ 0 }; /* none listed: no such Node */
+	r->node_bad = false;
 }
 
 /* The list failed on some page: what was applied before it stays. */
@@ -139,6 +174,8 @@ void kube_state_list_commit(struct reflector *r, const char *rv)
 		if (r->over_logged > OVER_LOG_MAX)
 			log_warnx("config: %zu EgressNATPolicies over the budget in all",
 				  pstore_nover(r->pols));
+	} else if (r->res == KUBE_NODE) {
+		r->node = r->node_pending;
 	} else {
 		free(r->cm_text);
 		r->cm_text = r->cm_pending;
@@ -171,7 +208,11 @@ int kube_state_list_item(void *arg, json_t *obj)
 	int e;
 
 	r->listed++;
-	e = r->pols ? pol_take(r, obj) : cm_take(r, obj, &r->cm_pending, &r->cm_pending_len);
+	if (r->res == KUBE_NODE)
+		e = node_take(r, obj, &r->node_pending);
+	else
+		e = r->pols ? pol_take(r, obj)
+			    : cm_take(r, obj, &r->cm_pending, &r->cm_pending_len);
 	json_decref(obj);
 	if (e < 0)
 		snprintf(r->lister.err, sizeof(r->lister.err), "out of memory");
@@ -200,6 +241,13 @@ int kube_state_event(struct reflector *r, const struct kw_event *ev)
 	bool had;
 	int e;
 
+	if (r->res == KUBE_NODE) {
+		if (ev->type != KW_DELETED)
+			return node_take(r, ev->object, &r->node);
+		r->node = (struct node_pods){ 0 };
+		r->node_bad = false;
+		return 0;
+	}
 	if (r->res == KUBE_CONFIGMAP) {
 		if (ev->type == KW_DELETED) {
 			free(r->cm_text);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent.h"
@@ -90,7 +91,8 @@ static int check_api_usage(struct cli *a)
 			a->set.uninstall_ds);
 		return -EINVAL;
 	}
-	if ((a->set.watch_policies || cm[0] || a->set.uninstall_ds[0]) && (a->once || a->cleanup)) {
+	if ((a->set.watch_policies || cm[0] || a->set.uninstall_ds[0] || a->set.pods_from_node) &&
+	    (a->once || a->cleanup)) {
 		fprintf(stderr, "masqd: --once and --cleanup read files only; the API watch "
 				"needs the daemon\n");
 		return -EINVAL;
@@ -112,6 +114,50 @@ static bool chain_name_ok(const char *s)
 			return false;
 	}
 	return n <= IPT_CHAIN_MAXLEN;
+}
+
+/* A Node's name is a DNS subdomain: at most 253 of [a-z0-9.-]. */
+static bool node_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '-')
+			return false;
+	}
+	return n > 0 && n <= 253;
+}
+
+/* --pod-cidr, and the node name --pod-cidr-from-node needs. */
+static int check_podsrc(struct cli *a)
+{
+	const char *env = getenv("NODE_NAME");
+	char why[256];
+
+	if (podsrc_parse_flag(&a->pod_cidrs, a->set.opts.enable_ipv6, &a->set.opts.pods, why,
+			      sizeof(why)) < 0) {
+		fprintf(stderr, "masqd: %s\n", why);
+		return -EINVAL;
+	}
+	if (!a->set.node_name[0] && env)
+		a->set.node_name = env;
+	if (!a->set.pods_from_node)
+		return 0;
+	if (!a->set.node_name[0]) {
+		fprintf(stderr,
+			"masqd: --pod-cidr-from-node needs the node's name: --node-name, or "
+			"the NODE_NAME variable (the chart sets it from spec.nodeName)\n");
+		return -EINVAL;
+	}
+	if (!node_name_ok(a->set.node_name)) {
+		fprintf(stderr,
+			"masqd: node name \"%.64s\" is not a Kubernetes node name (at most 253 "
+			"of a-z, 0-9, '.' and '-')\n",
+			a->set.node_name);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int check_usage(struct cli *a)
@@ -146,7 +192,7 @@ static int check_usage(struct cli *a)
 		fprintf(stderr, "masqd: --http-deadline must be a duration of at least 100ms\n");
 		return -EINVAL;
 	}
-	if (check_api_usage(a) < 0)
+	if (check_podsrc(a) < 0 || check_api_usage(a) < 0)
 		return -EINVAL;
 	if (a->once && a->cleanup) {
 		fprintf(stderr, "masqd: --once and --cleanup exclude each other\n");
@@ -189,7 +235,8 @@ int main(int argc, char **argv)
 			 .apiserver_url = "",
 			 .sa_dir = KUBE_SA_DIR,
 			 .masq_chain = "IP-MASQ-AGENT",
-			 .uninstall_ds = "" },
+			 .uninstall_ds = "",
+			 .node_name = "" },
 		.api_stall = "2m",
 		.api_watch_timeout = "5m",
 		.api_not_found = "60s",
@@ -206,6 +253,7 @@ int main(int argc, char **argv)
 		  "directory: its ip-masq* files are merged as ip-masq-agent-v2 does" },
 		MASQ_OUTCOME_FLAGS(a.set, a.max_cidrs, a.resync, a.to_ports),
 		MASQ_SNAT_FLAGS(a.snat_to, a.snat_iface),
+		MASQ_PODSRC_FLAG(a.pod_cidrs),
 		MASQD_RUN_FLAGS(MASQD_FLAG_BIND, a),
 		{ "help", FLAG_BOOL, &a.help, NULL, "show this help" },
 		{ "h", FLAG_BOOL, &a.help, NULL, NULL },

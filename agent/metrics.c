@@ -39,6 +39,7 @@ enum metric {
 	M_MASQUERADED_CONNECTIONS_TOTAL,
 	M_NOT_MASQUERADED_CONNECTIONS_TOTAL,
 	M_SNAT_ADDRESS_PRESENT,
+	M_POD_CIDRS,
 	M_API_REQUESTS_TOTAL,
 	M_API_WATCH_RESTARTS_TOTAL,
 	M_API_UP,
@@ -95,6 +96,9 @@ static const struct metric_def {
 	[M_SNAT_ADDRESS_PRESENT] = { "masqd_snat_address_present", "gauge",
 				     "1 while the --snat-to-address (or --snat-interface) address of the family is "
 				     "on the node and the final rule snats to it; 0 while it masquerades instead." },
+	[M_POD_CIDRS] = { "masqd_pod_cidrs", "gauge",
+			  "Pod CIDRs the family's sources are scoped to (--pod-cidr, --pod-cidr-from-node); "
+			  "0: every source is decided, as upstream." },
 	[M_API_REQUESTS_TOTAL] = { "masqd_api_requests_total", "counter",
 				   "Requests to the Kubernetes API by resource and HTTP code (<error>: no answer)." },
 	[M_API_WATCH_RESTARTS_TOTAL] = { "masqd_api_watch_restarts_total", "counter",
@@ -223,6 +227,18 @@ static void snat_metrics(struct expo *e, const struct masqd_stats *st)
 			       (const char *[]){ "family", families[f], NULL },
 			       st->nat[f].snat_present);
 	}
+}
+
+/* Only with scoping asked for: 0 then says the scope is open (a Node's
+ * podCIDRs not assigned yet). */
+static void podsrc_metrics(struct expo *e, const struct masqd_stats *st)
+{
+	if (!st->pods.configured)
+		return;
+	family(e, M_POD_CIDRS);
+	for (int f = 0; f < 2; f++)
+		sample(e, M_POD_CIDRS, (const char *[]){ "family", families[f], NULL },
+		       st->pods.n[f]);
 }
 
 static void api_metrics(struct expo *e, const struct kube_stats *ks)
@@ -362,6 +378,7 @@ static void serve_metrics(void *data, struct http_reply *out)
 	config_metrics(e, st);
 	connection_metrics(e, v);
 	snat_metrics(e, st);
+	podsrc_metrics(e, st);
 	api_metrics(e, v->kube(v->ctx));
 	process_metrics(e);
 	text = expo_text(e, NULL);
@@ -469,6 +486,22 @@ static json_t *nat_json(const struct masqd_stats *st)
 	return o;
 }
 
+/* The pod-source scope: each family's pod CIDRs, null for every source. */
+static json_t *podsrc_json(const struct masqd_stats *st)
+{
+	const struct masqd_podsrc_stats *p = &st->pods;
+	json_t *o = json_object();
+
+	for (int f = 0; o && f < 2; f++)
+		json_object_set_new(o, families[f],
+				    p->n[f] ? json_string(p->cidrs[f]) : json_null());
+	if (o && p->node)
+		json_object_set_new(o, "fromNode",
+				    json_pack("{s:s s:b s:b}", "name", p->node, "listed",
+					      p->node_listed, "exists", p->node_present));
+	return o;
+}
+
 /* Seconds until the pending retry of a failed sync; 0: none pending. */
 static double retry_in(const struct masqd_stats *st)
 {
@@ -496,6 +529,8 @@ char *metrics_status_json(const struct stats_view *v)
 
 	if (doc)
 		json_object_set_new(doc, "nat", nat_json(st));
+	if (doc && st->pods.configured)
+		json_object_set_new(doc, "podSource", podsrc_json(st));
 	text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(doc);
 	return text;

@@ -26,6 +26,7 @@ struct reconciler {
 	struct masq_ruleset *applied; /* what the kernel holds, after the last good sync */
 	struct nft_counters counted; /* counters of tables replaced before */
 	struct masq_snat snat[2]; /* the SNAT addresses in force */
+	struct podsrc pods; /* the pod-source scope in force */
 };
 
 static const char *const outcome_names[] = { "unchanged", "adopted", "replaced" };
@@ -40,6 +41,7 @@ struct reconciler *reconciler_new(struct nft_sock *nft, const struct masq_opts *
 	rc->nft = nft;
 	rc->opts = opts;
 	rc->st = st;
+	rc->pods = opts->pods; /* --pod-cidr, until the Node's are known */
 	return rc;
 }
 
@@ -66,6 +68,14 @@ uint32_t reconciler_table_flags(const struct reconciler *rc)
 void reconciler_set_snat(struct reconciler *rc, const struct masq_snat snat[2])
 {
 	memcpy(rc->snat, snat, sizeof(rc->snat));
+}
+
+void reconciler_set_podsrc(struct reconciler *rc, const struct podsrc *p)
+{
+	/* the replace that follows is a change of ours, not a drift repair */
+	if (!podsrc_equal(&rc->pods, p))
+		rc->programmed = false;
+	rc->pods = *p;
 }
 
 int reconciler_connections(struct reconciler *rc, struct nft_counters *ret)
@@ -278,6 +288,11 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 	masq_ruleset_set_snat(rs, AF_INET, &rc->snat[0]);
 	if (rs->ipv6)
 		masq_ruleset_set_snat(rs, AF_INET6, &rc->snat[1]);
+	r = masq_ruleset_set_podsrc(rs, &rc->pods);
+	if (r < 0) {
+		masq_ruleset_free(rs);
+		return r;
+	}
 	r = incremental ? update_sets(rc, rs, reason, t0) : -EAGAIN;
 	if (r < 0)
 		r = full_sync(rc, rs, &out, diff, sizeof(diff), &lost, &e);

@@ -34,6 +34,10 @@ uint32_t reconciler_table_flags(const struct reconciler *rc);
  * the next sync programs them. */
 void reconciler_set_snat(struct reconciler *rc, const struct masq_snat snat[2]);
 
+/* The pod CIDRs the sources are scoped to (config/podsrc.h; none in a
+ * family: every source); the next sync programs them. */
+void reconciler_set_podsrc(struct reconciler *rc, const struct podsrc *p);
+
 /* Make the kernel hold good (generation gen; NULL: nothing valid yet, the
  * kernel is left as it is). With incremental, a config change may send only
  * the set elements that changed; otherwise the table is read back and

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/podsrc.h"
 #include "config/snat.h"
 #include "config/sources.h"
 
@@ -27,6 +28,16 @@ struct masqd_nat_stats {
 	char action[SNAT_ACTION_LEN + 64]; /* "snat ip to 192.0.2.10", "masquerade (...)" */
 	uint64_t snat_changes; /* times the address came, went or moved */
 	double snat_reaction_seconds; /* the last change: event read to the kernel's ack */
+};
+
+/* Pod-source scoping in force (agent/podsrc.c keeps it). */
+struct masqd_podsrc_stats {
+	bool configured; /* --pod-cidr or --pod-cidr-from-node */
+	const char *node; /* --pod-cidr-from-node's Node; NULL when not asked */
+	bool node_listed; /* the API answered for it */
+	bool node_present; /* and it exists */
+	unsigned n[2]; /* pod CIDRs in force, IPv4 and IPv6; 0: every source */
+	char cidrs[2][PODSRC_TEXT_LEN]; /* them, "10.244.1.0/24, ..." */
 };
 
 #define STATS_SYNC_BUCKETS 15 /* 1 ms, 2 ms, ... 16.384 s, as kube-proxy's */
@@ -51,6 +62,7 @@ struct masqd_stats {
 	bool legacy[2]; /* upstream's chain is still in ip / ip6 nat */
 	uint64_t legacy_removed;
 	struct masqd_nat_stats nat[2]; /* IPv4, IPv6 */
+	struct masqd_podsrc_stats pods;
 };
 
 /* Upper bounds of the sync duration buckets, in seconds. */

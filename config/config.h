@@ -9,6 +9,7 @@
 
 #include "config/cidr.h"
 #include "config/diag.h"
+#include "config/podsrc.h"
 
 #define MASQ_DEFAULT_CONFIG "/etc/config/ip-masq-agent"
 #define MASQ_FILE_MAX (1u << 20) /* bytes read from one config file */
@@ -32,6 +33,9 @@ struct masq_opts {
 	/* EgressNATPolicy destinations broader than /N are refused, IPv4 and
 	 * IPv6 (--api-min-prefix-v4, -v6: the API's policies only); 0: any */
 	uint8_t policy_min_plen[2];
+	/* --pod-cidr: only these sources are decided, per family that has some
+	 * (config/podsrc.h); none: every source, as upstream */
+	struct podsrc pods;
 };
 
 /* Where a CIDR was written; line 0 when it was not written in a file. */

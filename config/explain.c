@@ -73,7 +73,7 @@ static void add_loser(struct explain *e, const struct cidr *c, bool masq, const 
 }
 
 int explain_dest(const struct masq_merged *m, const struct masq_opts *opts, const struct cidr *dest,
-		 struct explain *ret)
+		 const struct cidr *source, struct explain *ret)
 {
 	const struct masq_config *cfg = m->cfg;
 	struct keep_side k = { 0 };
@@ -88,6 +88,8 @@ int explain_dest(const struct masq_merged *m, const struct masq_opts *opts, cons
 	ret->masqueraded = ret->family_on;
 	if (!ret->family_on)
 		return 0;
+	podsrc_format(&opts->pods, dest->family == AF_INET6, ret->pods);
+	ret->source_outside = ret->pods[0] && source && !podsrc_contains(&opts->pods, source);
 	r = keep_side_get(m, opts, &k);
 	ret->v = calloc(k.n + cfg->nmasq + 1, sizeof(*ret->v));
 	if (r < 0 || !ret->v) {
@@ -115,6 +117,8 @@ int explain_dest(const struct masq_merged *m, const struct masq_opts *opts, cons
 			add_loser(ret, &cfg->masq_cidrs[j], true, m->masq_origins[j], decider, cap);
 	r = 0;
 done:
+	if (ret->source_outside)
+		ret->masqueraded = false; /* the scope's rule returns first */
 	free(k.c);
 	free(k.origin);
 	if (r < 0)
@@ -182,7 +186,12 @@ json_t *explain_to_json(const struct explain *e, const char *dest, const char *s
 	json_object_set_new(o, "notContaining", elsewhere);
 	json_object_set_new(o, "notContainingNotListed", json_integer((json_int_t)e->more));
 	json_object_set_new(o, "source", source ? json_string(source) : json_null());
-	json_object_set_new(o, "sourceScoped", json_false());
+	json_object_set_new(o, "sourceScoped", json_boolean(e->pods[0] != '\0'));
+	json_object_set_new(o, "podCIDRs", e->pods[0] ? origins_json(e->pods) : json_null());
+	json_object_set_new(o, "decidedByMasqd", json_boolean(e->family_on && !e->source_outside));
+	if (e->source_outside)
+		json_object_set_new(o, "reason",
+				    json_string("source outside the pod CIDRs, keeps its source"));
 	return o;
 }
 
@@ -190,7 +199,13 @@ void explain_write(const struct explain *e, const char *dest, const char *source
 {
 	char c[CIDR_STRLEN], winner[CIDR_STRLEN] = "";
 
-	fprintf(out, "%s: %s\n", dest, e->masqueraded ? "masqueraded" : "keeps the pod IP");
+	if (e->source_outside)
+		fprintf(out,
+			"%s: not masqd's decision: source outside the pod CIDRs, keeps its source\n"
+			"  for a source in the pod CIDRs:\n",
+			dest);
+	else
+		fprintf(out, "%s: %s\n", dest, e->masqueraded ? "masqueraded" : "keeps the pod IP");
 	if (!e->family_on)
 		fprintf(out,
 			"  IPv6 is not decided without --enable-ipv6: masqd leaves it untouched, as "
@@ -218,7 +233,14 @@ void explain_write(const struct explain *e, const char *dest, const char *source
 	if (e->more)
 		fprintf(out, "  ... and %zu more prefixes inside %s that do not contain %s\n",
 			e->more, winner, dest);
-	if (e->family_on)
+	if (e->family_on && !e->pods[0])
 		fprintf(out, "  source %s: every source is decided (no pod-source scoping)\n",
 			source ? source : "any");
+	else if (e->family_on && !source)
+		fprintf(out,
+			"  pod-source scope: only sources in %s are decided; others keep theirs\n",
+			e->pods);
+	else if (e->family_on)
+		fprintf(out, "  source %s: %s the pod CIDRs (%s)\n", source,
+			e->source_outside ? "outside" : "in", e->pods);
 }

@@ -32,16 +32,24 @@ struct explain_prefix {
 struct explain {
 	struct cidr dest;
 	bool family_on; /* false: IPv6 without --enable-ipv6, which masqd leaves untouched */
+	/* pod-source scoping of dest's family (opts->pods): its pod CIDRs ("":
+	 * none, every source is decided), and whether the source given is
+	 * outside them: then it keeps its source, not masqd's decision, and
+	 * masqueraded below is false (the prefixes say what a pod source gets) */
+	char pods[PODSRC_TEXT_LEN];
+	bool source_outside;
 	bool masqueraded;
 	struct explain_prefix *v; /* the deciding prefix first, shorter ones, then elsewhere */
 	size_t n;
 	size_t more; /* prefixes inside the deciding one not listed (over EXPLAIN_LONGER_MAX) */
 };
 
-/* Explain dest (a host prefix) under m and opts. ret borrows m's strings:
+/* Explain dest (a host prefix) under m and opts, for a packet from source
+ * (a host prefix of dest's family; NULL: any). ret borrows m's strings:
  * keep m until explain_clear. Returns 0 or -ENOMEM. */
 int explain_dest(const struct masq_merged *m, const struct masq_opts *opts, const struct cidr *dest,
-		 struct explain *ret) __attribute__((warn_unused_result));
+		 const struct cidr *source, struct explain *ret)
+	__attribute__((warn_unused_result));
 
 /* e as masqctl explain --json prints it (dest and source as written). */
 json_t *explain_to_json(const struct explain *e, const char *dest, const char *source);

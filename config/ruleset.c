@@ -17,9 +17,16 @@ static const char comment_nomasq[] =
 static const char comment_masq[] =
 	"ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)";
 
+static const char comment_podsrc[] = "masqd: sources outside the pod CIDRs keep their address";
+
 const char *masq_ruleset_set_name(int family)
 {
 	return family == AF_INET6 ? MASQ_SET6 : MASQ_SET4;
+}
+
+const char *masq_ruleset_pod_set_name(int family)
+{
+	return family == AF_INET6 ? MASQ_PODSET6 : MASQ_PODSET4;
 }
 
 /* The addresses of family that keep the pod IP: the longest prefix among
@@ -187,6 +194,9 @@ int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *op
 	add_family_rules(rs, opts, AF_INET);
 	if (rs->ipv6)
 		add_family_rules(rs, opts, AF_INET6);
+	r = masq_ruleset_set_podsrc(rs, &opts->pods);
+	if (r < 0)
+		goto fail;
 	*ret = rs;
 	return 0;
 fail:
@@ -207,6 +217,13 @@ bool masq_ruleset_same_shape(const struct masq_ruleset *a, const struct masq_rul
 	if (a->ipv6 != b->ipv6 || a->random_fully != b->random_fully || a->nrules != b->nrules ||
 	    memcmp(a->snat, b->snat, sizeof(a->snat)) != 0)
 		return false;
+	/* the pod sets change rarely (a Node's podCIDRs once): a new table */
+	for (int fi = 0; fi < 2; fi++) {
+		if (a->npod[fi] != b->npod[fi] ||
+		    (a->npod[fi] &&
+		     memcmp(a->pod[fi], b->pod[fi], a->npod[fi] * sizeof(*a->pod[fi])) != 0))
+			return false;
+	}
 	for (size_t i = 0; i < a->nrules; i++) {
 		if (!rule_equal(&a->rules[i], &b->rules[i]))
 			return false;
@@ -223,22 +240,68 @@ void masq_ruleset_set_snat(struct masq_ruleset *rs, int family, const struct mas
 		*d = *s;
 }
 
+static void drop_podsrc(struct masq_ruleset *rs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->nrules; i++) {
+		if (rs->rules[i].kind != MASQ_RULE_PODSRC_RETURN)
+			rs->rules[n++] = rs->rules[i];
+	}
+	rs->nrules = n;
+	for (int fi = 0; fi < 2; fi++) {
+		free(rs->pod[fi]);
+		rs->pod[fi] = NULL;
+		rs->npod[fi] = 0;
+	}
+}
+
+/* The scope rules go first: a packet from elsewhere is left alone before
+ * anything else is looked at, with one set lookup per family. */
+int masq_ruleset_set_podsrc(struct masq_ruleset *rs, const struct podsrc *p)
+{
+	struct masq_rule head[2];
+	size_t nhead = 0;
+
+	drop_podsrc(rs);
+	for (int fi = 0; p && fi < (rs->ipv6 ? 2 : 1); fi++) {
+		int family = fi ? AF_INET6 : AF_INET, r;
+
+		if (!podsrc_scoped(p, fi))
+			continue;
+		r = cidr_merge(p->v[fi], p->n[fi], family, &rs->pod[fi]);
+		if (r < 0) {
+			drop_podsrc(rs);
+			return r;
+		}
+		rs->npod[fi] = (size_t)r;
+		head[nhead++] = (struct masq_rule){ .kind = MASQ_RULE_PODSRC_RETURN,
+						    .family = family,
+						    .comment = comment_podsrc };
+	}
+	memmove(rs->rules + nhead, rs->rules, rs->nrules * sizeof(rs->rules[0]));
+	memcpy(rs->rules, head, nhead * sizeof(head[0]));
+	rs->nrules += nhead;
+	return 0;
+}
+
 void masq_ruleset_free(struct masq_ruleset *rs)
 {
 	if (!rs)
 		return;
 	free(rs->v4);
 	free(rs->v6);
+	free(rs->pod[0]);
+	free(rs->pod[1]);
 	free(rs);
 }
 
 /* nft prints IPv4 interval elements two per line and IPv6 ones one per line. */
-static void render_set(const struct masq_ruleset *rs, int family, FILE *f)
+static void render_set(const char *name, int family, const struct addr_range *r, size_t n, FILE *f)
 {
-	const struct addr_range *r = family == AF_INET ? rs->v4 : rs->v6;
-	size_t n = family == AF_INET ? rs->n4 : rs->n6, per_line = family == AF_INET ? 2 : 1;
+	size_t per_line = family == AF_INET ? 2 : 1;
 
-	fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", masq_ruleset_set_name(family),
+	fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", name,
 		family == AF_INET ? "ipv4_addr" : "ipv6_addr");
 	for (size_t i = 0; i < n; i++) {
 		char buf[CIDR_STRLEN];
@@ -294,6 +357,10 @@ static void render_rule(const struct masq_ruleset *rs, const struct masq_rule *r
 	case MASQ_RULE_MASQUERADE_PORTS:
 		render_port_rule(rs, rule, f);
 		break;
+	case MASQ_RULE_PODSRC_RETURN:
+		fprintf(f, "ip%s saddr != @%s return", rule->family == AF_INET6 ? "6" : "",
+			masq_ruleset_pod_set_name(rule->family));
+		break;
 	}
 	fprintf(f, " comment \"%s\"\n", rule->comment);
 }
@@ -301,9 +368,15 @@ static void render_rule(const struct masq_ruleset *rs, const struct masq_rule *r
 int masq_ruleset_render(const struct masq_ruleset *rs, FILE *f)
 {
 	fprintf(f, "table inet %s {\n\tcomment \"%s\"\n", MASQ_TABLE, MASQ_TABLE_COMMENT);
-	render_set(rs, AF_INET, f);
+	/* in the order they are created (netlink/batch.c), as nft lists them */
+	render_set(MASQ_SET4, AF_INET, rs->v4, rs->n4, f);
 	if (rs->ipv6)
-		render_set(rs, AF_INET6, f);
+		render_set(MASQ_SET6, AF_INET6, rs->v6, rs->n6, f);
+	for (int fi = 0; fi < 2; fi++) {
+		if (rs->pod[fi])
+			render_set(masq_ruleset_pod_set_name(fi ? AF_INET6 : AF_INET),
+				   fi ? AF_INET6 : AF_INET, rs->pod[fi], rs->npod[fi], f);
+	}
 	fprintf(f, "\tchain %s {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
 		MASQ_CHAIN);
 	for (size_t i = 0; i < rs->nrules; i++)

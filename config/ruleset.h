@@ -17,6 +17,8 @@
 #define MASQ_CHAIN "postrouting"
 #define MASQ_SET4 "nomasq4"
 #define MASQ_SET6 "nomasq6"
+#define MASQ_PODSET4 "podsrc4" /* pod-source scoping's sets */
+#define MASQ_PODSET6 "podsrc6"
 #define MASQ_TABLE_COMMENT "managed by masqd"
 #define MASQ_CHAIN_PRIORITY 100 /* NF_IP_PRI_NAT_SRC, nft's "srcnat" */
 
@@ -36,6 +38,7 @@ enum masq_rule_kind {
 	/* meta nfproto ipv[46] meta l4proto P [numgen random mod M < N] counter
 	 * masquerade to :FIRST-LAST */
 	MASQ_RULE_MASQUERADE_PORTS,
+	MASQ_RULE_PODSRC_RETURN, /* ip[6] saddr != @podsrc[46] return, at the head */
 };
 
 struct masq_rule {
@@ -48,8 +51,9 @@ struct masq_rule {
 	uint32_t ng_mod, ng_lt; /* taken when numgen random mod ng_mod < ng_lt; 0: always */
 };
 
-/* local; then per family: non-masquerade, one rule per protocol and range, catch-all */
-#define MASQ_RULES_MAX (1 + 2 * (2 + MASQ_PORT_PROTOS * MASQ_PORT_RANGES_MAX))
+/* per family the pod-source scope; local; then per family: non-masquerade,
+ * one rule per protocol and range, catch-all */
+#define MASQ_RULES_MAX (2 + 1 + 2 * (2 + MASQ_PORT_PROTOS * MASQ_PORT_RANGES_MAX))
 
 struct masq_ruleset {
 	bool ipv6; /* nomasq6 and the IPv6 rules exist */
@@ -61,6 +65,10 @@ struct masq_ruleset {
 	/* per family ([0] IPv4, [1] IPv6): the masquerade rules snat to this
 	 * address instead while it is on (masq_ruleset_set_snat) */
 	struct masq_snat snat[2];
+	/* per family: the pod CIDRs when its sources are scoped (a rule at the
+	 * head returns for every other source), else NULL and 0 */
+	struct addr_range *pod[2];
+	size_t npod[2];
 };
 
 /* Parse --to-ports as upstream's interval.ParseIntervals does: ports and
@@ -88,11 +96,22 @@ bool masq_ruleset_keeps_all(const struct masq_ruleset *rs, int family);
  * s's address, keeping fully-random and the ports; s off or NULL: masquerade. */
 void masq_ruleset_set_snat(struct masq_ruleset *rs, int family, const struct masq_snat *s);
 
+/* Scope each family (IPv6 only with rs->ipv6) that has pod CIDRs in p to
+ * them: a rule at the chain's head returns for every other source, so they
+ * keep it. A family without any, or p NULL, is decided for every source.
+ * Replaces what build (--pod-cidr) or an earlier call set. 0 or -ENOMEM
+ * (rs is then unscoped). */
+int masq_ruleset_set_podsrc(struct masq_ruleset *rs, const struct podsrc *p)
+	__attribute__((warn_unused_result));
+
 /* Free a ruleset; NULL is fine. */
 void masq_ruleset_free(struct masq_ruleset *rs);
 
 /* Name of the set holding family's non-masquerade intervals. */
 const char *masq_ruleset_set_name(int family);
+
+/* Name of the set holding family's pod CIDRs (pod-source scoping). */
+const char *masq_ruleset_pod_set_name(int family);
 
 /* Print the ruleset as `nft -f` input, laid out as `nft -s list table` prints it
  * (table flags and the owner comment aside). Returns 0 or -EIO. */

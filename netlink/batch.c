@@ -255,21 +255,21 @@ static int add_chain(struct nft_batch *b)
 	return nlh ? 0 : -ENOMEM;
 }
 
-static struct nftnl_set *set_new(int family)
+static struct nftnl_set *set_new(const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 
 	if (!s)
 		return NULL;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, MASQ_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, masq_ruleset_set_name(family));
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	return s;
 }
 
-static int add_set(struct nft_batch *b, int family)
+static int add_set(struct nft_batch *b, const char *name, int family)
 {
-	struct nftnl_set *s = set_new(family);
+	struct nftnl_set *s = set_new(name);
 	struct nlmsghdr *nlh;
 
 	if (!s)
@@ -278,8 +278,8 @@ static int add_set(struct nft_batch *b, int family)
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
 			  family == AF_INET ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, (uint32_t)cidr_addr_len(family));
-	nftnl_set_set_u32(s, NFTNL_SET_ID, family == AF_INET ? 1 : 2);
-	nlh = start(b, NFT_MSG_NEWSET, NLM_F_CREATE, "set %s", masq_ruleset_set_name(family));
+	nftnl_set_set_u32(s, NFTNL_SET_ID, nft_exprs_set_id(name));
+	nlh = start(b, NFT_MSG_NEWSET, NLM_F_CREATE, "set %s", name);
 	if (nlh) {
 		nftnl_set_nlmsg_build_payload(nlh, s);
 		push(b, nlh);
@@ -291,21 +291,21 @@ static int add_set(struct nft_batch *b, int family)
 /* One element message for elems[from, to), written with libmnl straight
  * into the batch: the same attributes libnftnl writes, without allocating
  * an object per element (the largest userspace cost at 10,000 CIDRs). */
-static int elems_msg(struct nft_batch *b, int family, const struct set_elem *elems, size_t from,
-		     size_t to, bool del)
+static int elems_msg(struct nft_batch *b, const char *set, int family, const struct set_elem *elems,
+		     size_t from, size_t to, bool del)
 {
 	size_t len = cidr_addr_len(family);
 	struct nlattr *list, *elem, *key;
 	struct nlmsghdr *nlh;
 
 	/* NLM_F_EXCL: an element already there is a bug, not something to ignore */
-	nlh = del ? start(b, NFT_MSG_DELSETELEM, 0, "set %s delete elements %zu-%zu",
-			  masq_ruleset_set_name(family), from + 1, to)
+	nlh = del ? start(b, NFT_MSG_DELSETELEM, 0, "set %s delete elements %zu-%zu", set, from + 1,
+			  to)
 		  : start(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL,
-			  "set %s elements %zu-%zu", masq_ruleset_set_name(family), from + 1, to);
+			  "set %s elements %zu-%zu", set, from + 1, to);
 	if (!nlh)
 		return -ENOMEM;
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, masq_ruleset_set_name(family));
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, MASQ_TABLE);
 	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 	for (size_t i = from; i < to; i++) {
@@ -324,38 +324,39 @@ static int elems_msg(struct nft_batch *b, int family, const struct set_elem *ele
 }
 
 /* elems in messages of NFT_ELEMS_PER_MSG elements */
-static int elems_msgs(struct nft_batch *b, int family, const struct set_elem *elems, size_t n,
-		      bool del)
+static int elems_msgs(struct nft_batch *b, const char *set, int family,
+		      const struct set_elem *elems, size_t n, bool del)
 {
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < n; i += NFT_ELEMS_PER_MSG)
-		r = elems_msg(b, family, elems, i,
+		r = elems_msg(b, set, family, elems, i,
 			      i + NFT_ELEMS_PER_MSG < n ? i + NFT_ELEMS_PER_MSG : n, del);
 	return r;
 }
 
 int nft_batch_add_elems(struct nft_batch *b, int family, const struct set_elem *elems, size_t n)
 {
-	return elems_msgs(b, family, elems, n, false);
+	return elems_msgs(b, masq_ruleset_set_name(family), family, elems, n, false);
 }
 
 int nft_batch_del_elems(struct nft_batch *b, int family, const struct set_elem *elems, size_t n)
 {
-	return elems_msgs(b, family, elems, n, true);
+	return elems_msgs(b, masq_ruleset_set_name(family), family, elems, n, true);
 }
 
-static int add_set_with_elems(struct nft_batch *b, int family, const struct addr_range *r, size_t n)
+static int add_set_with_elems(struct nft_batch *b, const char *set, int family,
+			      const struct addr_range *r, size_t n)
 {
 	struct set_elem *elems;
-	int ret = add_set(b, family), cnt;
+	int ret = add_set(b, set, family), cnt;
 
 	if (ret < 0)
 		return ret;
 	cnt = range_elems(r, n, cidr_addr_len(family), &elems);
 	if (cnt < 0)
 		return cnt;
-	ret = nft_batch_add_elems(b, family, elems, (size_t)cnt);
+	ret = elems_msgs(b, set, family, elems, (size_t)cnt, false);
 	free(elems);
 	return ret;
 }
@@ -394,9 +395,16 @@ int nft_batch_add_ruleset(struct nft_batch *b, const struct masq_ruleset *rs)
 	int r = add_chain(b);
 
 	if (r == 0)
-		r = add_set_with_elems(b, AF_INET, rs->v4, rs->n4);
+		r = add_set_with_elems(b, MASQ_SET4, AF_INET, rs->v4, rs->n4);
 	if (r == 0 && rs->ipv6)
-		r = add_set_with_elems(b, AF_INET6, rs->v6, rs->n6);
+		r = add_set_with_elems(b, MASQ_SET6, AF_INET6, rs->v6, rs->n6);
+	for (int fi = 0; r == 0 && fi < 2; fi++) {
+		int family = fi ? AF_INET6 : AF_INET;
+
+		if (rs->pod[fi])
+			r = add_set_with_elems(b, masq_ruleset_pod_set_name(family), family,
+					       rs->pod[fi], rs->npod[fi]);
+	}
 	for (size_t i = 0; r == 0 && i < rs->nrules; i++)
 		r = add_rule(b, rs, &rs->rules[i], i);
 	return r;

@@ -12,6 +12,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/rtnetlink.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "config/ruleset.h"
@@ -87,8 +88,9 @@ static int exprs_local(struct nftnl_rule *r)
 	return expr_verdict(r, NFT_RETURN);
 }
 
-/* meta nfproto X; payload daddr; lookup @set; counter; return */
-static int exprs_nomasq(struct nftnl_rule *r, int family)
+/* meta nfproto X; payload saddr or daddr; lookup @set (!= with inv) */
+static int exprs_lookup(struct nftnl_rule *r, int family, bool saddr, const char *set,
+			uint32_t set_id, bool inv)
 {
 	bool v6 = family == AF_INET6;
 	struct nftnl_expr *p, *l;
@@ -96,20 +98,52 @@ static int exprs_nomasq(struct nftnl_rule *r, int family)
 	if (expr_meta_nfproto_eq(r, family) < 0 || !(p = expr_new(r, "payload")))
 		return -ENOMEM;
 	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, v6 ? 24 : 16); /* daddr */
+	/* the headers' source and destination addresses */
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, v6 ? (saddr ? 8 : 24) : (saddr ? 12 : 16));
 	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, v6 ? 16 : 4);
 	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
 	l = expr_new(r, "lookup");
 	if (!l)
 		return -ENOMEM;
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-	nftnl_expr_set_str(l, NFTNL_EXPR_LOOKUP_SET, masq_ruleset_set_name(family));
-	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID, v6 ? 2 : 1);
-	/* the kernel reports flags 0 in dumps; set it so read-back compares equal */
-	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_FLAGS, 0);
-	if (expr_simple(r, "counter") < 0)
+	nftnl_expr_set_str(l, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+	/* the kernel reports the flags (0 when plain) in dumps; set them so
+	 * read-back compares equal */
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_FLAGS, inv ? NFT_LOOKUP_F_INV : 0);
+	return 0;
+}
+
+/* meta nfproto X; payload daddr; lookup @nomasq; counter; return */
+static int exprs_nomasq(struct nftnl_rule *r, int family)
+{
+	if (exprs_lookup(r, family, false, masq_ruleset_set_name(family),
+			 nft_exprs_set_id(masq_ruleset_set_name(family)), false) < 0 ||
+	    expr_simple(r, "counter") < 0)
 		return -ENOMEM;
 	return expr_verdict(r, NFT_RETURN);
+}
+
+/* meta nfproto X; payload saddr; lookup != @podsrc; return. No counter:
+ * the scope costs one lookup per packet, nothing more. */
+static int exprs_podsrc(struct nftnl_rule *r, int family)
+{
+	const char *set = masq_ruleset_pod_set_name(family);
+
+	if (exprs_lookup(r, family, true, set, nft_exprs_set_id(set), true) < 0)
+		return -ENOMEM;
+	return expr_verdict(r, NFT_RETURN);
+}
+
+uint32_t nft_exprs_set_id(const char *set)
+{
+	static const char *const ids[] = { MASQ_SET4, MASQ_SET6, MASQ_PODSET4, MASQ_PODSET6 };
+
+	for (uint32_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		if (strcmp(set, ids[i]) == 0)
+			return i + 1;
+	}
+	return 0;
 }
 
 /* A port into a register, two bytes in network order. */
@@ -252,6 +286,8 @@ int nft_exprs_add(struct nftnl_rule *r, const struct masq_ruleset *rs, const str
 		return exprs_masq(r, mr->family, rs);
 	case MASQ_RULE_MASQUERADE_PORTS:
 		return exprs_masq_ports(r, mr, rs);
+	case MASQ_RULE_PODSRC_RETURN:
+		return exprs_podsrc(r, mr->family);
 	}
 	return -EINVAL;
 }

@@ -275,10 +275,11 @@ static void count_rule(struct nft_state *st, struct nftnl_rule *r)
 			family = d[0] == NFPROTO_IPV6 ? 1 : d[0] == NFPROTO_IPV4 ? 0 : -1;
 		} else if (strcmp(name, "lookup") == 0 &&
 			   nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET)) {
-			/* the set names the family, whatever came before */
+			/* the set names the family, whatever came before; the
+			 * pod-source scope's sets count nothing */
 			set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
 			family = strcmp(set, MASQ_SET6) == 0 ? 1 : 0;
-			kind = 1;
+			kind = strcmp(set, MASQ_SET4) == 0 || strcmp(set, MASQ_SET6) == 0;
 		} else if (strcmp(name, "masq") == 0 || strcmp(name, "nat") == 0) {
 			kind = 2;
 		} else if (strcmp(name, "counter") == 0) {

@@ -35,6 +35,7 @@ struct ctl {
 	struct flag_strings snat_to; /* --snat-to-address */
 	const char *snat_iface;
 	struct snat_spec snat; /* both, checked */
+	struct flag_strings pod_cidrs; /* --pod-cidr, checked into set.opts.pods */
 	bool json, help, version, live;
 	const char *path;
 	const char *config; /* masqd's --config: PATH when none is given */
@@ -326,10 +327,15 @@ static int cmd_explain(const struct ctl *c, const char *dest)
 			cidr_parse_host(dest, &d) < 0 ? dest : c->source);
 		return 2;
 	}
+	if (c->source && s.family != d.family) {
+		fprintf(stderr, "masqctl: --source %s and %s are not of the same family\n",
+			c->source, dest);
+		return 2;
+	}
 	lines.set.origin_lines = true; /* origins as FILE:LINE */
 	if (load(&lines, false, &m) < 0)
 		return 1;
-	r = explain_dest(&m, &c->set.opts, &d, &e);
+	r = explain_dest(&m, &c->set.opts, &d, c->source ? &s : NULL, &e);
 	if (r == 0 && c->json) {
 		json_t *o = explain_to_json(&e, dest, c->source);
 		r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ? -EIO : 0;
@@ -448,6 +454,14 @@ static void print_status(json_t *d)
 			printf("final rule %s: %s\n", i ? "IPv6" : "IPv4",
 			       json_string_value(json_object_get(nat, "action")));
 	}
+	for (i = 0; json_object_get(d, "podSource") && i < 2; i++) {
+		json_t *p = json_object_get(d, "podSource"), *n = json_object_get(p, "fromNode");
+		printf("pod-source scope %s: %s%s%s\n", i ? "IPv6" : "IPv4",
+		       json_string_value(json_object_get(p, i ? "ipv6" : "ipv4"))
+			       ?: "every source (no pod CIDR known)",
+		       n ? ", from node " : "",
+		       n ? json_string_value(json_object_get(n, "name")) : "");
+	}
 	conn = json_object_get(cnt, "connections");
 	for (i = 0; conn && i < 2; i++) {
 		json_t *f = json_object_get(conn, i ? "ipv6" : "ipv4");
@@ -494,11 +508,12 @@ int main(int argc, char **argv)
 	const struct flag_def defs[] = {
 		MASQ_OUTCOME_FLAGS(c.set, c.max_cidrs, c.resync, c.to_ports),
 		MASQ_SNAT_FLAGS(c.snat_to, c.snat_iface),
+		MASQ_PODSRC_FLAG(c.pod_cidrs),
 		{ "json", FLAG_BOOL, &c.json, NULL, "JSON output (effective, explain, status)" },
 		{ "live", FLAG_BOOL, &c.live, NULL,
 		  "explain: ask the running masqd (--socket), and check the kernel's set" },
 		{ "source", FLAG_STRING, &c.source, "ADDR",
-		  "explain: the packet's source address (no pod-source scoping: every source)" },
+		  "explain: the packet's source address (checked against --pod-cidr)" },
 		{ "socket", FLAG_STRING, &c.socket, "PATH",
 		  "masqd's status socket (status; default " AGENT_DEFAULT_STATUS ")" },
 		{ "config", FLAG_STRING, &c.config, "PATH",
@@ -550,7 +565,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (snat_spec_parse(&c.snat_to, c.snat_iface, c.set.opts.enable_ipv6, &c.snat, why,
-			    sizeof(why)) < 0) {
+			    sizeof(why)) < 0 ||
+	    podsrc_parse_flag(&c.pod_cidrs, c.set.opts.enable_ipv6, &c.set.opts.pods, why,
+			      sizeof(why)) < 0) {
 		fprintf(stderr, "masqctl: %s\n", why);
 		return 2;
 	}

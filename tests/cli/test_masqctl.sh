@@ -184,6 +184,7 @@ value_for() { # a value masqctl can take for a masqd flag, by its metavar
 	'auto|plain') echo plain ;;
 	ADDR) echo 203.0.113.9 ;;
 	IFACE) echo eth0 ;;
+	'CIDR[,CIDR...]') echo 10.244.0.0/16 ;;
 	*) echo "unknown metavar $1" >&2; echo x ;;
 	esac
 }

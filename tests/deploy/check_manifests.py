@@ -147,6 +147,30 @@ def check_rbac(docs, args, ds):
         check("bound to masqd's ServiceAccount in " + ns, len(binds) == 1)
 
 
+def check_podsrc(docs, args, ds, profile):
+    """--pod-cidr-from-node: NODE_NAME from spec.nodeName and read access to
+    nodes, bound to masqd; without it, no access to nodes at all."""
+    on = flag(args, "pod-cidr-from-node") in (True, "true")
+    check("pod-source scoping from the Node: on for gke only (upstream's default elsewhere)",
+          on == (profile in ("gke", "pod-source")), flag(args, "pod-cidr-from-node"))
+    env = ds["spec"]["template"]["spec"]["containers"][0].get("env", [])
+    node_env = [e for e in env if e.get("name") == "NODE_NAME"]
+    sa_name = ds["spec"]["template"]["spec"].get("serviceAccountName")
+    bound = {b["roleRef"]["name"] for b in by_kind(docs, "ClusterRoleBinding")
+             if any(s.get("name") == sa_name for s in b.get("subjects", []))}
+    nodes = [r for role in by_kind(docs, "ClusterRole") if role["metadata"]["name"] in bound
+             for r in role.get("rules", []) if "nodes" in r.get("resources", [])]
+    if not on:
+        check("no access to nodes without it", not nodes, nodes)
+        return
+    check("NODE_NAME comes from spec.nodeName (the downward API)",
+          len(node_env) == 1 and node_env[0].get("valueFrom", {}).get("fieldRef", {})
+          .get("fieldPath") == "spec.nodeName", node_env)
+    check("a bound ClusterRole gets, lists and watches nodes, nothing more",
+          any(rbac_allows(r, "", "nodes", ["get", "list", "watch"]) for r in nodes)
+          and all(set(r["verbs"]) <= {"get", "list", "watch"} for r in nodes), nodes)
+
+
 def check_uninstall(docs, args):
     ds = flag(args, "cleanup-on-uninstall")
     check("uninstall removes the table: --cleanup-on-uninstall names masqd's DaemonSet",
@@ -188,9 +212,15 @@ def main():
     args = check_daemonset(ds, masqd)
     check_rbac(docs, args, ds)
     check_uninstall(docs, args)
+    check_podsrc(docs, args, ds, profile)
     check_crd(docs)
     check("no ConfigMap by default (on migration kube-system/ip-masq-agent exists)",
           profile == "with-configmap" or not by_kind(docs, "ConfigMap"))
+    if profile == "pod-source":
+        check("pod-source: --pod-cidr as given",
+              [a.split("=", 1)[1] for a in args if a.startswith("--pod-cidr=")]
+              == ["10.244.0.0/14"])
+        return finish()
     if profile == "gke":
         check("gke: --nomasq-all-reserved-ranges",
               flag(args, "nomasq-all-reserved-ranges") in (True, "true"))
@@ -218,6 +248,10 @@ def main():
     else:
         check("metrics on loopback unless monitoring is on",
               (flag(args, "metrics-bind-address") or "127.0.0.1:9743").startswith("127.0.0.1:"))
+    return finish()
+
+
+def finish():
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -49,6 +49,11 @@ expect_true "snat.toAddresses and snat.interface together are refused" \
 	bash -c "! '$HELM' template x '$CHART' --set snat.interface=eth1 --set-json 'snat.toAddresses=[\"192.0.2.10\"]' >/dev/null 2>&1"
 expect_true "the values schema refuses an interface name with ':'" \
 	bash -c "! '$HELM' template x '$CHART' --set snat.interface=eth0:1 >/dev/null 2>&1"
+render --set podSource.fromNode=true --set-json 'podSource.cidrs=["10.244.0.0/14"]' \
+	>"$WORK/helm-podsrc.yaml"
+checked "helm podSource" "$WORK/helm-podsrc.yaml" pod-source
+expect_true "the values schema refuses a pod CIDR that is not one" \
+	bash -c "! '$HELM' template x '$CHART' --set-json 'podSource.cidrs=[\"pods\"]' >/dev/null 2>&1"
 render --set config.create=true >"$WORK/helm-cm.yaml"
 cm=$(/usr/bin/python3 -c '
 import sys, yaml

@@ -9,6 +9,9 @@ documents (API concepts: "Efficient detection of changes", "Watch bookmarks",
   GET /apis/networking.gke.io/v1/egressnatpolicies?watch=1&...     watch
   GET /api/v1/namespaces/NS/configmaps?fieldSelector=metadata.name%3DNAME[&watch=1...]
   GET /apis/apps/v1/namespaces/NS/daemonsets/NAME                   one object, or 404
+  GET /api/v1/nodes?fieldSelector=metadata.name%3DNAME[&watch=1...] a Node (cluster-scoped),
+                               for --pod-cidr-from-node: put one without spec.podCIDRs,
+                               then put it again with them, as IPAM assigns them
 
 Lists carry metadata.resourceVersion. A list without resourceVersion is a
 consistent read "from etcd": with limit=N it comes in pages of N items, in
@@ -81,6 +84,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 POLICIES = "egressnatpolicies"
 CONFIGMAPS = "configmaps"
 DAEMONSETS = "daemonsets"  # GET of one, for masqd --cleanup-on-uninstall
+NODES = "nodes"
+# resource -> (apiVersion, kind) of its objects
+KINDS = {POLICIES: ("networking.gke.io/v1", "EgressNATPolicy"), CONFIGMAPS: ("v1", "ConfigMap"),
+         NODES: ("v1", "Node")}
 
 
 class State:
@@ -88,7 +95,7 @@ class State:
         self.lock = threading.Condition()
         self.rv = 100
         self.compacted = 0
-        self.objects = {POLICIES: {}, CONFIGMAPS: {}, DAEMONSETS: {}}  # key -> object
+        self.objects = {POLICIES: {}, CONFIGMAPS: {}, DAEMONSETS: {}, NODES: {}}  # key -> object
         self.log = []  # (rv, type, resource, object)
         self.faults = []
         self.split = 0
@@ -230,6 +237,10 @@ class Handler(BaseHTTPRequestHandler):
         parts = u.path.strip("/").split("/")
         if parts == ["apis", "networking.gke.io", "v1", POLICIES]:
             return POLICIES, None, None, q
+        if parts == ["api", "v1", NODES]:
+            sel = q.get("fieldSelector", "")
+            name = sel[len("metadata.name="):] if sel.startswith("metadata.name=") else None
+            return NODES, None, name, q
         if len(parts) == 7 and parts[:4] == ["apis", "apps", "v1", "namespaces"] \
                 and parts[5] == DAEMONSETS:
             return DAEMONSETS, parts[4], parts[6], q
@@ -243,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
     def matches(self, resource, ns, name, obj):
         if resource == POLICIES:
             return True
-        md = obj["metadata"]
+        md = obj["metadata"]  # a Node has no namespace, nor a route for one
         return md.get("namespace") == ns and (name is None or md["name"] == name)
 
     def do_GET(self):
@@ -295,8 +306,8 @@ class Handler(BaseHTTPRequestHandler):
         if watch:
             return self.watch(st, resource, ns, name, q, fault,
                               initial=phase == "watchlist" and watch_list == "on")
-        kind = "EgressNATPolicyList" if resource == POLICIES else "ConfigMapList"
-        api = "networking.gke.io/v1" if resource == POLICIES else "v1"
+        api, kind = KINDS[resource]
+        kind += "List"
         limit = int(q.get("limit") or 0)
         if q.get("continue") and q.get("resourceVersion"):
             return self.send_json(400, status(400, "BadRequest", "specifying resource version "
@@ -436,8 +447,7 @@ class Handler(BaseHTTPRequestHandler):
             cur = st.rv
         for o in items:
             self.send_event(st, {"type": "ADDED", "object": o})
-        api = "networking.gke.io/v1" if resource == POLICIES else "v1"
-        kind = "EgressNATPolicy" if resource == POLICIES else "ConfigMap"
+        api, kind = KINDS[resource]
         self.send_event(st, {"type": "BOOKMARK", "object": {
             "kind": kind, "apiVersion": api,
             "metadata": {"resourceVersion": str(cur),
@@ -476,8 +486,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_event(st, {"type": t, "object": o})
                 since = rv
             if bm:
-                api = "networking.gke.io/v1" if resource == POLICIES else "v1"
-                kind = "EgressNATPolicy" if resource == POLICIES else "ConfigMap"
+                api, kind = KINDS[resource]
                 self.send_event(st, {"type": "BOOKMARK", "object": {
                     "kind": kind, "apiVersion": api,
                     "metadata": {"resourceVersion": str(cur)}}})

@@ -68,7 +68,7 @@ static const char *explained(const char *dest, bool *ret_masq)
 	size_t o = 0;
 
 	assert_int_equal(cidr_parse_host(dest, &d), 0);
-	assert_int_equal(explain_dest(&m, &set.opts, &d, &e), 0);
+	assert_int_equal(explain_dest(&m, &set.opts, &d, NULL, &e), 0);
 	*ret_masq = e.masqueraded;
 	out[0] = '\0';
 	for (size_t i = 0; i < e.n; i++) {
@@ -139,7 +139,7 @@ static void no_prefix_link_local_and_ipv6_off(void **state)
 	unit_put(dir, "ip-masq-b", "masqueradeCIDRs: [10.1.0.0/16]\n");
 	load();
 	assert_int_equal(cidr_parse_host("2001:db8::1", &d), 0);
-	assert_int_equal(explain_dest(&m, &set.opts, &d, &e), 0);
+	assert_int_equal(explain_dest(&m, &set.opts, &d, NULL, &e), 0);
 	assert_false(e.family_on);
 	assert_false(e.masqueraded); /* untouched: it leaves with the pod IP */
 	assert_int_equal(e.n, 0);
@@ -165,7 +165,7 @@ static void agrees_with_the_resolved_set(void **state)
 		for (size_t k = 0; k < rs->n4; k++)
 			in |= memcmp(rs->v4[k].lo, d.addr, 4) <= 0 &&
 			      memcmp(d.addr, rs->v4[k].hi, 4) <= 0;
-		assert_int_equal(explain_dest(&m, &set.opts, &d, &e), 0);
+		assert_int_equal(explain_dest(&m, &set.opts, &d, NULL, &e), 0);
 		assert_int_equal(in, !e.masqueraded);
 		explain_clear(&e);
 	}

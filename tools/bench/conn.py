@@ -14,6 +14,12 @@ run, in the node namespace:
   masqd N+exceptions the same N CIDRs and N masqueradeCIDRs, one inside each
                      (longest prefix: 2N intervals in the same one set)
   upstream N         ip-masq-agent's linear iptables-nft chain, N RETURN rules
+With --podsrc, two more shapes (pod-source scoping, one set lookup of the
+source at the chain's head):
+  masqd N+podsrc     masqd N with --pod-cidr 10.244.0.0/16: the pod's flows
+                     are decided as before, after the scope's lookup
+  masqd N+podsrc-out masqd N with --pod-cidr 10.99.0.0/16: the pod's flows
+                     are outside the scope and return at the head
 It reports new flows per second (median of rounds; each round measures
 every shape once, so a machine whose speed drifts moves them alike) and the
 first-packet round trip of a new flow to an echo server (p50/p99), with
@@ -99,6 +105,18 @@ def shape_masqd_exceptions(n, work, masqd):
     sh(masqd, "--once", "--config", cfg, ns=NODE)
 
 
+def shape_masqd_podsrc(n, work, masqd, pods="10.244.0.0/16"):
+    cfg = os.path.join(work, "ip-masq-agent")
+    with open(cfg, "w") as f:
+        f.write("cidrLimit: %d\nmasqLinkLocal: true\nnonMasqueradeCIDRs: [%s]\n"
+                % (max(n, 1), ", ".join(cidrs(n))))
+    sh(masqd, "--once", "--config", cfg, "--pod-cidr", pods, ns=NODE)
+
+
+def shape_masqd_podsrc_out(n, work, masqd):
+    shape_masqd_podsrc(n, work, masqd, "10.99.0.0/16")
+
+
 def shape_upstream(n, work, masqd):
     sh("iptables-nft-restore", "--noflush", ns=NODE, stdin=upstream_rules(cidrs(n)))
 
@@ -161,6 +179,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--probes", type=int, default=300)
     ap.add_argument("--out")
+    ap.add_argument("--podsrc", action="store_true",
+                    help="also masqd N with pod-source scoping, the pod in and out of it")
     a = ap.parse_args()
     sizes = [int(x) for x in a.sizes.split(",")]
     work = tempfile.mkdtemp(prefix="masqd-bench-conn-")
@@ -177,6 +197,9 @@ def main():
         for n in sizes:
             plan += [("masqd", n, shape_masqd), ("masqd+exceptions", n, shape_masqd_exceptions),
                      ("upstream", n, shape_upstream)]
+            if a.podsrc:
+                plan += [("masqd+podsrc", n, shape_masqd_podsrc),
+                         ("masqd+podsrc-out", n, shape_masqd_podsrc_out)]
         # Round-robin: every round measures every shape once, so a machine
         # that slows down or speeds up over the run moves all of them alike
         # and the ratios taken in one run hold.

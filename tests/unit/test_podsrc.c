@@ -1,0 +1,340 @@
+/* Pod-source scoping: --pod-cidr's checks, a Node's spec.podCIDRs, the
+ * scope rules in the ruleset and its rendering, their netlink expressions
+ * (parsed back and compared with what nft builds) and the canonical state
+ * that drift healing compares. */
+#include "tests/unit/unit.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "config/node.h"
+#include "config/podsrc.h"
+#include "config/ruleset.h"
+#include "netlink/batch.h"
+#include "netlink/state.h"
+#include "netlink/table.h"
+
+static char why[256];
+
+static int parse(bool ipv6, struct podsrc *ret, size_t n, ...)
+{
+	struct flag_strings a = { .n = n };
+	va_list ap;
+
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		a.v[i] = va_arg(ap, const char *);
+	va_end(ap);
+	why[0] = '\0';
+	return podsrc_parse_flag(&a, ipv6, ret, why, sizeof(why));
+}
+
+static void expect_rejected(int r, const char *needle)
+{
+	assert_int_equal(r, -EINVAL);
+	if (!strstr(why, needle))
+		fail_msg("\"%s\" does not say \"%s\"", why, needle);
+}
+
+static struct cidr host(const char *s)
+{
+	struct cidr c;
+
+	assert_int_equal(cidr_parse_host(s, &c), 0);
+	return c;
+}
+
+static void test_flag_accepted(void **state)
+{
+	struct cidr a = host("10.244.1.7"), b = host("10.244.2.7"), c = host("10.9.0.1"),
+		    d = host("fd00:244:1::2"), e = host("fd00:244:2::2");
+	struct podsrc p;
+	char text[PODSRC_TEXT_LEN];
+
+	assert_int_equal(parse(false, &p, 0), 0);
+	assert_false(podsrc_scoped(&p, 0) || podsrc_scoped(&p, 1));
+	/* a comma list, repeated, both families, a duplicate counted once */
+	assert_int_equal(
+		parse(true, &p, 2, "10.244.1.0/24,fd00:244:1::/64", "10.244.1.0/24,10.8.0.0/14"),
+		0);
+	assert_int_equal(p.n[0], 2);
+	assert_int_equal(p.n[1], 1);
+	podsrc_format(&p, 0, text);
+	assert_string_equal(text, "10.244.1.0/24, 10.8.0.0/14");
+	podsrc_format(&p, 1, text);
+	assert_string_equal(text, "fd00:244:1::/64");
+	assert_true(podsrc_contains(&p, &a));
+	assert_false(podsrc_contains(&p, &b));
+	assert_true(podsrc_contains(&p, &c));
+	assert_true(podsrc_contains(&p, &d));
+	assert_false(podsrc_contains(&p, &e));
+}
+
+static void test_flag_rejected(void **state)
+{
+	struct podsrc p;
+	char big[PODSRC_MAX * 20 + 32];
+	size_t o = 0;
+
+	expect_rejected(parse(false, &p, 1, "10.244.1.1/24"),
+			"10.244.1.1/24 has host bits set (did you mean 10.244.1.0/24?)");
+	expect_rejected(parse(false, &p, 1, "pods"), "\"pods\" is not a CIDR");
+	expect_rejected(parse(false, &p, 1, "10.244.1.0"), "is not a CIDR");
+	expect_rejected(parse(false, &p, 1, "10.244.1.0/24,"), "\"\" is not a CIDR");
+	expect_rejected(parse(false, &p, 1, ""), "\"\" is not a CIDR");
+	expect_rejected(parse(false, &p, 1, "fd00::/64"), "is IPv6: add --enable-ipv6");
+	for (int i = 0; i <= PODSRC_MAX; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "%s10.%d.0.0/16", i ? "," : "", i);
+	expect_rejected(parse(false, &p, 1, big), "more than 64 IPv4 CIDRs");
+	big[strrchr(big, ',') - big] = '\0'; /* 64: the bound itself is fine */
+	assert_int_equal(parse(false, &p, 1, big), 0);
+	assert_int_equal(p.n[0], PODSRC_MAX);
+}
+
+static int node(const char *json, struct node_pods *ret)
+{
+	json_t *o = json_loads(json, JSON_ALLOW_NUL, NULL);
+	int r;
+
+	assert_non_null(o);
+	why[0] = '\0';
+	r = node_pods_parse(o, ret, why, sizeof(why));
+	json_decref(o);
+	return r;
+}
+
+static void test_node_pod_cidrs(void **state)
+{
+	struct node_pods p, q;
+	char c[CIDR_STRLEN];
+
+	/* unassigned yet: present, none */
+	assert_int_equal(node("{\"metadata\":{\"name\":\"n1\"},\"spec\":{}}", &p), 0);
+	assert_true(p.present);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(node("{\"spec\":{\"podCIDRs\":null,\"podCIDR\":\"\"}}", &p), 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(node("{\"metadata\":{}}", &p), 0);
+	assert_int_equal(p.n, 0);
+	/* dual stack */
+	assert_int_equal(node("{\"spec\":{\"podCIDR\":\"10.244.1.0/24\",\"podCIDRs\":"
+			      "[\"10.244.1.0/24\",\"fd00:244:1::/64\"]}}",
+			      &p),
+			 0);
+	assert_int_equal(p.n, 2);
+	cidr_format(&p.v[1], c);
+	assert_string_equal(c, "fd00:244:1::/64");
+	/* the older field alone */
+	assert_int_equal(node("{\"spec\":{\"podCIDR\":\"10.244.3.0/24\"}}", &q), 0);
+	assert_int_equal(q.n, 1);
+	assert_false(node_pods_equal(&p, &q));
+	assert_true(node_pods_equal(&q, &q));
+}
+
+static void test_node_rejected(void **state)
+{
+	struct node_pods p = { .n = 7 };
+
+	assert_int_equal(node("[]", &p), -EINVAL);
+	assert_non_null(strstr(why, "not an object"));
+	assert_int_equal(node("{\"spec\":\"x\"}", &p), -EINVAL);
+	assert_int_equal(node("{\"spec\":{\"podCIDRs\":\"10.0.0.0/24\"}}", &p), -EINVAL);
+	assert_non_null(strstr(why, "spec.podCIDRs is not a list"));
+	assert_int_equal(node("{\"spec\":{\"podCIDRs\":[\"10.0.0.0/24\",\"10.1.0.0/24\","
+			      "\"fd00::/64\"]}}",
+			      &p),
+			 -EINVAL);
+	assert_non_null(strstr(why, "3 entries: at most 2"));
+	assert_int_equal(node("{\"spec\":{\"podCIDRs\":[\"10.0.0.0/24\",\"10.1.0.0/24\"]}}", &p),
+			 -EINVAL);
+	assert_non_null(strstr(why, "two IPv4 CIDRs"));
+	assert_int_equal(node("{\"spec\":{\"podCIDRs\":[\"10.0.0.1/24\"]}}", &p), -EINVAL);
+	assert_non_null(strstr(why, "spec.podCIDRs[0]: 10.0.0.1/24 has host bits set (the aligned "
+				    "form is 10.0.0.0/24)"));
+	assert_int_equal(node("{\"spec\":{\"podCIDRs\":[7]}}", &p), -EINVAL);
+	assert_non_null(strstr(why, "spec.podCIDRs[0] is not a CIDR string"));
+	assert_int_equal(node("{\"spec\":{\"podCIDRs\":[\"10.0.0.0/24\\u0000x\"]}}", &p), -EINVAL);
+	assert_int_equal(node("{\"spec\":{\"podCIDR\":\"nope\"}}", &p), -EINVAL);
+	assert_non_null(strstr(why, "spec.podCIDR: \"nope\" is not a CIDR"));
+	assert_int_equal(p.n, 7); /* unchanged on error */
+}
+
+static struct masq_ruleset *ruleset(struct masq_opts *o)
+{
+	struct masq_config *cfg;
+	struct masq_ruleset *rs;
+
+	assert_int_equal(cfg_new_defaults(o, &cfg), 0);
+	assert_int_equal(masq_ruleset_build(cfg, o, &rs), 0);
+	cfg_free(cfg);
+	return rs;
+}
+
+static char *render(const struct masq_ruleset *rs)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_int_equal(masq_ruleset_render(rs, f), 0);
+	fclose(f);
+	return buf;
+}
+
+static void test_ruleset_scope(void **state)
+{
+	struct masq_opts o = { .enable_ipv6 = true, .random_fully = true };
+	struct masq_ruleset *plain, *rs;
+	struct podsrc p4 = { 0 };
+	char *text;
+
+	plain = ruleset(&o);
+	assert_int_equal(plain->rules[0].kind, MASQ_RULE_LOCAL_RETURN);
+	assert_null(plain->pod[0]);
+	text = render(plain);
+	assert_null(strstr(text, "podsrc"));
+	free(text);
+	/* IPv4 only: IPv6 stays decided for every source */
+	assert_int_equal(parse(true, &o.pods, 1, "10.244.1.0/24,10.244.0.0/24"), 0);
+	rs = ruleset(&o);
+	assert_int_equal(rs->nrules, plain->nrules + 1);
+	assert_int_equal(rs->rules[0].kind, MASQ_RULE_PODSRC_RETURN);
+	assert_int_equal(rs->rules[0].family, AF_INET);
+	assert_int_equal(rs->rules[1].kind, MASQ_RULE_LOCAL_RETURN);
+	assert_int_equal(rs->npod[0], 1); /* adjacent: merged */
+	assert_null(rs->pod[1]);
+	assert_false(masq_ruleset_same_shape(plain, rs));
+	text = render(rs);
+	assert_non_null(strstr(text, "\tset podsrc4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+				     "\t\telements = { 10.244.0.0/23 }\n\t}\n"));
+	assert_non_null(strstr(text, "policy accept;\n\t\tip saddr != @podsrc4 return comment "
+				     "\"masqd: sources outside the pod CIDRs keep their address\"\n"
+				     "\t\tfib daddr type local"));
+	assert_null(strstr(text, "podsrc6"));
+	free(text);
+	/* a new scope replaces the old one; another CIDR is another shape */
+	assert_int_equal(parse(true, &p4, 1, "10.244.0.0/24,fd00:244::/64"), 0);
+	assert_int_equal(masq_ruleset_set_podsrc(rs, &p4), 0);
+	assert_int_equal(rs->nrules, plain->nrules + 2);
+	assert_int_equal(rs->rules[1].kind, MASQ_RULE_PODSRC_RETURN);
+	assert_int_equal(rs->rules[1].family, AF_INET6);
+	assert_int_equal(rs->npod[1], 1);
+	text = render(rs);
+	assert_non_null(strstr(text, "ip6 saddr != @podsrc6 return"));
+	free(text);
+	/* NULL: upstream's every source again, the same shape as never scoped */
+	assert_int_equal(masq_ruleset_set_podsrc(rs, NULL), 0);
+	assert_true(masq_ruleset_same_shape(plain, rs));
+	masq_ruleset_free(rs);
+	/* without --enable-ipv6 an IPv6 pod CIDR (from a Node) scopes nothing */
+	o.enable_ipv6 = false;
+	o.pods = (struct podsrc){ 0 };
+	rs = ruleset(&o);
+	assert_int_equal(parse(true, &p4, 1, "fd00:244::/64"), 0);
+	assert_int_equal(masq_ruleset_set_podsrc(rs, &p4), 0);
+	assert_null(rs->pod[1]);
+	assert_int_equal(rs->rules[0].kind, MASQ_RULE_LOCAL_RETURN);
+	masq_ruleset_free(rs);
+	masq_ruleset_free(plain);
+}
+
+/* What nft 1.0.6 builds for `ip saddr != @podsrc4 return` and its IPv6 twin
+ * (`nft --debug=netlink -f` of masqctl render's output). */
+static const char nft_podsrc4[] = "  [ meta load nfproto => reg 1 ]\n"
+				  "  [ cmp eq reg 1 0x00000002 ]\n"
+				  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+				  "  [ lookup reg 1 set podsrc4 0x1 ]\n"
+				  "  [ immediate reg 0 return ]\n";
+static const char nft_podsrc6[] = "  [ meta load nfproto => reg 1 ]\n"
+				  "  [ cmp eq reg 1 0x0000000a ]\n"
+				  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+				  "  [ lookup reg 1 set podsrc6 0x1 ]\n"
+				  "  [ immediate reg 0 return ]\n";
+
+/* A rule's expressions as nft --debug=netlink prints them. */
+static void debug_text(const struct nlmsghdr *nlh, char *out, size_t len)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr_iter *it;
+	struct nftnl_expr *e;
+	size_t o = 0;
+
+	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE);
+	assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+	it = nftnl_expr_iter_create(r);
+	out[0] = '\0';
+	while ((e = nftnl_expr_iter_next(it))) {
+		char text[256];
+
+		nftnl_expr_snprintf(text, sizeof(text), e, NFTNL_OUTPUT_DEFAULT, 0);
+		o += (size_t)snprintf(out + o, len - o, "  [ %s %s]\n",
+				      nftnl_expr_get_str(e, NFTNL_EXPR_NAME), text);
+	}
+	nftnl_expr_iter_destroy(it);
+	nftnl_rule_free(r);
+}
+
+static void test_batch_and_state(void **state)
+{
+	struct masq_opts o = { .enable_ipv6 = true, .random_fully = true };
+	const struct nlmsghdr *m[64], *nlh;
+	struct nft_state *want, *plain_st;
+	struct masq_ruleset *rs, *plain;
+	struct nft_batch *b = nft_batch_new(1);
+	const char *diff = NULL;
+	char text[1024];
+	size_t n = 0;
+	int len;
+
+	plain = ruleset(&o);
+	assert_int_equal(parse(true, &o.pods, 1, "10.244.1.0/24,fd00:244:1::/64"), 0);
+	rs = ruleset(&o);
+	assert_int_equal(nft_batch_add_ruleset(b, rs), 0);
+	nlh = nft_batch_get_data(b);
+	len = (int)nft_batch_get_len(b);
+	for (; mnl_nlmsg_ok(nlh, len) && n < 64; nlh = mnl_nlmsg_next(nlh, &len))
+		m[n++] = nlh;
+	/* chain, nomasq4 + elems, nomasq6 + elems, podsrc4 + elems, podsrc6 +
+	 * elems, then the two scope rules first */
+	assert_int_equal(n, 9 + rs->nrules);
+	assert_string_equal(nft_batch_describe(b, 6), "set podsrc4");
+	assert_string_equal(nft_batch_describe(b, 7), "set podsrc4 elements 1-2");
+	assert_string_equal(nft_batch_describe(b, 9), "set podsrc6 elements 1-2");
+	debug_text(m[9], text, sizeof(text));
+	assert_string_equal(text, nft_podsrc4);
+	debug_text(m[10], text, sizeof(text));
+	assert_string_equal(text, nft_podsrc6);
+	/* the canonical state holds the sets and their elements: a kernel
+	 * table without the scope differs from it (drift healing sees it) */
+	assert_int_equal(nft_state_build(rs, &want), 0);
+	assert_int_equal(nft_state_build(plain, &plain_st), 0);
+	assert_int_not_equal(nft_state_compare(want, plain_st, &diff), 0);
+	assert_non_null(diff);
+	assert_int_equal(nft_state_compare(want, want, NULL), 0);
+	nft_state_free(want);
+	nft_state_free(plain_st);
+	nft_batch_free(b);
+	masq_ruleset_free(rs);
+	masq_ruleset_free(plain);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_flag_accepted),  cmocka_unit_test(test_flag_rejected),
+		cmocka_unit_test(test_node_pod_cidrs), cmocka_unit_test(test_node_rejected),
+		cmocka_unit_test(test_ruleset_scope),  cmocka_unit_test(test_batch_and_state),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
