@@ -65,8 +65,16 @@ uint32_t reconciler_table_flags(const struct reconciler *rc)
 	return rc->table_flags;
 }
 
+static bool snat_same(const struct masq_snat *a, const struct masq_snat *b)
+{
+	return a->on == b->on && (!a->on || memcmp(a->addr, b->addr, sizeof(a->addr)) == 0);
+}
+
 void reconciler_set_snat(struct reconciler *rc, const struct masq_snat snat[2])
 {
+	/* the replace that follows is a change of ours, not a drift repair */
+	if (!snat_same(&rc->snat[0], &snat[0]) || !snat_same(&rc->snat[1], &snat[1]))
+		rc->programmed = false;
 	memcpy(rc->snat, snat, sizeof(rc->snat));
 }
 

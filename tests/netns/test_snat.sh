@@ -100,6 +100,9 @@ node ip addr add 2001:db8::9/64 dev net0
 expect_true "the IPv6 rule returns to 2001:db8::9 once DAD is done" \
 	wait_until 200 final_is 6 "snat ip6 to 2001:db8::9 fully-random"
 expect_eq "IPv6: the receiver sees 2001:db8::9 again" 2001:db8::9 "$(seen_from "$POD" 2001:db8::2)"
+expect_eq "an address change is a change of masqd's, not a drift repair" 0 \
+	"$(scrape | awk '$1 == "masqd_drift_repairs_total" {print $2}')"
+expect_eq "and is not logged as drift" 0 "$(count_in "$LOG" 'drifted')"
 
 echo "== no flow leaves with the pod's address while the address comes and goes"
 bg "$NET" python3 "$PEER" udp-count $UDP_PORT "$WORK/x.json"
