@@ -132,7 +132,7 @@ check-unit: all $(UNIT_BINS)
 demo: deps all
 	$(Q)BUILD=$(BUILD) bash tools/demo.sh
 
-bench: all $(BUILD)/tools/bench/flood
+bench: all $(BUILD)/tools/bench/flood $(BUILD)/tests/netns/nfthelper
 	$(Q)BUILD=$(BUILD) bash tools/bench/run.sh
 
 $(BUILD)/tools/bench/flood: $(BUILD)/tools/bench/flood.o

@@ -97,6 +97,17 @@ struct nlmsghdr *ct_delete_req(void *buf, uint32_t seq, const struct ct_entry *e
 	return nlh;
 }
 
+struct nlmsghdr *ct_new_req(void *buf, uint32_t seq, const struct ct_entry *e, uint32_t timeout_s)
+{
+	struct nlmsghdr *nlh = req_start(buf, IPCTNL_MSG_CT_NEW,
+					 NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, seq, e->family);
+
+	put_tuple(nlh, CTA_TUPLE_ORIG, e->family, e->proto, &e->orig);
+	put_tuple(nlh, CTA_TUPLE_REPLY, e->family, e->proto, &e->reply);
+	mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(timeout_s));
+	return nlh;
+}
+
 /* The attributes of one nest (or message) by type, up to max; the last of
  * a repeated type wins, as the kernel's nla_parse. */
 struct attr_tb {

@@ -52,6 +52,12 @@ struct nlmsghdr *ct_dump_req(void *buf, uint32_t seq, uint8_t family, uint8_t pr
  * id, and is left alone. */
 struct nlmsghdr *ct_delete_req(void *buf, uint32_t seq, const struct ct_entry *e);
 
+/* Build the request that creates e (both tuples; its status, zone and id
+ * are the kernel's to choose) with a timeout of timeout_s seconds, failing
+ * if it exists. masqd never creates entries: this is for the benchmark and
+ * the tests, which fill a namespace's table with unrelated entries. */
+struct nlmsghdr *ct_new_req(void *buf, uint32_t seq, const struct ct_entry *e, uint32_t timeout_s);
+
 /* Parse one data message of a dump. Returns 0, or -EBADMSG when it is not a
  * conntrack entry or an attribute is malformed (short, wrong length, a
  * tuple without addresses or protocol). */

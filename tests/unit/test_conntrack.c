@@ -268,12 +268,25 @@ static void test_dump_request(void **state)
 	assert_null(find(nlh, t, CTA_TUPLE_IP)); /* addresses: checked here, not there */
 }
 
+/* The same tuple attribute in two messages, byte for byte. */
+static void same_tuple(const struct nlmsghdr *a, const struct nlmsghdr *b, uint16_t type)
+{
+	const struct nlattr *x = find(a, NULL, type), *y = find(b, NULL, type);
+
+	assert_non_null(x);
+	assert_non_null(y);
+	assert_int_equal(x->nla_len, y->nla_len);
+	assert_memory_equal(mnl_attr_get_payload(x), mnl_attr_get_payload(y),
+			    mnl_attr_get_payload_len(x));
+}
+
 /* A delete carries the original tuple, the zone when not the default, and
  * the id; it parses back into the same entry (as a dump part would). */
 static void test_delete_request(void **state)
 {
 	char buf[CT_REQ_LEN] __attribute__((aligned(8)));
-	struct ct_entry e = udp_entry("198.51.100.7", true), got;
+	struct ct_entry e = udp_entry("198.51.100.7", true);
+	struct buf b = { .len = 0 };
 	struct nlmsghdr *nlh;
 	const struct nfgenmsg *g;
 
@@ -287,19 +300,25 @@ static void test_delete_request(void **state)
 	assert_int_equal(ntohl(mnl_attr_get_u32(find(nlh, NULL, CTA_ID))), e.id);
 	assert_int_equal(ntohs(mnl_attr_get_u16(find(nlh, NULL, CTA_ZONE))), 7);
 	assert_null(find(nlh, NULL, CTA_TUPLE_REPLY));
-	/* the same shape as a dump part's original tuple: read it back as one */
-	nlh->nlmsg_type = CT_NEW;
-	assert_int_equal(ct_entry_parse(nlh, &got), -EBADMSG); /* no reply tuple, no status */
-	{
-		struct buf b = { .len = 0 };
-		struct nlmsghdr *m = put_entry(&b, &e, 1, OURS, WHOLE);
-		const struct nlattr *mine = find(nlh, NULL, CTA_TUPLE_ORIG);
-		const struct nlattr *theirs = find(m, NULL, CTA_TUPLE_ORIG);
+	/* the same original tuple as a dump part's, byte for byte */
+	same_tuple(nlh, put_entry(&b, &e, 1, OURS, WHOLE), CTA_TUPLE_ORIG);
+}
 
-		assert_int_equal(mine->nla_len, theirs->nla_len);
-		assert_memory_equal(mnl_attr_get_payload(mine), mnl_attr_get_payload(theirs),
-				    mnl_attr_get_payload_len(mine));
-	}
+/* The benchmark's create request: both tuples as a dump part has them,
+ * and the timeout. */
+static void test_new_request(void **state)
+{
+	char buf[CT_REQ_LEN] __attribute__((aligned(8)));
+	struct ct_entry e = udp_entry("198.51.100.7", false);
+	struct buf b = { .len = 0 };
+	struct nlmsghdr *nlh = ct_new_req(buf, 55, &e, 600);
+	struct nlmsghdr *m = put_entry(&b, &e, 1, OURS, WHOLE);
+
+	assert_int_equal(nlh->nlmsg_type, CT_NEW);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+	assert_int_equal(ntohl(mnl_attr_get_u32(find(nlh, NULL, CTA_TIMEOUT))), 600);
+	same_tuple(nlh, m, CTA_TUPLE_ORIG);
+	same_tuple(nlh, m, CTA_TUPLE_REPLY);
 }
 
 static struct masq_ruleset *rules(const char *const *cidrs, size_t n)
@@ -393,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_dump_bad_replies),
 		cmocka_unit_test(test_dump_request),
 		cmocka_unit_test(test_delete_request),
+		cmocka_unit_test(test_new_request),
 		cmocka_unit_test(test_stale_kept_to_masqueraded),
 		cmocka_unit_test(test_stale_masqueraded_to_kept),
 		cmocka_unit_test(test_stale_interval_grows),
