@@ -86,6 +86,13 @@ int ctclean_plan_make(const struct masq_ruleset *old, const struct masq_ruleset 
 		       &ret->nadd);
 	if (r < 0)
 		return r;
+	/* Intervals are compared whole, so a changed one is deleted and added:
+	 * additions alone were masqueraded before, removals alone are now. */
+	ret->filter = (struct ct_filter){ .family = (uint8_t)family, .proto = IPPROTO_UDP };
+	if (!ret->ndel != !ret->nadd) {
+		ret->filter.status_mask = IPS_SRC_NAT;
+		ret->filter.status = ret->nadd ? IPS_SRC_NAT : 0;
+	}
 	return (int)(ret->ndel + ret->nadd);
 }
 
@@ -180,7 +187,7 @@ static int clean_family(struct ctclean *cc, const struct ctclean_plan *p, size_t
 			size_t *ret_deleted)
 {
 	struct ctclean_pass ps = { .plan = p };
-	int r = ct_dump(cc->sock, (uint8_t)p->family, IPPROTO_UDP, collect, &ps);
+	int r = ct_dump(cc->sock, &p->filter, collect, &ps);
 
 	*ret_examined += ps.examined > CTCLEAN_MAX_EXAMINED ? CTCLEAN_MAX_EXAMINED : ps.examined;
 	if (r == 0 && ps.bounded)

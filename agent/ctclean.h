@@ -25,8 +25,8 @@
 
 /* What changed between two rulesets, for one family: the intervals of the
  * old set the new one lacks and those of the new one the old lacks
- * (range_diff), and the new set, which decides. Borrowed pointers except
- * del and add. */
+ * (range_diff), the new set, which decides, and what to ask the kernel for.
+ * Borrowed pointers except del and add. */
 struct ctclean_plan {
 	int family;
 	size_t len; /* address bytes */
@@ -34,6 +34,10 @@ struct ctclean_plan {
 	size_t ndel, nadd;
 	const struct addr_range *now;
 	size_t nnow;
+	/* UDP of the family; with only additions to the set (all changed
+	 * addresses now kept) only masqueraded entries can be stale, with only
+	 * removals only kept ones: the kernel filters on IPS_SRC_NAT then */
+	struct ct_filter filter;
 };
 
 /* The predicate: should e go? It is UDP, of the plan's family; the address

@@ -38,14 +38,18 @@ static struct nlmsghdr *req_start(void *buf, uint16_t msg, uint16_t flags, uint3
 	return nlh;
 }
 
-struct nlmsghdr *ct_dump_req(void *buf, uint32_t seq, uint8_t family, uint8_t proto)
+struct nlmsghdr *ct_dump_req(void *buf, uint32_t seq, const struct ct_filter *f)
 {
-	struct nlmsghdr *nlh = req_start(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq, family);
+	struct nlmsghdr *nlh = req_start(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq, f->family);
 	struct nlattr *tuple, *p, *filter;
 
+	if (f->status_mask) {
+		mnl_attr_put_u32(nlh, CTA_STATUS, htonl(f->status));
+		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(f->status_mask));
+	}
 	tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
 	p = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
-	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, proto);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, f->proto);
 	mnl_attr_nest_end(nlh, p);
 	mnl_attr_nest_end(nlh, tuple);
 	filter = mnl_attr_nest_start(nlh, CTA_FILTER);
@@ -221,16 +225,16 @@ int ct_dump_cb(const struct nlmsghdr *nlh, void *data)
 		errno = EBADMSG;
 		return MNL_CB_ERROR;
 	}
-	if (e.proto != d->proto)
-		return MNL_CB_OK; /* a kernel without CTA_FILTER sent it */
+	if (e.proto != d->filter->proto || (e.status & d->filter->status_mask) != d->filter->status)
+		return MNL_CB_OK; /* a kernel without that filter sent it */
 	return d->cb(&e, d->data);
 }
 
-int ct_dump(struct nft_sock *sock, uint8_t family, uint8_t proto, ct_entry_cb cb, void *data)
+int ct_dump(struct nft_sock *sock, const struct ct_filter *f, ct_entry_cb cb, void *data)
 {
 	char buf[CT_REQ_LEN] __attribute__((aligned(8)));
-	struct ct_dump_ctx d = { proto, cb, data };
-	struct nlmsghdr *nlh = ct_dump_req(buf, nft_sock_next_seq(sock), family, proto);
+	struct ct_dump_ctx d = { f, cb, data };
+	struct nlmsghdr *nlh = ct_dump_req(buf, nft_sock_next_seq(sock), f);
 
 	return nft_sock_request(sock, nlh, ct_dump_cb, &d);
 }

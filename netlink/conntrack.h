@@ -41,11 +41,19 @@ struct ct_entry {
 	struct ct_tuple orig, reply;
 };
 
-/* Build a dump request of family's entries of protocol proto in buf
- * (CT_REQ_LEN bytes, aligned), numbered seq. The kernel skips the other
- * families (nfgen_family) and protocols (CTA_FILTER, Linux 5.9+) itself, so
- * that unrelated entries are never copied out. */
-struct nlmsghdr *ct_dump_req(void *buf, uint32_t seq, uint8_t family, uint8_t proto);
+/* Which entries a dump asks for: the kernel skips the others itself, so
+ * that they are never copied out. */
+struct ct_filter {
+	uint8_t family; /* AF_INET or AF_INET6 (nfgen_family) */
+	uint8_t proto; /* IPPROTO_UDP, ... (CTA_FILTER, Linux 5.9+) */
+	/* entries whose status & status_mask == status (CTA_STATUS and
+	 * CTA_STATUS_MASK: Debian 12's 6.1 has them); status_mask 0: any status */
+	uint32_t status, status_mask;
+};
+
+/* Build a dump request for the entries f names in buf (CT_REQ_LEN bytes,
+ * aligned), numbered seq. */
+struct nlmsghdr *ct_dump_req(void *buf, uint32_t seq, const struct ct_filter *f);
 
 /* Build the request that deletes e (its original tuple, zone and id): an
  * entry that has been replaced since the dump keeps its tuple but not its
@@ -70,20 +78,21 @@ int ct_entry_parse(const struct nlmsghdr *nlh, struct ct_entry *ret)
 typedef int (*ct_entry_cb)(const struct ct_entry *e, void *data);
 
 /* A dump's reply callback (an mnl_cb_t; public so that tests walk replies
- * they made through it): each entry of protocol proto goes to cb, others
+ * they made through it): each entry the filter names goes to cb, others
  * are skipped, a malformed one fails the dump with EBADMSG. */
 struct ct_dump_ctx {
-	uint8_t proto;
+	const struct ct_filter *filter;
 	ct_entry_cb cb;
 	void *data;
 };
 int ct_dump_cb(const struct nlmsghdr *nlh, void *ctx);
 
-/* Dump family's entries of protocol proto through sock (a NETLINK_NETFILTER
- * socket of its own: see nft_sock_new), each to cb. Kernels older than
- * CTA_FILTER ignore it (unknown attributes are skipped) and send every
- * entry of the family: the protocol is checked here as well. Returns 0 or -errno (a malformed entry is -EBADMSG). */
-int ct_dump(struct nft_sock *sock, uint8_t family, uint8_t proto, ct_entry_cb cb, void *data)
+/* Dump the entries f names through sock (a NETLINK_NETFILTER socket of its
+ * own: see nft_sock_new), each to cb. A kernel older than a filter
+ * attribute ignores it (a dump skips attributes it does not know) and sends
+ * more: protocol and status are checked here as well. Returns 0 or -errno
+ * (a malformed entry is -EBADMSG). */
+int ct_dump(struct nft_sock *sock, const struct ct_filter *f, ct_entry_cb cb, void *data)
 	__attribute__((warn_unused_result));
 
 /* Delete e. Returns 0, -ENOENT when it is gone already (expired, or

@@ -190,14 +190,17 @@ static void test_dump_walk(void **state)
 {
 	struct buf b = { .len = 0 };
 	struct seen s = { 0 };
-	struct ct_dump_ctx d = { IPPROTO_UDP, seen_cb, &s };
+	struct ct_filter f = { AF_INET, IPPROTO_UDP, IPS_SRC_NAT, IPS_SRC_NAT };
+	struct ct_dump_ctx d = { &f, seen_cb, &s };
 	struct nft_reply rp = { .portid = OURS, .seq = 9, .cb = ct_dump_cb, .data = &d };
 	struct ct_entry udp = udp_entry("198.51.100.7", true), tcp = udp;
+	struct ct_entry kept = udp_entry("198.51.100.7", false);
 
 	tcp.proto = IPPROTO_TCP;
 	put_entry(&b, &udp, 9, OTHER, WHOLE);
 	put_entry(&b, &udp, 8, OURS, WHOLE);
 	put_entry(&b, &tcp, 9, OURS, WHOLE);
+	put_entry(&b, &kept, 9, OURS, WHOLE); /* not IPS_SRC_NAT: the filter's status */
 	put_entry(&b, &udp, 9, OURS, WHOLE);
 	assert_int_equal(nft_reply_walk(&rp, b.data, b.len), 1); /* more to come */
 	assert_int_equal(s.n, 1);
@@ -213,7 +216,8 @@ static void test_dump_bad_replies(void **state)
 {
 	struct buf b = { .len = 0 };
 	struct seen s = { 0 };
-	struct ct_dump_ctx d = { IPPROTO_UDP, seen_cb, &s };
+	struct ct_filter f = { AF_INET, IPPROTO_UDP, 0, 0 };
+	struct ct_dump_ctx d = { &f, seen_cb, &s };
 	struct nft_reply rp = { .portid = OURS, .seq = 9, .cb = ct_dump_cb, .data = &d };
 	struct ct_entry udp = udp_entry("198.51.100.7", true);
 
@@ -248,7 +252,8 @@ static const struct nlattr *find(const struct nlmsghdr *nlh, const struct nlattr
 static void test_dump_request(void **state)
 {
 	char buf[CT_REQ_LEN] __attribute__((aligned(8)));
-	struct nlmsghdr *nlh = ct_dump_req(buf, 33, AF_INET6, IPPROTO_UDP);
+	struct ct_filter want = { AF_INET6, IPPROTO_UDP, 0, IPS_SRC_NAT };
+	struct nlmsghdr *nlh = ct_dump_req(buf, 33, &want);
 	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *f, *t, *p;
 
@@ -266,6 +271,12 @@ static void test_dump_request(void **state)
 	assert_non_null(p);
 	assert_int_equal(mnl_attr_get_u8(find(nlh, p, CTA_PROTO_NUM)), IPPROTO_UDP);
 	assert_null(find(nlh, t, CTA_TUPLE_IP)); /* addresses: checked here, not there */
+	assert_int_equal(ntohl(mnl_attr_get_u32(find(nlh, NULL, CTA_STATUS))), 0);
+	assert_int_equal(ntohl(mnl_attr_get_u32(find(nlh, NULL, CTA_STATUS_MASK))), IPS_SRC_NAT);
+	want.status_mask = 0; /* any status: no status attributes at all */
+	nlh = ct_dump_req(buf, 34, &want);
+	assert_null(find(nlh, NULL, CTA_STATUS));
+	assert_null(find(nlh, NULL, CTA_STATUS_MASK));
 }
 
 /* The same tuple attribute in two messages, byte for byte. */
@@ -348,6 +359,32 @@ static bool stale(const char *const *old, size_t nold, const char *const *new, s
 	return r;
 }
 
+/* The kernel's status filter follows the change's direction. */
+static void test_plan_filter(void **state)
+{
+	static const char *const a[] = { "10.0.0.0/8" }, *const b[] = { "10.0.0.0/9" };
+	struct masq_ruleset *ten8 = rules(a, 1), *ten9 = rules(b, 1), *none = rules(NULL, 0);
+	struct ctclean_plan p;
+
+	assert_int_equal(ctclean_plan_make(none, ten8, AF_INET, &p), 1); /* now kept */
+	assert_int_equal(p.filter.proto, IPPROTO_UDP);
+	assert_int_equal(p.filter.status_mask, IPS_SRC_NAT);
+	assert_int_equal(p.filter.status, IPS_SRC_NAT);
+	ctclean_plan_done(&p);
+	assert_int_equal(ctclean_plan_make(ten8, none, AF_INET, &p), 1); /* now masqueraded */
+	assert_int_equal(p.filter.status_mask, IPS_SRC_NAT);
+	assert_int_equal(p.filter.status, 0);
+	ctclean_plan_done(&p);
+	assert_int_equal(ctclean_plan_make(ten9, ten8, AF_INET, &p), 2); /* both: no filter */
+	assert_int_equal(p.filter.status_mask, 0);
+	ctclean_plan_done(&p);
+	assert_int_equal(ctclean_plan_make(ten8, ten8, AF_INET, &p), 0);
+	ctclean_plan_done(&p);
+	masq_ruleset_free(ten8);
+	masq_ruleset_free(ten9);
+	masq_ruleset_free(none);
+}
+
 static const char *const ten[] = { "10.0.0.0/8" };
 static const char *const ten9[] = { "10.0.0.0/9" };
 
@@ -413,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_dump_request),
 		cmocka_unit_test(test_delete_request),
 		cmocka_unit_test(test_new_request),
+		cmocka_unit_test(test_plan_filter),
 		cmocka_unit_test(test_stale_kept_to_masqueraded),
 		cmocka_unit_test(test_stale_masqueraded_to_kept),
 		cmocka_unit_test(test_stale_interval_grows),
