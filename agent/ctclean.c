@@ -24,15 +24,6 @@ struct ctclean {
 	struct masq_ruleset *prev; /* the intervals last cleaned up to; NULL: not known */
 };
 
-/* One family's pass: the plan, what the dump collected, and the counts. */
-struct ctclean_pass {
-	const struct ctclean_plan *plan;
-	struct ct_entry *stale;
-	size_t nstale, cap;
-	size_t examined, over; /* over: stale entries past CTCLEAN_MAX_DELETE */
-	bool bounded; /* the dump stopped at CTCLEAN_MAX_EXAMINED */
-};
-
 /* Binary search: is a (len bytes) inside one of n sorted, disjoint ranges? */
 static bool in_ranges(const struct addr_range *r, size_t n, const uint8_t *a, size_t len)
 {
@@ -128,17 +119,17 @@ void ctclean_free(struct ctclean *cc)
 	free(cc);
 }
 
-static int collect(const struct ct_entry *e, void *data)
+int ctclean_collect(const struct ct_entry *e, void *data)
 {
 	struct ctclean_pass *ps = data;
 
-	if (++ps->examined > CTCLEAN_MAX_EXAMINED) {
+	if (++ps->examined > ps->max_examined) {
 		ps->bounded = true;
 		return MNL_CB_STOP;
 	}
 	if (!ctclean_entry_stale(ps->plan, e))
 		return MNL_CB_OK;
-	if (ps->nstale == CTCLEAN_MAX_DELETE) {
+	if (ps->nstale == ps->max_delete) {
 		ps->over++;
 		return MNL_CB_OK;
 	}
@@ -186,10 +177,12 @@ static int delete_stale(struct ctclean *cc, const struct ctclean_pass *ps, size_
 static int clean_family(struct ctclean *cc, const struct ctclean_plan *p, size_t *ret_examined,
 			size_t *ret_deleted)
 {
-	struct ctclean_pass ps = { .plan = p };
-	int r = ct_dump(cc->sock, &p->filter, collect, &ps);
+	struct ctclean_pass ps = { .plan = p,
+				   .max_examined = CTCLEAN_MAX_EXAMINED,
+				   .max_delete = CTCLEAN_MAX_DELETE };
+	int r = ct_dump(cc->sock, &p->filter, ctclean_collect, &ps);
 
-	*ret_examined += ps.examined > CTCLEAN_MAX_EXAMINED ? CTCLEAN_MAX_EXAMINED : ps.examined;
+	*ret_examined += ps.bounded ? ps.max_examined : ps.examined;
 	if (r == 0 && ps.bounded)
 		r = sock_renew(cc);
 	if (r == 0)
@@ -295,8 +288,8 @@ int ctclean_after_commit(struct ctclean *cc, const struct masq_ruleset *rs, char
 	cc->st->ct.examined += examined;
 	cc->st->ct.last_seconds = ms / 1e3;
 	cc->st->ct.seconds_sum += ms / 1e3;
-	snprintf(note, len, "; conntrack: %zu UDP entries deleted of %zu examined in %.3f ms",
-		 deleted, examined, ms);
+	snprintf(note, len, "; conntrack: %zu UDP entr%s deleted of %zu examined in %.3f ms",
+		 deleted, deleted == 1 ? "y" : "ies", examined, ms);
 	remember(cc, rs);
 	return (int)deleted;
 }

@@ -55,6 +55,22 @@ int ctclean_plan_make(const struct masq_ruleset *old, const struct masq_ruleset 
 		      struct ctclean_plan *ret) __attribute__((warn_unused_result));
 void ctclean_plan_done(struct ctclean_plan *p);
 
+/* One family's pass: the plan, its bounds, what the dump collected, and
+ * the counts. */
+struct ctclean_pass {
+	const struct ctclean_plan *plan;
+	size_t max_examined, max_delete; /* CTCLEAN_MAX_* (tests take less) */
+	struct ct_entry *stale; /* malloc'ed */
+	size_t nstale, cap;
+	size_t examined, over; /* over: stale entries past max_delete */
+	bool bounded; /* the dump stopped past max_examined */
+};
+
+/* The dump's callback (ct_entry_cb) for a pass: counts e, keeps it when
+ * stale, MNL_CB_STOP once past max_examined; past max_delete stale entries
+ * are only counted. */
+int ctclean_collect(const struct ct_entry *e, void *pass);
+
 struct ctclean;
 
 /* A cleaner with its own ctnetlink socket, counting into st (borrowed);

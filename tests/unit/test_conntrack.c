@@ -439,6 +439,32 @@ static void test_stale_after_dnat(void **state)
 	assert_false(stale(ten, 1, NULL, 0, &svc)); /* another family's plan */
 }
 
+/* A pass keeps at most max_delete stale entries, counts the rest, and
+ * stops the dump past max_examined. */
+static void test_pass_bounds(void **state)
+{
+	struct masq_ruleset *old = rules(ten, 1), *new = rules(NULL, 0);
+	struct ctclean_plan p;
+	struct ctclean_pass ps = { .plan = &p, .max_examined = 4, .max_delete = 2 };
+	struct ct_entry stale = udp_entry("10.1.2.3", false);
+	struct ct_entry fine = udp_entry("198.51.100.7", false);
+
+	assert_int_equal(ctclean_plan_make(old, new, AF_INET, &p), 1);
+	assert_int_equal(ctclean_collect(&fine, &ps), MNL_CB_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ctclean_collect(&stale, &ps), MNL_CB_OK);
+	assert_int_equal(ps.nstale, 2);
+	assert_int_equal(ps.over, 1);
+	assert_false(ps.bounded);
+	assert_int_equal(ctclean_collect(&fine, &ps), MNL_CB_STOP);
+	assert_true(ps.bounded);
+	assert_int_equal(ps.examined, 5);
+	free(ps.stale);
+	ctclean_plan_done(&p);
+	masq_ruleset_free(old);
+	masq_ruleset_free(new);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_stale_masqueraded_to_kept),
 		cmocka_unit_test(test_stale_interval_grows),
 		cmocka_unit_test(test_stale_after_dnat),
+		cmocka_unit_test(test_pass_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
