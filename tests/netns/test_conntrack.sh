@@ -7,7 +7,7 @@
 #     keeps the decision of its first packet), while a new flow takes the new one;
 #   - with it, the UDP stream switches within that one reconcile, in both
 #     directions (masqueraded to kept, kept to masqueraded), and the sync's
-#     log line and the metrics count the deleted entries;
+#     log line and the metrics count the deleted entries; IPv6 as well;
 #   - a TCP connection to the same peer is never touched: it stays open and
 #     keeps its source, in both directions.
 # Topology and safety rules: tests/netns/lib.sh.
@@ -22,6 +22,9 @@ M=127.0.0.1:9743
 SPORT=7790 # the echo-stream peer's port
 MASQ=$'nonMasqueradeCIDRs: [10.244.0.0/16]\nresyncInterval: 60s\n'
 KEEP=$'nonMasqueradeCIDRs: [10.244.0.0/16, 10.10.0.0/24]\nresyncInterval: 60s\n'
+# with --enable-ipv6: the pods' IPv6 range kept, and fd10:10::/64 with 10.10.0.0/24
+MASQ46=$'nonMasqueradeCIDRs: [10.244.0.0/16, "fd00:244::/32"]\nresyncInterval: 60s\n'
+KEEP46=$'nonMasqueradeCIDRs: [10.244.0.0/16, 10.10.0.0/24, "fd00:244::/32", "fd10:10::/64"]\nresyncInterval: 60s\n'
 POLL=60 # tries, 50 ms apart: a stream answers every 50 ms
 [[ $BUILD == *san* ]] && POLL=200
 
@@ -32,8 +35,8 @@ answers() { cut -d' ' -f1 "$1" 2>/dev/null || echo 0; }
 source_of() { cut -d' ' -f2 "$1" 2>/dev/null; }
 source_is() { [[ $(source_of "$1") == "$2" ]]; }
 answered_since() { (($(answers "$1") >= $2)); } # FILE N
-stream() { # PROTO SOURCE_PORT FILE: start one, wait for its first answer
-	bg "$POD" python3 "$PEER" stream "$1" 10.10.0.2 "$SPORT" "$2" "$3"
+stream() { # PROTO SOURCE_PORT FILE [PEER]: start one, wait for its first answer
+	bg "$POD" python3 "$PEER" stream "$1" "${4:-10.10.0.2}" "$SPORT" "$2" "$3"
 	wait_until "$POLL" answered_since "$3" 1 || not_ok "the $1 stream from :$2 got no answer"
 }
 # Several more answers on FILE after now: the stream went on across the change.
@@ -80,23 +83,26 @@ stop_masqd
 kill "$LAST_PID" 2>/dev/null
 
 echo "== with --conntrack-cleanup=udp: masqueraded to kept"
-config "$MASQ"
+config "$MASQ46"
 log=$WORK/udp.log
 start_masqd "$log" --config "$cfg" --metrics-bind-address "$M" --healthz-bind-address "" \
-	--conntrack-cleanup udp
+	--conntrack-cleanup udp --enable-ipv6
 expect_eq "the first sync has nothing to compare with: no cleanup" "" "$(deleted_in "$log")"
-u1=$WORK/udp1 t1=$WORK/tcp1 t2=$WORK/tcp2
+u1=$WORK/udp1 t1=$WORK/tcp1 t2=$WORK/tcp2 u6=$WORK/udp6
 stream udp 40001 "$u1"
 stream tcp 40002 "$t1"
+stream udp 40004 "$u6" fd10:10::2
 expect_eq "UDP stream masqueraded" 10.10.0.1 "$(source_of "$u1")"
+expect_eq "IPv6 UDP stream masqueraded" fd10:10::1 "$(source_of "$u6")"
 expect_eq "TCP stream masqueraded" 10.10.0.1 "$(source_of "$t1")"
 tcp_port=$(cut -d' ' -f3 "$t1")
-change_to "$log" "$KEEP"
+change_to "$log" "$KEEP46"
 expect_true "the sync's log line reports the cleanup" \
 	sync_says "$log" 'conntrack: [0-9]* UDP entr\(y\|ies\) deleted of [0-9]* examined in [0-9.]* ms'
 last_sync "$log"
-expect_true "at least the stream's entry was deleted" test "$(deleted_in "$log")" -ge 1
+expect_true "both streams' entries were deleted (IPv4 and IPv6)" test "$(deleted_in "$log")" -ge 2
 expect_true "the UDP stream now keeps the pod's address" wait_until "$POLL" source_is "$u1" 10.244.1.2
+expect_true "the IPv6 UDP stream too" wait_until "$POLL" source_is "$u6" fd00:244:1::2
 expect_true "the TCP connection goes on" more_answers "$t1"
 expect_eq "untouched: still the node's address, the same port" "10.10.0.1 $tcp_port" \
 	"$(cut -d' ' -f2- "$t1")"
@@ -104,9 +110,10 @@ expect_eq "untouched: still the node's address, the same port" "10.10.0.1 $tcp_p
 echo "== with --conntrack-cleanup=udp: kept to masqueraded"
 stream tcp 40003 "$t2"
 expect_eq "a TCP stream opened now is kept" 10.244.1.2 "$(source_of "$t2")"
-change_to "$log" "$MASQ"
-expect_true "at least the stream's entry was deleted" test "$(deleted_in "$log")" -ge 1
+change_to "$log" "$MASQ46"
+expect_true "both streams' entries were deleted" test "$(deleted_in "$log")" -ge 2
 expect_true "the UDP stream now leaves with the node's address" wait_until "$POLL" source_is "$u1" 10.10.0.1
+expect_true "the IPv6 UDP stream too" wait_until "$POLL" source_is "$u6" fd10:10::1
 expect_true "the kept TCP connection goes on" more_answers "$t2"
 expect_eq "untouched: still the pod's address, port 40003" "10.244.1.2 40003" "$(cut -d' ' -f2- "$t2")"
 expect_true "the first TCP connection goes on too" more_answers "$t1"
