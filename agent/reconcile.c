@@ -183,7 +183,9 @@ static void log_outcome(struct reconciler *rc, const struct masq_ruleset *rs, en
 {
 	bool drift = rc->programmed && rc->programmed_gen == rc->gen;
 
-	if (out == NFT_UNCHANGED) {
+	if (out == NFT_UNCHANGED && ct[0]) { /* a cleanup that failed before, done now */
+		log_info("sync (%s): the kernel already holds these rules%s", reason, ct);
+	} else if (out == NFT_UNCHANGED) {
 		log_debug("sync (%s): the kernel already holds these rules", reason);
 	} else if (out == NFT_ADOPTED) {
 		rc->st->adoptions++;
@@ -259,6 +261,8 @@ static int update_sets(struct reconciler *rc, const struct masq_ruleset *rs, con
 			 reason, changed, rs->n4, rs->n6, (double)(loop_now_ns() - t0) / 1e6,
 			 (double)nft_sock_last_commit_ns(rc->nft) / 1e6, ct);
 		log_ruleset(rs);
+	} else if (ct[0]) {
+		log_info("sync (%s): the kernel already holds these rules%s", reason, ct);
 	} else {
 		log_debug("sync (%s): the kernel already holds these rules", reason);
 	}
@@ -345,7 +349,7 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 	 * give it back, so an idle masqd's memory is what it keeps */
 	if (!incremental)
 		malloc_trim(0);
-	if (!incremental || out != NFT_UNCHANGED || !rc->programmed)
+	if (!incremental || out != NFT_UNCHANGED || !rc->programmed || ct[0])
 		log_outcome(rc, rs, out, reason, diff, loop_now_ns() - t0, ct);
 	masq_ruleset_free(rc->applied);
 	rc->applied = rs;

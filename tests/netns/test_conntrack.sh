@@ -9,7 +9,10 @@
 #     directions (masqueraded to kept, kept to masqueraded), and the sync's
 #     log line and the metrics count the deleted entries; IPv6 as well;
 #   - a TCP connection to the same peer is never touched: it stays open and
-#     keeps its source, in both directions.
+#     keeps its source, in both directions;
+#   - a cleanup that fails (the ctnetlink dump's send fails, injected by
+#     faultnl.so) leaves the rules committed, is counted, and is done by the
+#     next sync (SIGHUP).
 # Topology and safety rules: tests/netns/lib.sh.
 #
 #   pod 10.244.1.2 ──── node (masqd) 10.10.0.1 ──── vpc 10.10.0.2: peer.py echo-stream
@@ -130,6 +133,42 @@ expect_true "masqd_conntrack_deleted_total counts the deletions" \
 expect_eq "no failures" 0 "$(metric masqd_conntrack_cleanup_failures_total)"
 expect_true "masqd_conntrack_cleanup_seconds is set" \
 	awk -v v="$(metric masqd_conntrack_cleanup_seconds)" 'BEGIN { exit !(v > 0) }'
+stop_masqd
+
+echo "== a failed cleanup: the rules stay committed, the next sync cleans up"
+SHIM=$ROOT/$BUILD/tests/netns/faultnl.so CTL=$WORK/faultnl.ctl FLOG=$WORK/faultnl.log
+preload=$SHIM
+asan=$(ldd "$MASQD" | awk '/libasan/ {print $3}')
+[[ -n $asan ]] && preload=$asan:$SHIM # the ASan runtime first
+: >"$CTL"
+config "$MASQ"
+log=$WORK/fault.log
+pretty "$NODE" "LD_PRELOAD=$preload" "$MASQD" "--conntrack-cleanup udp ... 2>>$log &"
+ip netns exec "$NODE" env LD_PRELOAD="$preload" FAULTNL_CTL="$CTL" FAULTNL_LOG="$FLOG" \
+	"$MASQD" --config "$cfg" --metrics-bind-address "$M" --healthz-bind-address "" \
+	--status-socket "$WORK/masqd.sock" --conntrack-cleanup udp 2>>"$log" &
+DAEMON=$!
+BG_PIDS+=("$DAEMON")
+wait_until 300 log_reaches "$log" 'msg="running' 1 || not_ok "masqd did not start (log $log)"
+u3=$WORK/udp3
+stream udp 40005 "$u3"
+expect_eq "the UDP stream is masqueraded" 10.10.0.1 "$(source_of "$u3")"
+pretty "$NODE" "fault: call=send kind=dump err=ENOBUFS count=1"
+echo "call=send kind=dump err=ENOBUFS count=1" >"$CTL"
+change_to "$log" "$KEEP"
+: >"$CTL"
+expect_eq "the fault hit the conntrack dump" 1 "$(count_in "$FLOG" 'send dump ENOBUFS')"
+expect_true "the sync's log line says the cleanup failed" \
+	sync_says "$log" 'conntrack cleanup failed: No buffer space available'
+expect_eq "the rules are committed: a new flow is kept" 10.244.1.2 "$(seen_from "$POD" 10.10.0.2)"
+expect_eq "masqd_conntrack_cleanup_failures_total is 1" 1 "$(metric masqd_conntrack_cleanup_failures_total)"
+expect_true "the stream goes on" more_answers "$u3"
+expect_eq "with its old source" 10.10.0.1 "$(source_of "$u3")"
+before=$(count_in "$log" 'UDP entr\(y\|ies\) deleted')
+kill -HUP "$DAEMON"
+expect_true "the next sync (SIGHUP) does the cleanup" \
+	wait_until 100 log_reaches "$log" 'UDP entr\(y\|ies\) deleted' $((before + 1))
+expect_true "and the stream switches" wait_until "$POLL" source_is "$u3" 10.244.1.2
 stop_masqd
 
 finish
