@@ -148,8 +148,9 @@ int ctclean_collect(const struct ct_entry *e, void *data)
 	return MNL_CB_OK;
 }
 
-/* A dump stopped early leaves its rest queued on the socket, and the kernel
- * refuses a new dump there (EBUSY) until it is read: start afresh. */
+/* A dump stopped early (at the bound, or by an error: a malformed entry, a
+ * timeout) leaves its rest queued on the socket, and the kernel refuses a
+ * new dump there (EBUSY) until it is read: start afresh. */
 static int sock_renew(struct ctclean *cc)
 {
 	struct nft_sock *s = nft_sock_new();
@@ -183,8 +184,11 @@ static int clean_family(struct ctclean *cc, const struct ctclean_plan *p, size_t
 	int r = ct_dump(cc->sock, &p->filter, ctclean_collect, &ps);
 
 	*ret_examined += ps.bounded ? ps.max_examined : ps.examined;
-	if (r == 0 && ps.bounded)
-		r = sock_renew(cc);
+	if (r < 0 || ps.bounded) {
+		int rn = sock_renew(cc);
+
+		r = r < 0 ? r : rn;
+	}
 	if (r == 0)
 		r = delete_stale(cc, &ps, ret_deleted);
 	if (ps.bounded || ps.over)

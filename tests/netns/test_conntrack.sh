@@ -169,6 +169,25 @@ kill -HUP "$DAEMON"
 expect_true "the next sync (SIGHUP) does the cleanup" \
 	wait_until 100 log_reaches "$log" 'UDP entr\(y\|ies\) deleted' $((before + 1))
 expect_true "and the stream switches" wait_until "$POLL" source_is "$u3" 10.244.1.2
+# a reply cut short in the middle of a dump of several datagrams (MSG_TRUNC):
+# the kernel would refuse the next dump on that socket while this one still
+# runs (EBUSY), so masqd opens a new one. 3000 unrelated kept UDP entries
+# (made through ctnetlink) make the dump span several datagrams.
+expect_eq "3000 unrelated UDP entries made" "created 3000" \
+	"$(q "$NODE" "$NFTHELPER" ct-fill 3000 udp 10.128.0.0 203.0.113.0)"
+pretty "$NODE" "fault: call=recv kind=dump err=short count=1"
+: >"$FLOG"
+echo "call=recv kind=dump err=short count=1" >"$CTL"
+change_to "$log" "$MASQ"
+: >"$CTL"
+expect_eq "the fault cut the conntrack dump's reply" 1 "$(count_in "$FLOG" 'recv dump short')"
+expect_true "the sync's log line says the cleanup failed" sync_says "$log" 'conntrack cleanup failed'
+expect_eq "masqd_conntrack_cleanup_failures_total is 2" 2 "$(metric masqd_conntrack_cleanup_failures_total)"
+before=$(count_in "$log" 'UDP entr\(y\|ies\) deleted')
+kill -HUP "$DAEMON"
+expect_true "the next sync does the cleanup on a fresh socket" \
+	wait_until 100 log_reaches "$log" 'UDP entr\(y\|ies\) deleted' $((before + 1))
+expect_true "and the stream switches back" wait_until "$POLL" source_is "$u3" 10.10.0.1
 stop_masqd
 
 finish
