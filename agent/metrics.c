@@ -554,6 +554,17 @@ static json_t *podsrc_json(const struct masqd_stats *st)
 	return o;
 }
 
+/* --conntrack-cleanup=udp's counts; NULL when off. */
+static json_t *ct_json(const struct masqd_ct_stats *ct)
+{
+	if (!ct->enabled)
+		return NULL;
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:f}", "mode", "udp", "cleanups",
+			 (json_int_t)ct->cleanups, "failures", (json_int_t)ct->failures, "examined",
+			 (json_int_t)ct->examined, "deleted", (json_int_t)ct->deleted,
+			 "lastSeconds", ct->last_seconds);
+}
+
 /* Seconds until the pending retry of a failed sync; 0: none pending. */
 static double retry_in(const struct masqd_stats *st)
 {
@@ -583,6 +594,8 @@ char *metrics_status_json(const struct stats_view *v)
 		json_object_set_new(doc, "nat", nat_json(st));
 	if (doc && st->pods.configured)
 		json_object_set_new(doc, "podSource", podsrc_json(st));
+	if (doc && st->ct.enabled)
+		json_object_set_new(doc, "conntrackCleanup", ct_json(&st->ct));
 	text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(doc);
 	return text;

@@ -133,6 +133,9 @@ expect_true "masqd_conntrack_deleted_total counts the deletions" \
 expect_eq "no failures" 0 "$(metric masqd_conntrack_cleanup_failures_total)"
 expect_true "masqd_conntrack_cleanup_seconds is set" \
 	awk -v v="$(metric masqd_conntrack_cleanup_seconds)" 'BEGIN { exit !(v > 0) }'
+st=$(q "$NODE" "$MASQCTL" status --socket "$WORK/masqd.sock")
+expect_true "masqctl status shows the cleanups" \
+	grep -qE '^conntrack cleanup: udp, 2 cleanups \(0 failed\), [0-9]+ UDP entries deleted of [0-9]+ examined, the last in [0-9.]+ ms$' <<<"$st"
 stop_masqd
 
 echo "== a failed cleanup: the rules stay committed, the next sync cleans up"
