@@ -1,9 +1,10 @@
 /* Conntrack cleanup after a commit (--conntrack-cleanup=udp): which
  * intervals changed, which UDP entries now disagree with the rules, the
  * bounds, the counters and the log. One dump per family, with the kernel
- * filtering family and protocol; entries are collected during the dump and
- * deleted after it, never while it runs (the kernel walks its hash table
- * under a lock per bucket and resumes from the last entry it sent). */
+ * filtering family, protocol and (for a one-way change) NAT state; entries
+ * are collected during the dump and deleted after it, never while it runs:
+ * the kernel resumes each part of a dump from the last entry it sent, and
+ * when that entry is gone it skips the rest of its hash bucket. */
 #include "agent/ctclean.h"
 
 #include <errno.h>
@@ -21,7 +22,9 @@
 struct ctclean {
 	struct nft_sock *sock; /* its own: a dump never shares the table owner's socket */
 	struct masqd_stats *st;
-	struct masq_ruleset *prev; /* the intervals last cleaned up to; NULL: not known */
+	/* the intervals last cleaned up to, a copy (32 bytes an interval: the
+	 * reconciler's own is freed on a failed sync); NULL: not known */
+	struct masq_ruleset *prev;
 };
 
 /* Binary search: is a (len bytes) inside one of n sorted, disjoint ranges? */
