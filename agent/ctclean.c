@@ -3,8 +3,9 @@
  * bounds, the counters and the log. One dump per family, with the kernel
  * filtering family, protocol and (for a one-way change) NAT state; entries
  * are collected during the dump and deleted after it, never while it runs:
- * the kernel resumes each part of a dump from the last entry it sent, and
- * when that entry is gone it skips the rest of its hash bucket. */
+ * the kernel resumes each part of a dump at the entry that did not fit the
+ * last one, and when that entry is gone it walks its hash bucket again from
+ * the start (ctnetlink_dump_table), sending entries twice. */
 #include "agent/ctclean.h"
 
 #include <errno.h>
