@@ -295,7 +295,6 @@ int ctclean_after_commit(struct ctclean *cc, const struct masq_ruleset *rs, char
 	cc->st->ct.cleanups++;
 	cc->st->ct.examined += examined;
 	cc->st->ct.last_seconds = ms / 1e3;
-	cc->st->ct.seconds_sum += ms / 1e3;
 	snprintf(note, len, "; conntrack: %zu UDP entr%s deleted of %zu examined in %.3f ms",
 		 deleted, deleted == 1 ? "y" : "ies", examined, ms);
 	remember(cc, rs);

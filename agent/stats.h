@@ -46,7 +46,7 @@ struct masqd_ct_stats {
 	bool enabled;
 	uint64_t cleanups, failures, bounded; /* bounded: a pass stopped at a bound */
 	uint64_t examined, deleted; /* UDP entries looked at, and deleted */
-	double last_seconds, seconds_sum;
+	double last_seconds;
 };
 
 #define STATS_SYNC_BUCKETS 15 /* 1 ms, 2 ms, ... 16.384 s, as kube-proxy's */
