@@ -51,6 +51,8 @@ bool ctclean_entry_stale(const struct ctclean_plan *p, const struct ct_entry *e)
 
 	if (e->proto != IPPROTO_UDP || e->family != p->family)
 		return false;
+	if (p->npods && !in_ranges(p->pods, p->npods, e->orig.src, p->len))
+		return false; /* a source masqd leaves alone, whatever the set says */
 	if (!in_ranges(p->del, p->ndel, dst, p->len) && !in_ranges(p->add, p->nadd, dst, p->len))
 		return false;
 	masqueraded = e->status & IPS_SRC_NAT;
@@ -77,6 +79,8 @@ int ctclean_plan_make(const struct masq_ruleset *old, const struct masq_ruleset 
 	ret->len = cidr_addr_len(family);
 	family_ranges(old, family, &o, &no);
 	family_ranges(new, family, &ret->now, &ret->nnow);
+	ret->pods = new->pod[family == AF_INET6];
+	ret->npods = new->npod[family == AF_INET6];
 	r = range_diff(o, no, ret->now, ret->nnow, ret->len, &ret->del, &ret->ndel, &ret->add,
 		       &ret->nadd);
 	if (r < 0)

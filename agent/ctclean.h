@@ -34,18 +34,22 @@ struct ctclean_plan {
 	size_t ndel, nadd;
 	const struct addr_range *now;
 	size_t nnow;
+	/* the new ruleset's pod-source scope (--pod-cidr, the Node's podCIDRs):
+	 * masqd decides only for sources inside it; 0 ranges: every source */
+	const struct addr_range *pods;
+	size_t npods;
 	/* UDP of the family; with only additions to the set (all changed
 	 * addresses now kept) only masqueraded entries can be stale, with only
 	 * removals only kept ones: the kernel filters on IPS_SRC_NAT then */
 	struct ct_filter filter;
 };
 
-/* The predicate: should e go? It is UDP, of the plan's family; the address
- * its packets were routed to (the reply's source: after a DNAT, not the
- * original destination) lies in an interval whose decision may have changed;
- * and its NAT state (IPS_SRC_NAT) disagrees with what the new set decides
- * there (kept: inside it; masqueraded: outside). A pod-source scope would
- * add its test here. */
+/* The predicate: should e go? It is UDP, of the plan's family; its original
+ * source is one masqd decides for (inside the pod-source scope, when there is
+ * one); the address its packets were routed to (the reply's source: after a
+ * DNAT, not the original destination) lies in an interval whose decision may
+ * have changed; and its NAT state (IPS_SRC_NAT) disagrees with what the new
+ * set decides there (kept: inside it; masqueraded: outside). */
 bool ctclean_entry_stale(const struct ctclean_plan *p, const struct ct_entry *e);
 
 /* The plan from old to new for family; ret->del and ->add are malloc'ed

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "agent/ctclean.h"
+#include "config/podsrc.h"
 #include "config/ruleset.h"
 #include "netlink/conntrack.h"
 #include "netlink/reply.h"
@@ -465,6 +466,28 @@ static void test_pass_bounds(void **state)
 	masq_ruleset_free(new);
 }
 
+/* With a pod-source scope only the pods' entries are judged: a host's
+ * source keeps its state whatever the set says. */
+static void test_stale_pod_scope(void **state)
+{
+	struct masq_ruleset *old = rules(ten, 1), *new = rules(NULL, 0);
+	struct podsrc pods = { .n = { 0 } };
+	struct cidr c;
+	struct ctclean_plan p;
+	struct ct_entry pod = udp_entry("10.1.2.3", false), host = pod;
+
+	ip4(host.orig.src, "192.168.7.7");
+	assert_int_equal(cidr_parse("10.244.0.0/16", &c, NULL), 0);
+	assert_int_equal(podsrc_add(&pods, &c), 1);
+	assert_int_equal(masq_ruleset_set_podsrc(new, &pods), 0);
+	assert_int_equal(ctclean_plan_make(old, new, AF_INET, &p), 1);
+	assert_true(ctclean_entry_stale(&p, &pod)); /* 10.244.1.5: a pod */
+	assert_false(ctclean_entry_stale(&p, &host));
+	ctclean_plan_done(&p);
+	masq_ruleset_free(old);
+	masq_ruleset_free(new);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_stale_masqueraded_to_kept),
 		cmocka_unit_test(test_stale_interval_grows),
 		cmocka_unit_test(test_stale_after_dnat),
+		cmocka_unit_test(test_stale_pod_scope),
 		cmocka_unit_test(test_pass_bounds),
 	};
 
