@@ -103,6 +103,12 @@ struct agent *agent_new(const struct agent_settings *s)
 	a->in = intake_new(&a->set, &a->st);
 	a->nft = a->in ? nft_sock_new() : NULL;
 	a->rc = a->nft ? reconciler_new(a->nft, &a->set.opts, &a->st) : NULL;
+	if (a->rc && strcmp(s->conntrack_cleanup, "udp") == 0 &&
+	    (e = -reconciler_enable_ctclean(a->rc)) != 0) {
+		agent_free(a);
+		errno = e;
+		return NULL;
+	}
 	if (!a->rc) {
 		e = errno ? errno : ENOMEM;
 		agent_free(a);

@@ -61,6 +61,7 @@ struct agent_settings {
 	struct snat_spec snat; /* --snat-to-address or --snat-interface (main.c) */
 	bool pods_from_node; /* --pod-cidr-from-node */
 	const char *node_name; /* --node-name, else $NODE_NAME (main.c) */
+	const char *conntrack_cleanup; /* --conntrack-cleanup: "off" or "udp" (main.c checks) */
 };
 
 struct agent;

@@ -169,6 +169,12 @@ static int check_usage(struct cli *a)
 		fprintf(stderr, "masqd: --table-flags must be auto or plain, not \"%s\"\n", tf);
 		return -EINVAL;
 	}
+	if (strcmp(a->set.conntrack_cleanup, "off") != 0 &&
+	    strcmp(a->set.conntrack_cleanup, "udp") != 0) {
+		fprintf(stderr, "masqd: --conntrack-cleanup must be off or udp, not \"%s\"\n",
+			a->set.conntrack_cleanup);
+		return -EINVAL;
+	}
 	if (!chain_name_ok(a->set.masq_chain)) {
 		fprintf(stderr,
 			"masqd: --masq-chain must be an iptables chain name: at most %d printable "
@@ -236,7 +242,8 @@ int main(int argc, char **argv)
 			 .sa_dir = KUBE_SA_DIR,
 			 .masq_chain = "IP-MASQ-AGENT",
 			 .uninstall_ds = "",
-			 .node_name = "" },
+			 .node_name = "",
+			 .conntrack_cleanup = "off" },
 		.api_stall = "2m",
 		.api_watch_timeout = "5m",
 		.api_not_found = "60s",

@@ -40,6 +40,12 @@ enum metric {
 	M_NOT_MASQUERADED_CONNECTIONS_TOTAL,
 	M_SNAT_ADDRESS_PRESENT,
 	M_POD_CIDRS,
+	M_CONNTRACK_CLEANUPS_TOTAL,
+	M_CONNTRACK_CLEANUP_FAILURES_TOTAL,
+	M_CONNTRACK_CLEANUP_BOUNDED_TOTAL,
+	M_CONNTRACK_EXAMINED_TOTAL,
+	M_CONNTRACK_DELETED_TOTAL,
+	M_CONNTRACK_CLEANUP_SECONDS,
 	M_API_REQUESTS_TOTAL,
 	M_API_WATCH_RESTARTS_TOTAL,
 	M_API_UP,
@@ -99,6 +105,24 @@ static const struct metric_def {
 	[M_POD_CIDRS] = { "masqd_pod_cidrs", "gauge",
 			  "Pod CIDRs the family's sources are scoped to (--pod-cidr, --pod-cidr-from-node); "
 			  "0: every source is decided, as upstream." },
+	[M_CONNTRACK_CLEANUPS_TOTAL] = { "masqd_conntrack_cleanups_total", "counter",
+					 "Conntrack cleanups done (--conntrack-cleanup=udp): one per commit that "
+					 "changed the non-masquerade set." },
+	[M_CONNTRACK_CLEANUP_FAILURES_TOTAL] = { "masqd_conntrack_cleanup_failures_total",
+						 "counter",
+						 "Conntrack cleanups that failed (ctnetlink refused or broke); the "
+						 "next sync tries the same change again." },
+	[M_CONNTRACK_CLEANUP_BOUNDED_TOTAL] = { "masqd_conntrack_cleanup_bounded_total", "counter",
+						"Cleanup passes that stopped at a bound (entries examined or "
+						"deleted); the rest keep their decision until they expire." },
+	[M_CONNTRACK_EXAMINED_TOTAL] = { "masqd_conntrack_examined_total", "counter",
+					 "UDP conntrack entries the kernel's filtered dumps handed to the "
+					 "cleanup." },
+	[M_CONNTRACK_DELETED_TOTAL] = { "masqd_conntrack_deleted_total", "counter",
+					"UDP conntrack entries deleted because the rules now decide them "
+					"otherwise." },
+	[M_CONNTRACK_CLEANUP_SECONDS] = { "masqd_conntrack_cleanup_seconds", "gauge",
+					  "Duration of the last conntrack cleanup: dumps and deletions." },
 	[M_API_REQUESTS_TOTAL] = { "masqd_api_requests_total", "counter",
 				   "Requests to the Kubernetes API by resource and HTTP code (<error>: no answer)." },
 	[M_API_WATCH_RESTARTS_TOTAL] = { "masqd_api_watch_restarts_total", "counter",
@@ -241,6 +265,29 @@ static void podsrc_metrics(struct expo *e, const struct masqd_stats *st)
 		       st->pods.n[f]);
 }
 
+/* Only with --conntrack-cleanup=udp: an absent series is not a 0. */
+static void ct_metrics(struct expo *e, const struct masqd_ct_stats *ct)
+{
+	const struct {
+		enum metric m;
+		double v;
+	} rows[] = {
+		{ M_CONNTRACK_CLEANUPS_TOTAL, (double)ct->cleanups },
+		{ M_CONNTRACK_CLEANUP_FAILURES_TOTAL, (double)ct->failures },
+		{ M_CONNTRACK_CLEANUP_BOUNDED_TOTAL, (double)ct->bounded },
+		{ M_CONNTRACK_EXAMINED_TOTAL, (double)ct->examined },
+		{ M_CONNTRACK_DELETED_TOTAL, (double)ct->deleted },
+		{ M_CONNTRACK_CLEANUP_SECONDS, ct->last_seconds },
+	};
+
+	if (!ct->enabled)
+		return;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		family(e, rows[i].m);
+		sample(e, rows[i].m, NULL, rows[i].v);
+	}
+}
+
 static void api_metrics(struct expo *e, const struct kube_stats *ks)
 {
 	char code[16];
@@ -379,6 +426,7 @@ static void serve_metrics(void *data, struct http_reply *out)
 	connection_metrics(e, v);
 	snat_metrics(e, st);
 	podsrc_metrics(e, st);
+	ct_metrics(e, &st->ct);
 	api_metrics(e, v->kube(v->ctx));
 	process_metrics(e);
 	text = expo_text(e, NULL);
@@ -502,6 +550,15 @@ static json_t *podsrc_json(const struct masqd_stats *st)
 	return o;
 }
 
+/* --conntrack-cleanup=udp's counts (the caller asks only with it). */
+static json_t *ct_json(const struct masqd_ct_stats *ct)
+{
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:f}", "mode", "udp", "cleanups",
+			 (json_int_t)ct->cleanups, "failures", (json_int_t)ct->failures, "examined",
+			 (json_int_t)ct->examined, "deleted", (json_int_t)ct->deleted,
+			 "lastSeconds", ct->last_seconds);
+}
+
 /* Seconds until the pending retry of a failed sync; 0: none pending. */
 static double retry_in(const struct masqd_stats *st)
 {
@@ -531,6 +588,8 @@ char *metrics_status_json(const struct stats_view *v)
 		json_object_set_new(doc, "nat", nat_json(st));
 	if (doc && st->pods.configured)
 		json_object_set_new(doc, "podSource", podsrc_json(st));
+	if (doc && st->ct.enabled)
+		json_object_set_new(doc, "conntrackCleanup", ct_json(&st->ct));
 	text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(doc);
 	return text;

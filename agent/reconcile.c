@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "agent/ctclean.h"
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "config/ruleset.h"
@@ -27,6 +28,7 @@ struct reconciler {
 	struct nft_counters counted; /* counters of tables replaced before */
 	struct masq_snat snat[2]; /* the SNAT addresses in force */
 	struct podsrc pods; /* the pod-source scope in force */
+	struct ctclean *ct; /* --conntrack-cleanup=udp; NULL when off */
 };
 
 static const char *const outcome_names[] = { "unchanged", "adopted", "replaced" };
@@ -50,7 +52,23 @@ void reconciler_free(struct reconciler *rc)
 	if (!rc)
 		return;
 	masq_ruleset_free(rc->applied);
+	ctclean_free(rc->ct);
 	free(rc);
+}
+
+int reconciler_enable_ctclean(struct reconciler *rc)
+{
+	rc->ct = ctclean_new(rc->st);
+	return rc->ct ? 0 : -errno;
+}
+
+/* After a commit: the conntrack cleanup, and its note for the log line. */
+static void clean_conntrack(struct reconciler *rc, const struct masq_ruleset *rs, char *note,
+			    size_t len)
+{
+	note[0] = '\0';
+	if (rc->ct)
+		(void)ctclean_after_commit(rc->ct, rs, note, len); /* logged there */
 }
 
 void reconciler_set_table_flags(struct reconciler *rc, uint32_t flags, bool proven)
@@ -161,23 +179,25 @@ static void mark_programmed(struct reconciler *rc)
 /* Log what a sync did. Replacing the table while the config is the one
  * programmed before means someone else changed it: a drift repair. */
 static void log_outcome(struct reconciler *rc, const struct masq_ruleset *rs, enum nft_outcome out,
-			const char *reason, const char *diff, int64_t took)
+			const char *reason, const char *diff, int64_t took, const char *ct)
 {
 	bool drift = rc->programmed && rc->programmed_gen == rc->gen;
 
-	if (out == NFT_UNCHANGED) {
+	if (out == NFT_UNCHANGED && ct[0]) { /* a cleanup that failed before, done now */
+		log_info("sync (%s): the kernel already holds these rules%s", reason, ct);
+	} else if (out == NFT_UNCHANGED) {
 		log_debug("sync (%s): the kernel already holds these rules", reason);
 	} else if (out == NFT_ADOPTED) {
 		rc->st->adoptions++;
 		log_info("adopted the table a previous masqd left, rules unchanged");
 	} else if (drift) {
 		rc->st->drift_repairs++;
-		log_warnx("table inet %s drifted (%s): restored", MASQ_TABLE, diff);
+		log_warnx("table inet %s drifted (%s): restored%s", MASQ_TABLE, diff, ct);
 	} else {
 		log_info("rules programmed (%s): %zu IPv4 and %zu IPv6 non-masquerade intervals in "
-			 "%.3f ms (kernel %.3f ms)",
+			 "%.3f ms (kernel %.3f ms)%s",
 			 reason, rs->n4, rs->n6, (double)took / 1e6,
-			 (double)nft_sock_last_commit_ns(rc->nft) / 1e6);
+			 (double)nft_sock_last_commit_ns(rc->nft) / 1e6, ct);
 		log_ruleset(rs);
 	}
 	if (out != NFT_UNCHANGED)
@@ -221,6 +241,7 @@ static int update_sets(struct reconciler *rc, const struct masq_ruleset *rs, con
 		       int64_t t0)
 {
 	struct nft_error e;
+	char ct[CTCLEAN_NOTE_LEN];
 	size_t changed;
 	int r;
 
@@ -233,12 +254,15 @@ static int update_sets(struct reconciler *rc, const struct masq_ruleset *rs, con
 			  strerror(-e.err));
 		return r;
 	}
+	clean_conntrack(rc, rs, ct, sizeof(ct));
 	if (changed) {
 		log_info("rules updated (%s): %zu set elements changed, %zu IPv4 and %zu IPv6 "
-			 "intervals in %.3f ms (kernel %.3f ms)",
+			 "intervals in %.3f ms (kernel %.3f ms)%s",
 			 reason, changed, rs->n4, rs->n6, (double)(loop_now_ns() - t0) / 1e6,
-			 (double)nft_sock_last_commit_ns(rc->nft) / 1e6);
+			 (double)nft_sock_last_commit_ns(rc->nft) / 1e6, ct);
 		log_ruleset(rs);
+	} else if (ct[0]) {
+		log_info("sync (%s): the kernel already holds these rules%s", reason, ct);
 	} else {
 		log_debug("sync (%s): the kernel already holds these rules", reason);
 	}
@@ -281,7 +305,7 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 	enum nft_outcome out = NFT_UNCHANGED;
 	struct nft_counters lost = { 0 };
 	struct nft_error e;
-	char diff[160];
+	char diff[160], ct[CTCLEAN_NOTE_LEN];
 	int64_t t0 = loop_now_ns();
 	int r;
 
@@ -302,8 +326,12 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 		return r;
 	}
 	r = incremental ? update_sets(rc, rs, reason, t0) : -EAGAIN;
-	if (r < 0)
+	ct[0] = '\0';
+	if (r < 0) {
 		r = full_sync(rc, rs, &out, diff, sizeof(diff), &lost, &e);
+		if (r == 0)
+			clean_conntrack(rc, rs, ct, sizeof(ct));
+	}
 	rc->st->syncs++;
 	rc->st->last_sync_ok = r == 0;
 	stats_observe_sync(rc->st, (double)(loop_now_ns() - t0) / 1e9);
@@ -321,8 +349,8 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 	 * give it back, so an idle masqd's memory is what it keeps */
 	if (!incremental)
 		malloc_trim(0);
-	if (!incremental || out != NFT_UNCHANGED || !rc->programmed)
-		log_outcome(rc, rs, out, reason, diff, loop_now_ns() - t0);
+	if (!incremental || out != NFT_UNCHANGED || !rc->programmed || ct[0])
+		log_outcome(rc, rs, out, reason, diff, loop_now_ns() - t0, ct);
 	masq_ruleset_free(rc->applied);
 	rc->applied = rs;
 	return 0;

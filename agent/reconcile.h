@@ -38,6 +38,12 @@ void reconciler_set_snat(struct reconciler *rc, const struct masq_snat snat[2]);
  * family: every source); the next sync programs them. */
 void reconciler_set_podsrc(struct reconciler *rc, const struct podsrc *p);
 
+/* --conntrack-cleanup=udp: after each commit that changes the
+ * non-masquerade set, delete the UDP entries it now decides otherwise
+ * (agent/ctclean.h), and say so in the sync's log line. Returns 0, or
+ * -errno when its ctnetlink socket cannot be opened. */
+int reconciler_enable_ctclean(struct reconciler *rc) __attribute__((warn_unused_result));
+
 /* Make the kernel hold good (generation gen; NULL: nothing valid yet, the
  * kernel is left as it is). With incremental, a config change may send only
  * the set elements that changed; otherwise the table is read back and

@@ -40,6 +40,15 @@ struct masqd_podsrc_stats {
 	char cidrs[2][PODSRC_TEXT_LEN]; /* them, "10.244.1.0/24, ..." */
 };
 
+/* --conntrack-cleanup=udp (agent/ctclean.c keeps it). A cleanup is one
+ * commit that changed the non-masquerade set. */
+struct masqd_ct_stats {
+	bool enabled;
+	uint64_t cleanups, failures, bounded; /* bounded: a pass stopped at a bound */
+	uint64_t examined, deleted; /* UDP entries looked at, and deleted */
+	double last_seconds;
+};
+
 #define STATS_SYNC_BUCKETS 15 /* 1 ms, 2 ms, ... 16.384 s, as kube-proxy's */
 
 struct masqd_stats {
@@ -63,6 +72,7 @@ struct masqd_stats {
 	uint64_t legacy_removed;
 	struct masqd_nat_stats nat[2]; /* IPv4, IPv6 */
 	struct masqd_podsrc_stats pods;
+	struct masqd_ct_stats ct;
 };
 
 /* Upper bounds of the sync duration buckets, in seconds. */

@@ -192,6 +192,11 @@ static int sock_exchange(struct nft_sock *sock, const void *msg, size_t len,
 	}
 }
 
+uint32_t nft_sock_next_seq(struct nft_sock *sock)
+{
+	return sock->seq++;
+}
+
 struct nlmsghdr *nft_sock_req_start(struct nft_sock *sock, void *buf, uint16_t type,
 				    uint16_t family, uint16_t flags)
 {

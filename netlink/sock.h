@@ -17,6 +17,10 @@ struct nft_sock;
 /* This socket's netlink port id: a table's owner when masqd owns it. */
 uint32_t nft_sock_portid(const struct nft_sock *sock);
 
+/* The socket's next sequence number, taken: for requests built elsewhere
+ * (conntrack.c's, of another subsystem than nftables). */
+uint32_t nft_sock_next_seq(struct nft_sock *sock);
+
 /* Start a request in buf (NFT_REQ_LEN bytes, aligned, zeroed here), numbered
  * with the socket's next sequence number. */
 struct nlmsghdr *nft_sock_req_start(struct nft_sock *sock, void *buf, uint16_t type,

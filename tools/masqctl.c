@@ -408,7 +408,7 @@ static const char *when(double unix_time, char *buf, size_t len)
 static void print_status(json_t *d)
 {
 	json_t *src, *sync = json_object_get(d, "lastSync"), *cnt = json_object_get(d, "counters");
-	json_t *cidrs = json_object_get(d, "nonMasqueradeCIDRs"), *conn;
+	json_t *cidrs = json_object_get(d, "nonMasqueradeCIDRs"), *conn, *ct;
 	size_t i;
 	char t[32];
 
@@ -462,6 +462,15 @@ static void print_status(json_t *d)
 		       n ? ", from node " : "",
 		       n ? json_string_value(json_object_get(n, "name")) : "");
 	}
+	if ((ct = json_object_get(d, "conntrackCleanup")))
+		printf("conntrack cleanup: %s, %lld cleanups (%lld failed), %lld UDP entries deleted "
+		       "of %lld examined, the last in %.3f ms\n",
+		       json_string_value(json_object_get(ct, "mode")),
+		       (long long)json_integer_value(json_object_get(ct, "cleanups")),
+		       (long long)json_integer_value(json_object_get(ct, "failures")),
+		       (long long)json_integer_value(json_object_get(ct, "deleted")),
+		       (long long)json_integer_value(json_object_get(ct, "examined")),
+		       json_real_value(json_object_get(ct, "lastSeconds")) * 1e3);
 	conn = json_object_get(cnt, "connections");
 	for (i = 0; conn && i < 2; i++) {
 		json_t *f = json_object_get(conn, i ? "ipv6" : "ipv4");

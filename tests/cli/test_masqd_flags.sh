@@ -28,6 +28,16 @@ expect_eq "unknown flag: exit 2" 2 $rc
 expect_true "unknown flag: Go's message" grep -q 'flag provided but not defined: -no-such-flag' <<<"$out"
 run --table-flags=sometimes
 expect_eq "bad --table-flags: exit 2" 2 $rc
+for bad in tcp UDP on "" "udp,tcp"; do
+	run --conntrack-cleanup="$bad"
+	expect_eq "--conntrack-cleanup=$bad: exit 2, saying what it takes" \
+		"2 masqd: --conntrack-cleanup must be off or udp, not \"$bad\"" "$rc $out"
+done
+for good in off udp; do
+	run --conntrack-cleanup "$good" --once --cleanup
+	expect_eq "--conntrack-cleanup $good is accepted" \
+		"2 masqd: --once and --cleanup exclude each other" "$rc $out"
+done
 # A good --to-ports passes its check and reaches the last one (which needs no kernel).
 for good in 1024-2047 1024-29999,32768-65535 1024 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16; do
 	run --to-ports "$good" --once --cleanup

@@ -240,6 +240,11 @@ def main():
     if profile not in ("snat-interface", "snat-addresses"):
         check("no SNAT flag unless asked for",
               flag(args, "snat-interface") is None and flag(args, "snat-to-address") is None)
+    if profile == "conntrack-cleanup":
+        check("conntrack-cleanup: --conntrack-cleanup=udp", flag(args, "conntrack-cleanup") == "udp")
+    else:
+        check("no conntrack cleanup unless asked for (upstream never touches conntrack)",
+              flag(args, "conntrack-cleanup") in (None, "off"))
     if profile == "monitoring":
         check("monitoring: a PodMonitor on the metrics port",
               one(docs, "PodMonitor") is not None)

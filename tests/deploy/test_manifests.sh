@@ -54,6 +54,10 @@ render --set podSource.fromNode=true --set-json 'podSource.cidrs=["10.244.0.0/14
 checked "helm podSource" "$WORK/helm-podsrc.yaml" pod-source
 expect_true "the values schema refuses a pod CIDR that is not one" \
 	bash -c "! '$HELM' template x '$CHART' --set-json 'podSource.cidrs=[\"pods\"]' >/dev/null 2>&1"
+render --set conntrackCleanup=udp >"$WORK/helm-ct.yaml"
+checked "helm conntrackCleanup" "$WORK/helm-ct.yaml" conntrack-cleanup
+expect_true "the values schema refuses conntrackCleanup=tcp" \
+	bash -c "! '$HELM' template x '$CHART' --set conntrackCleanup=tcp >/dev/null 2>&1"
 render --set config.create=true >"$WORK/helm-cm.yaml"
 cm=$(/usr/bin/python3 -c '
 import sys, yaml
@@ -63,7 +67,7 @@ printf '%s' "$cm" >"$WORK/ip-masq-agent"
 expect_true "config.create: the ConfigMap's config key is a valid masqd config" \
 	quiet "$ROOT/${BUILD:-build}/masqctl" validate "$WORK/ip-masq-agent"
 
-for o in generic gke snat-interface; do
+for o in generic gke snat-interface conntrack-cleanup; do
 	"$KUBECTL" kustomize "$ROOT/deploy/kustomize/overlays/$o" >"$WORK/kustomize-$o.yaml"
 	checked "kustomize $o" "$WORK/kustomize-$o.yaml" "$o"
 done

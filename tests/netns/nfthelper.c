@@ -10,15 +10,24 @@
  *                      through the incremental path, reading the table back
  *                      after each and comparing it with the desired state;
  *                      prints "ok EDITS edits, E elements changed" or the
- *                      first difference */
+ *                      first difference
+ *   nfthelper ct-fill N udp|mixed SRC DST
+ *                      create N conntrack entries through ctnetlink (UDP, or
+ *                      TCP and UDP in turn), from SRC+i, port 1024+i%60000,
+ *                      to DST+i%256 port 53, each with a 600 s timeout; they
+ *                      go with the namespace. Prints "created N" */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config/config.h"
 #include "config/ruleset.h"
 #include "netlink/batch.h"
+#include "netlink/conntrack.h"
 #include "netlink/nft.h"
+#include "netlink/sock.h"
 #include "netlink/state.h"
 
 #include <stdlib.h>
@@ -151,6 +160,51 @@ static int random_edits(struct nft_sock *ctx, size_t n, unsigned edits, uint64_t
 	return 0;
 }
 
+/* One entry of ct-fill: i-th from src, to dst, and its reply. */
+static void fill_entry(struct ct_entry *e, unsigned i, bool mixed, uint32_t src, uint32_t dst)
+{
+	uint32_t s = htonl(src + i), d = htonl(dst + (i & 255));
+
+	memset(e, 0, sizeof(*e));
+	e->family = AF_INET;
+	e->proto = mixed && (i & 1) ? IPPROTO_TCP : IPPROTO_UDP;
+	memcpy(e->orig.src, &s, 4);
+	memcpy(e->orig.dst, &d, 4);
+	e->orig.sport = htons((uint16_t)(1024 + i % 60000));
+	e->orig.dport = htons(53);
+	memcpy(e->reply.src, &d, 4);
+	memcpy(e->reply.dst, &s, 4);
+	e->reply.sport = e->orig.dport;
+	e->reply.dport = e->orig.sport;
+}
+
+static int ct_fill(struct nft_sock *sock, unsigned n, const char *kind, const char *src,
+		   const char *dst)
+{
+	char buf[CT_REQ_LEN] __attribute__((aligned(8)));
+	struct in_addr s, d;
+	struct ct_entry e;
+	unsigned made = 0;
+
+	if (inet_pton(AF_INET, src, &s) != 1 || inet_pton(AF_INET, dst, &d) != 1 ||
+	    (strcmp(kind, "udp") != 0 && strcmp(kind, "mixed") != 0))
+		return 2;
+	for (unsigned i = 0; i < n; i++) {
+		int r;
+
+		fill_entry(&e, i, strcmp(kind, "mixed") == 0, ntohl(s.s_addr), ntohl(d.s_addr));
+		r = nft_sock_request(sock, ct_new_req(buf, nft_sock_next_seq(sock), &e, 600), NULL,
+				     NULL);
+		if (r < 0 && r != -EEXIST) {
+			printf("entry %u: %s\n", i, strerror(-r));
+			return 1;
+		}
+		made += r == 0;
+	}
+	printf("created %u\n", made);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct nft_sock *ctx = nft_sock_new();
@@ -160,6 +214,11 @@ int main(int argc, char **argv)
 	if (ctx && argc == 5 && strcmp(argv[1], "random-edits") == 0) {
 		r = random_edits(ctx, strtoul(argv[2], NULL, 10),
 				 (unsigned)strtoul(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
+		nft_sock_free(ctx);
+		return r;
+	}
+	if (ctx && argc == 6 && strcmp(argv[1], "ct-fill") == 0) {
+		r = ct_fill(ctx, (unsigned)strtoul(argv[2], NULL, 10), argv[3], argv[4], argv[5]);
 		nft_sock_free(ctx);
 		return r;
 	}

@@ -19,6 +19,16 @@
                             COUNT new connections (or one-datagram flows), each
                             from a new socket, to an echo-port peer; print the
                             "ADDRESS PORT" each was seen from, one a line
+  peer.py echo-stream PORT  as echo-port, but a TCP connection stays open and
+                            every line it receives is answered: one long-lived
+                            stream, seen again and again; exits after 15 minutes
+  peer.py stream tcp|udp ADDR PORT SPORT OUTFILE
+                            one long-lived stream from source port SPORT: a
+                            message every 50 ms to an echo-stream peer; after
+                            each answer OUTFILE holds "N ADDRESS PORT" (N counts
+                            the answers); a TCP stream that breaks writes
+                            "N broken(...)" and exits; exits on SIGTERM or after
+                            15 minutes
   peer.py ping ADDR         one ICMP echo request (IPv4, raw socket); prints
                             "reply" or "unreachable(...)"
 """
@@ -116,17 +126,22 @@ def unmapped(host):
     return host[7:] if host.startswith("::ffff:") else host
 
 
+def listen_both(sel, port):
+    """A TCP listener and a UDP socket on port, both families, in sel."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET6, kind)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::", port))
+        if kind == socket.SOCK_STREAM:
+            s.listen(64)
+        sel.register(s, selectors.EVENT_READ, "listen")
+
+
 def echo_port(ports):
     sel = selectors.DefaultSelector()
     for port in ports:
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            s = socket.socket(socket.AF_INET6, kind)
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("::", port))
-            if kind == socket.SOCK_STREAM:
-                s.listen(64)
-            sel.register(s, selectors.EVENT_READ)
+        listen_both(sel, port)
     deadline = time.monotonic() + 900  # never outlive a test run
     while time.monotonic() < deadline:
         for key, _ in sel.select(timeout=1):
@@ -140,6 +155,72 @@ def echo_port(ports):
                 c.sendall(("%s %d\n" % (unmapped(addr[0]), addr[1])).encode())
             finally:
                 c.close()
+    return 0
+
+
+def echo_stream(port):
+    sel = selectors.DefaultSelector()
+    listen_both(sel, port)
+    deadline = time.monotonic() + 900  # never outlive a test run
+    while time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1):
+            s = key.fileobj
+            if key.data == "conn":
+                try:
+                    data = s.recv(256)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(s)
+                    s.close()
+                    continue
+                addr = s.getpeername()
+                s.sendall(("%s %d\n" % (unmapped(addr[0]), addr[1])).encode())
+            elif s.type == socket.SOCK_DGRAM:
+                _, addr = s.recvfrom(64)
+                s.sendto(("%s %d\n" % (unmapped(addr[0]), addr[1])).encode(), addr)
+            else:
+                c, _ = s.accept()
+                sel.register(c, selectors.EVENT_READ, "conn")
+    return 0
+
+
+def write_atomic(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text + "\n")
+    os.rename(path + ".tmp", path)
+
+
+def stream(proto, addr, port, sport, outfile):
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", sport))
+    s.settimeout(1)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    n = 0
+    try:
+        if proto == "tcp":
+            s.connect((addr, port))
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            if proto == "tcp":
+                s.sendall(b"x\n")
+                data = s.recv(256)
+                if not data:
+                    raise ConnectionResetError("closed")
+            else:
+                s.sendto(b"x", (addr, port))
+                try:
+                    data = s.recv(256)
+                except socket.timeout:
+                    continue  # a datagram lost: the next one is the stream still
+            n += 1
+            write_atomic(outfile, "%d %s" % (n, data.decode().strip()))
+            time.sleep(0.05)
+    except OSError as e:
+        write_atomic(outfile, "%d broken(%s)" % (n, e.__class__.__name__))
+        return 1
     return 0
 
 
@@ -195,6 +276,11 @@ def ping(addr):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "ping":
         sys.exit(ping(sys.argv[2]))
+    if len(sys.argv) == 3 and sys.argv[1] == "echo-stream":
+        sys.exit(echo_stream(int(sys.argv[2])))
+    if len(sys.argv) == 7 and sys.argv[1] == "stream" and sys.argv[2] in ("tcp", "udp"):
+        sys.exit(stream(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
+                        sys.argv[6]))
     if len(sys.argv) >= 3 and sys.argv[1] == "echo-port":
         sys.exit(echo_port([int(p) for p in sys.argv[2:]]))
     if len(sys.argv) == 6 and sys.argv[1] == "ports" and sys.argv[2] in ("tcp", "udp"):

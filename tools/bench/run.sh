@@ -17,6 +17,7 @@ if [[ ${FULL:-0} == 1 ]]; then
 	apiscale_args=()
 	conn_args=(--sizes 64,1000,10000 --repeat 7 --probes 500)
 	snat_args=(--switches 200)
+	conntrack_args=(--sizes 0,10000,100000 --rounds 10)
 else
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 2000 --idle 10)
 	program_args=(--sizes 64,1000,10000 --v6-sizes 1000 --repeat 3)
@@ -26,6 +27,7 @@ else
 	apiscale_args=(--quick)
 	conn_args=(--sizes 64,1000,10000 --repeat 3 --probes 200)
 	snat_args=(--switches 20)
+	conntrack_args=(--sizes 0,10000 --rounds 3)
 fi
 # each benchmark in a network namespace of its own; lo up so masqd serves its endpoints
 in_netns() { unshare -n sh -c 'ip link set lo up && exec "$@"' - "$@"; }
@@ -47,6 +49,10 @@ in_netns python3 tools/bench/apiscale.py --masqd "$PWD/$BUILD/masqd" ${apiscale_
 echo "== SNAT address changes"
 in_netns python3 tools/bench/snat.py --masqd "$PWD/$BUILD/masqd" "${snat_args[@]}" \
 	--out "bench-results/snat-$stamp.md"
+echo "== conntrack cleanup (--conntrack-cleanup=udp)"
+in_netns python3 tools/bench/conntrack.py --masqd "$PWD/$BUILD/masqd" \
+	--nfthelper "$PWD/$BUILD/tests/netns/nfthelper" "${conntrack_args[@]}" \
+	--out "bench-results/conntrack-$stamp.md"
 echo "== per-connection cost"
 python3 tools/bench/conn.py --masqd "$PWD/$BUILD/masqd" --flood "$PWD/$BUILD/tools/bench/flood" \
 	"${conn_args[@]}" --out "bench-results/conn-$stamp.md"
