@@ -485,6 +485,8 @@ static void on_apiwait(struct loop *l, struct loop_timer *t, void *data)
 	log_warnx("kubernetes: no answer from the API in %.0fs: starting from the files; the "
 		  "API's state follows when it answers",
 		  (double)AGENT_API_WAIT_NS / 1e9);
+	if (podsrc_follow_kernel(a->pods, a->nft))
+		reconciler_set_podsrc(a->rc, podsrc_follow_now(a->pods));
 	start_syncing(a);
 }
 

@@ -43,6 +43,12 @@ int podsrc_parse_flag(const struct flag_strings *vals, bool enable_ipv6, struct 
  * -E2BIG when its family holds PODSRC_MAX already, -EINVAL for no family. */
 int podsrc_add(struct podsrc *p, const struct cidr *c) __attribute__((warn_unused_result));
 
+/* Add the interval r of family to p as the fewest CIDRs that cover it
+ * exactly (a pod set read back from the kernel). Returns 0, -E2BIG when
+ * they do not fit, -EINVAL for a bad family or lo > hi. */
+int podsrc_add_range(struct podsrc *p, int family, const struct addr_range *r)
+	__attribute__((warn_unused_result));
+
 /* True when the family of index fi (0 IPv4, 1 IPv6) is scoped. */
 bool podsrc_scoped(const struct podsrc *p, int fi);
 

@@ -162,6 +162,34 @@ expect_true "a new valid value moves the scope: 10.245.0.2 is a pod's now" \
 expect_eq "and 10.244.1.2 keeps its source" 10.244.1.2 "$(from_pod)"
 expect_eq "IPv6 has no pod CIDR now: every source is decided (host-network masqueraded)" \
 	2001:db8::1 "$(from_host6)"
+
+echo "== the Node deleted: its pods keep their addresses, so the scope stays"
+ctl '{"op":"delete","resource":"nodes","name":"node-a"}' >/dev/null
+gone_seen() { grep -Eq 'node node-a (is gone|does not exist)' "$LOG"; }
+expect_true "masqd saw it" wait_until 200 gone_seen
+expect_true "logged as kept" grep -q 'node node-a is gone from the API: its last pod CIDRs stay' "$LOG"
+expect_true "the scope rule stays" scoped
+expect_eq "10.244.1.2 still keeps its source" 10.244.1.2 "$(from_pod)"
+expect_eq "10.245.0.2 is still masqueraded" 203.0.113.1 "$(from_cni)"
+expect_eq "masqd_pod_cidrs{family=\"ipv4\"} still 1" 1 "$(gauge ipv4)"
+nodeobj '["10.244.1.0/24"]'
+expect_true "the Node back with another range moves the scope" \
+	wait_until 200 log_reaches "$LOG" 'decided only from 10.244.1.0/24 (the Node' 2
+expect_eq "10.245.0.2 keeps its source again" 10.245.0.2 "$(from_cni)"
+stop_masqd
+
+echo "== restarted while the API does not answer: the kernel's pod set stays in use"
+export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=1 NODE_NAME=node-a
+start_masqd "$LOG" --config "$cfg" --enable-ipv6 --pod-cidr-from-node --serviceaccount-dir "$SA" \
+	--metrics-bind-address "$M" --healthz-bind-address ""
+unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT NODE_NAME
+expect_true "it started from the files after the wait" grep -q 'no answer from the API in' "$LOG"
+expect_true "and said it keeps the kernel's pod CIDRs" \
+	grep -q 'no answer for node node-a from the API yet: the pod CIDRs in the kernel stay' "$LOG"
+expect_true "the scope rule stays" scoped
+expect_eq "10.245.0.2 still keeps its source" 10.245.0.2 "$(from_cni)"
+expect_eq "the pod is masqueraded" 203.0.113.1 "$(from_pod)"
+expect_eq "masqd_pod_cidrs{family=\"ipv4\"} 1" 1 "$(gauge ipv4)"
 stop_masqd
 expect_true "no sanitizer report in the log" bash -c "! grep -qs Sanitizer '$LOG'"
 finish
