@@ -54,6 +54,8 @@ render --set podSource.fromNode=true --set-json 'podSource.cidrs=["10.244.0.0/14
 checked "helm podSource" "$WORK/helm-podsrc.yaml" pod-source
 expect_true "the values schema refuses a pod CIDR that is not one" \
 	bash -c "! '$HELM' template x '$CHART' --set-json 'podSource.cidrs=[\"pods\"]' >/dev/null 2>&1"
+expect_true "the values schema takes a short IPv6 pod CIDR (fd00::/8, as masqd does)" \
+	quiet "$HELM" template x "$CHART" --set enableIPv6=true --set-json 'podSource.cidrs=["fd00::/8"]'
 render --set config.create=true >"$WORK/helm-cm.yaml"
 cm=$(/usr/bin/python3 -c '
 import sys, yaml
