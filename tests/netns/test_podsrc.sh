@@ -172,8 +172,8 @@ expect_true "the scope rule stays" scoped
 expect_eq "10.244.1.2 still keeps its source" 10.244.1.2 "$(from_pod)"
 expect_eq "10.245.0.2 is still masqueraded" 203.0.113.1 "$(from_cni)"
 expect_eq "masqd_pod_cidrs{family=\"ipv4\"} still 1" 1 "$(gauge ipv4)"
-nodeobj '["10.244.1.0/24"]'
-expect_true "the Node back with another range moves the scope" \
+nodeobj '["10.244.1.0/24","fd00:244:1::/64"]'
+expect_true "the Node back with other ranges moves the scope" \
 	wait_until 200 log_reaches "$LOG" 'decided only from 10.244.1.0/24 (the Node' 2
 expect_eq "10.245.0.2 keeps its source again" 10.245.0.2 "$(from_cni)"
 stop_masqd
@@ -189,6 +189,8 @@ expect_true "and said it keeps the kernel's pod CIDRs" \
 expect_true "the scope rule stays" scoped
 expect_eq "10.245.0.2 still keeps its source" 10.245.0.2 "$(from_cni)"
 expect_eq "the pod is masqueraded" 203.0.113.1 "$(from_pod)"
+expect_eq "IPv6 too: a host-network process keeps its source" fd10:10::1 "$(from_host6)"
+expect_eq "and the pod, IPv6, is masqueraded" 2001:db8::1 "$(from_pod6)"
 expect_eq "masqd_pod_cidrs{family=\"ipv4\"} 1" 1 "$(gauge ipv4)"
 stop_masqd
 expect_true "no sanitizer report in the log" bash -c "! grep -qs Sanitizer '$LOG'"
