@@ -25,11 +25,12 @@ struct podsrc {
 
 /* The flag, bound alike by masqd and masqctl (needs config/flags.h): list is
  * a struct flag_strings. */
-#define MASQ_PODSRC_FLAG(list)                                                                  \
-	{                                                                                       \
-		"pod-cidr", FLAG_STRINGS, &(list), "CIDR[,CIDR...]",                            \
-			"decide only for sources in these pod CIDRs (repeatable, up to 64 per " \
-			"family); other sources keep theirs. Default: every source"             \
+#define MASQ_PODSRC_FLAG(list)                                                              \
+	{                                                                                   \
+		"pod-cidr", FLAG_STRINGS, &(list), "CIDR[,CIDR...]",                        \
+			"decide only for sources in these pod CIDRs (up to 4 times, comma " \
+			"lists, at most 64 per family); other sources keep theirs. "        \
+			"Default: every source"                                             \
 	}
 
 /* Check --pod-cidr's values: each a comma-separated list of CIDRs with no
