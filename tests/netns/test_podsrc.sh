@@ -81,6 +81,18 @@ expect_true "the log says it" grep -q 'IPv4 traffic is decided only from 10.244.
 out=$(q "$NODE" "$MASQCTL" explain --live --socket "$SOCK" 203.0.113.2)
 expect_true "explain --live shows the scope" \
 	grep -q 'pod-source scope: only sources in 10.244.1.0/24 are decided' <<<"$out"
+if owned_table; then
+	updates=$(count_in "$LOG" 'rules updated (')
+	printf 'nonMasqueradeCIDRs: [10.10.0.0/16, 10.20.0.0/16]\nresyncInterval: 60s\n' >"$cfg"
+	expect_true "a config change with the scope still goes incrementally" \
+		wait_until 200 log_reaches "$LOG" 'rules updated (' $((updates + 1))
+	expect_render_matches "--pod-cidr, after the incremental update" "$cfg" "${pods[@]}"
+	expect_eq "another CNI's address still keeps its source" 10.245.0.2 "$(from_cni)"
+	printf 'nonMasqueradeCIDRs: [10.10.0.0/16]\nresyncInterval: 60s\n' >"$cfg"
+	wait_until 200 log_reaches "$LOG" 'rules updated (' $((updates + 2))
+else
+	skip "this kernel has no persistent owned tables (6.9+): the incremental path"
+fi
 stop_masqd
 
 echo "== drift of the pod set is repaired (plain table: anyone can change it)"
