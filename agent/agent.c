@@ -463,6 +463,8 @@ static void start_syncing(struct agent *a)
 {
 	int64_t every;
 
+	if (podsrc_follow_kernel(a->pods, a->nft)) /* the Node not known yet */
+		reconciler_set_podsrc(a->rc, podsrc_follow_now(a->pods));
 	first_sync(a);
 	check_legacy(a);
 	every = intake_resync_ns(a->in);
@@ -485,8 +487,6 @@ static void on_apiwait(struct loop *l, struct loop_timer *t, void *data)
 	log_warnx("kubernetes: no answer from the API in %.0fs: starting from the files; the "
 		  "API's state follows when it answers",
 		  (double)AGENT_API_WAIT_NS / 1e9);
-	if (podsrc_follow_kernel(a->pods, a->nft))
-		reconciler_set_podsrc(a->rc, podsrc_follow_now(a->pods));
 	start_syncing(a);
 }
 

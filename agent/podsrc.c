@@ -214,8 +214,8 @@ bool podsrc_follow_kernel(struct podsrc_follow *f, struct nft_sock *nft)
 	f->kept = kept;
 	f->have_kept = true;
 	compute(f, &now);
-	log_info("pod-source scope: no answer for node %s from the API yet: the pod CIDRs "
-		 "in the kernel stay in use until it answers",
+	log_info("pod-source scope: nothing usable from the API for node %s yet: the pod "
+		 "CIDRs in the kernel stay in use until there is",
 		 f->set->node_name);
 	if (podsrc_equal(&now, &f->now))
 		return false;

@@ -34,9 +34,9 @@ bool podsrc_follow_kube(struct podsrc_follow *f, const struct kube_client *k);
  * their addresses; a Node that exists is taken as it says. */
 bool podsrc_follow_node(struct podsrc_follow *f, const struct node_pods *n);
 
-/* Before the API has answered for the Node (its first list waited for in
- * vain): keep the pod sets the kernel holds, those a previous masqd
- * programmed, until it does. An API outage never removes rules. Returns
+/* At the first sync, before the API has said what the Node holds (no
+ * answer in time, or only a version that was refused): keep the pod sets
+ * the kernel holds, those a previous masqd programmed, until it does. An API outage never removes rules. Returns
  * true when the scope in force changed (logged). */
 bool podsrc_follow_kernel(struct podsrc_follow *f, struct nft_sock *nft);
 

@@ -197,13 +197,30 @@ start_masqd "$LOG" --config "$cfg" --enable-ipv6 --pod-cidr-from-node --servicea
 unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT NODE_NAME
 expect_true "it started from the files after the wait" grep -q 'no answer from the API in' "$LOG"
 expect_true "and said it keeps the kernel's pod CIDRs" \
-	grep -q 'no answer for node node-a from the API yet: the pod CIDRs in the kernel stay' "$LOG"
+	grep -q 'nothing usable from the API for node node-a yet: the pod CIDRs in the kernel stay' "$LOG"
 expect_true "the scope rule stays" scoped
 expect_eq "10.245.0.2 still keeps its source" 10.245.0.2 "$(from_cni)"
 expect_eq "the pod is masqueraded" 203.0.113.1 "$(from_pod)"
 expect_eq "IPv6 too: a host-network process keeps its source" fd10:10::1 "$(from_host6)"
 expect_eq "and the pod, IPv6, is masqueraded" 2001:db8::1 "$(from_pod6)"
 expect_eq "masqd_pod_cidrs{family=\"ipv4\"} 1" 1 "$(gauge ipv4)"
+stop_masqd
+
+echo "== restarted while the API gives a Node masqd refuses: the kernel's pod set stays too"
+nodeobj '["10.244.1.1/24"]' # host bits: the API takes it, masqd does not
+export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$API_PORT NODE_NAME=node-a
+start_masqd "$LOG" --config "$cfg" --enable-ipv6 --pod-cidr-from-node --serviceaccount-dir "$SA" \
+	--metrics-bind-address "$M" --healthz-bind-address ""
+unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT NODE_NAME
+expect_true "the Node is refused, named" grep -q 'node node-a: spec.podCIDRs\[0\]: 10.244.1.1/24 has host bits' "$LOG"
+expect_true "the kernel's pod CIDRs are kept" \
+	log_reaches "$LOG" 'nothing usable from the API for node node-a yet' 2
+expect_true "the scope rule stays" scoped
+expect_eq "10.245.0.2 still keeps its source" 10.245.0.2 "$(from_cni)"
+expect_eq "IPv6 host-network still keeps its source" fd10:10::1 "$(from_host6)"
+nodeobj '["10.245.0.0/24"]'
+expect_true "a usable version then takes over: 10.245.0.2 is a pod's" wait_until 200 cni_masqueraded
+expect_eq "IPv6 is no longer scoped (the Node has no IPv6 CIDR)" 2001:db8::1 "$(from_host6)"
 stop_masqd
 expect_true "no sanitizer report in the log" bash -c "! grep -qs Sanitizer '$LOG'"
 finish
