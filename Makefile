@@ -61,7 +61,7 @@ CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/doc.c config
 CONFIG_SRC  += config/lpm.c config/merge.c config/explain.c config/build.c
 NETLINK_SRC := netlink/batch.c netlink/exprs.c netlink/nft.c netlink/reply.c netlink/table.c \
                netlink/legacy.c netlink/state.c netlink/lookup.c netlink/nodeaddr.c \
-               netlink/conntrack.c
+               netlink/conntrack.c netlink/podset.c
 AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/intake.c \
                agent/legacy.c agent/uninstall.c agent/loop.c agent/watch.c agent/caps.c \
                agent/expo.c agent/http.c agent/metrics.c agent/status.c agent/kube.c \

@@ -469,6 +469,8 @@ static void start_syncing(struct agent *a)
 {
 	int64_t every;
 
+	if (podsrc_follow_kernel(a->pods, a->nft)) /* the Node not known yet */
+		reconciler_set_podsrc(a->rc, podsrc_follow_now(a->pods));
 	first_sync(a);
 	check_legacy(a);
 	every = intake_resync_ns(a->in);

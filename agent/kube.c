@@ -516,7 +516,10 @@ bool kube_client_configmap(const struct kube_client *k, const char **ret_text, s
 
 bool kube_client_node(const struct kube_client *k, struct node_pods *ret)
 {
-	if (!k->set.node_name || !k->st.synced[KUBE_NODE])
+	const struct reflector *r = &k->ref[KUBE_NODE];
+
+	/* only refused versions so far: nothing known of it yet */
+	if (!k->set.node_name || !k->st.synced[KUBE_NODE] || (r->node_bad && !r->node.present))
 		return false;
 	*ret = k->ref[KUBE_NODE].node;
 	return true;

@@ -100,9 +100,9 @@ const struct masq_policy_list *kube_client_policies(const struct kube_client *k)
  * *ret_text NULL when the ConfigMap or its key does not exist. */
 bool kube_client_configmap(const struct kube_client *k, const char **ret_text, size_t *ret_len);
 
-/* The Node's pod CIDRs: false before the first list; else true and *ret
- * (ret->present false when the Node does not exist). An invalid object
- * leaves the last good value. */
+/* The Node's pod CIDRs: false before the first list, or while every
+ * version seen was refused; else true and *ret (ret->present false when
+ * the Node does not exist). An invalid object leaves the last good value. */
 bool kube_client_node(const struct kube_client *k, struct node_pods *ret);
 
 /* The answer to kube_client_get: code 0 when there was none (err says why). */

@@ -2,12 +2,14 @@
  * change out, and the stats metrics and status read. */
 #include "agent/podsrc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "agent/log.h"
+#include "netlink/podset.h"
 
 struct podsrc_follow {
 	const struct agent_settings *set;
@@ -16,6 +18,8 @@ struct podsrc_follow {
 	struct node_pods node; /* what it gave */
 	struct podsrc now; /* in force */
 	bool v6_ignored; /* an IPv6 pod CIDR without --enable-ipv6: said once */
+	bool have_kept; /* the kernel's pod sets, kept until the Node is known */
+	struct podsrc kept;
 };
 
 static const char *const fam[2] = { "IPv4", "IPv6" };
@@ -26,6 +30,19 @@ static void compute(struct podsrc_follow *f, struct podsrc *ret)
 	char c[CIDR_STRLEN];
 
 	*ret = f->set->opts.pods;
+	if (f->have_kept) {
+		for (int fi = 0; fi < (f->set->opts.enable_ipv6 ? 2 : 1); fi++) {
+			for (size_t i = 0; i < f->kept.n[fi]; i++) {
+				if (podsrc_add(ret, &f->kept.v[fi][i]) < 0) {
+					log_warnx("pod-source scope: the kernel's pod CIDRs "
+						  "and --pod-cidr's do not fit in %d",
+						  PODSRC_MAX);
+					break;
+				}
+			}
+		}
+		return;
+	}
 	for (size_t i = 0; i < f->node.n; i++) {
 		const struct cidr *v = &f->node.v[i];
 
@@ -89,6 +106,10 @@ static void log_node(const struct podsrc_follow *f)
 
 	if (!f->listed)
 		log_info("pod-source scope: waiting for node %s's spec.podCIDRs from the API", n);
+	else if (!f->node.present && f->node.n)
+		log_warnx("pod-source scope: node %s is gone from the API: its last pod CIDRs "
+			  "stay in use (its pods keep their addresses until they are gone too)",
+			  n);
 	else if (!f->node.present)
 		log_warnx("pod-source scope: node %s does not exist (yet): check --node-name "
 			  "(NODE_NAME)",
@@ -127,11 +148,29 @@ void podsrc_follow_free(struct podsrc_follow *f)
 bool podsrc_follow_kube(struct podsrc_follow *f, const struct kube_client *k)
 {
 	struct node_pods n;
+
+	if (!k || !kube_client_node(k, &n))
+		return false;
+	return podsrc_follow_node(f, &n);
+}
+
+bool podsrc_follow_node(struct podsrc_follow *f, const struct node_pods *given)
+{
+	struct node_pods n = *given;
 	struct podsrc now;
 	bool node_moved;
 
-	if (!f->set->pods_from_node || !k || !kube_client_node(k, &n))
+	if (!f->set->pods_from_node)
 		return false;
+	/* The Node deleted (or missing from a relist) says nothing of the
+	 * addresses its pods still hold: without this, host-network and
+	 * forwarded traffic would be masqueraded until the pods are gone. */
+	if (!n.present && f->node.n) {
+		memcpy(n.v, f->node.v, sizeof(n.v));
+		n.n = f->node.n;
+	}
+	if (n.present)
+		f->have_kept = false; /* the Node says: the kernel's sets are past */
 	node_moved = !f->listed || !node_pods_equal(&n, &f->node);
 	f->listed = true;
 	f->node = n;
@@ -143,6 +182,43 @@ bool podsrc_follow_kube(struct podsrc_follow *f, const struct kube_client *k)
 		note(f);
 		return false;
 	}
+	f->now = now;
+	note(f);
+	log_scope(f);
+	return true;
+}
+
+bool podsrc_follow_kernel(struct podsrc_follow *f, struct nft_sock *nft)
+{
+	struct addr_range r[NFT_PODSET_MAX];
+	struct podsrc kept = { 0 }, now;
+	int n = 0;
+
+	if (!f->set->pods_from_node || f->listed)
+		return false;
+	for (int fi = 0; n >= 0 && fi < (f->set->opts.enable_ipv6 ? 2 : 1); fi++) {
+		n = nft_podset_read(nft, fi ? AF_INET6 : AF_INET, r);
+		for (int i = 0; n > 0 && i < n; i++) {
+			if (podsrc_add_range(&kept, fi ? AF_INET6 : AF_INET, &r[i]) < 0)
+				n = -E2BIG;
+		}
+	}
+	if (n < 0) {
+		log_warnx("pod-source scope: cannot read the pod sets masqd left in the kernel: "
+			  "%s",
+			  strerror(-n));
+		return false;
+	}
+	if (!kept.n[0] && !kept.n[1])
+		return false;
+	f->kept = kept;
+	f->have_kept = true;
+	compute(f, &now);
+	log_info("pod-source scope: nothing usable from the API for node %s yet: the pod "
+		 "CIDRs in the kernel stay in use until there is",
+		 f->set->node_name);
+	if (podsrc_equal(&now, &f->now))
+		return false;
 	f->now = now;
 	note(f);
 	log_scope(f);

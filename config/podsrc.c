@@ -87,6 +87,62 @@ int podsrc_parse_flag(const struct flag_strings *vals, bool enable_ipv6, struct 
 	return 0;
 }
 
+/* No bit of addr is set past the first plen. */
+static bool aligned(const uint8_t *addr, unsigned plen, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned bits = plen > i * 8 ? plen - (unsigned)i * 8 : 0;
+
+		if (bits < 8 && (addr[i] & (0xff >> bits)))
+			return false;
+	}
+	return true;
+}
+
+/* The widest prefix starting at cur that ends at or before hi. */
+static struct cidr widest_at(int family, const uint8_t *cur, const uint8_t *hi)
+{
+	size_t len = cidr_addr_len(family);
+	struct cidr best = { .family = family, .plen = (uint8_t)(len * 8) };
+	struct addr_range rg;
+
+	memcpy(best.addr, cur, len);
+	for (int plen = (int)len * 8 - 1; plen >= 0; plen--) {
+		struct cidr c = best;
+
+		c.plen = (uint8_t)plen;
+		cidr_to_range(&c, &rg);
+		if (!aligned(cur, (unsigned)plen, len) || memcmp(rg.hi, hi, len) > 0)
+			break;
+		best.plen = (uint8_t)plen;
+	}
+	return best;
+}
+
+int podsrc_add_range(struct podsrc *p, int family, const struct addr_range *r)
+{
+	size_t len = cidr_addr_len(family);
+	uint8_t cur[16];
+	int e;
+
+	if (!len || memcmp(r->lo, r->hi, len) > 0)
+		return -EINVAL;
+	memcpy(cur, r->lo, len);
+	for (;;) {
+		struct cidr c = widest_at(family, cur, r->hi);
+		struct addr_range rg;
+
+		if ((e = podsrc_add(p, &c)) < 0)
+			return e;
+		cidr_to_range(&c, &rg);
+		if (memcmp(rg.hi, r->hi, len) == 0)
+			return 0;
+		memcpy(cur, rg.hi, len);
+		if (addr_increment(cur, len))
+			return 0;
+	}
+}
+
 bool podsrc_scoped(const struct podsrc *p, int fi)
 {
 	return p->n[fi] > 0;

@@ -25,11 +25,12 @@ struct podsrc {
 
 /* The flag, bound alike by masqd and masqctl (needs config/flags.h): list is
  * a struct flag_strings. */
-#define MASQ_PODSRC_FLAG(list)                                                                  \
-	{                                                                                       \
-		"pod-cidr", FLAG_STRINGS, &(list), "CIDR[,CIDR...]",                            \
-			"decide only for sources in these pod CIDRs (repeatable, up to 64 per " \
-			"family); other sources keep theirs. Default: every source"             \
+#define MASQ_PODSRC_FLAG(list)                                                              \
+	{                                                                                   \
+		"pod-cidr", FLAG_STRINGS, &(list), "CIDR[,CIDR...]",                        \
+			"decide only for sources in these pod CIDRs (up to 4 times, comma " \
+			"lists, at most 64 per family); other sources keep theirs. "        \
+			"Default: every source"                                             \
 	}
 
 /* Check --pod-cidr's values: each a comma-separated list of CIDRs with no
@@ -42,6 +43,12 @@ int podsrc_parse_flag(const struct flag_strings *vals, bool enable_ipv6, struct 
 /* Add c to p unless it is there. Returns 1 when added, 0 when it was there,
  * -E2BIG when its family holds PODSRC_MAX already, -EINVAL for no family. */
 int podsrc_add(struct podsrc *p, const struct cidr *c) __attribute__((warn_unused_result));
+
+/* Add the interval r of family to p as the fewest CIDRs that cover it
+ * exactly (a pod set read back from the kernel). Returns 0, -E2BIG when
+ * they do not fit, -EINVAL for a bad family or lo > hi. */
+int podsrc_add_range(struct podsrc *p, int family, const struct addr_range *r)
+	__attribute__((warn_unused_result));
 
 /* True when the family of index fi (0 IPv4, 1 IPv6) is scoped. */
 bool podsrc_scoped(const struct podsrc *p, int fi);

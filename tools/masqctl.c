@@ -561,6 +561,12 @@ int main(int argc, char **argv)
 			usage(stderr, defs);
 			return 2;
 		}
+		if (c.source) { /* the status socket's request carries no source */
+			fprintf(stderr,
+				"masqctl: explain --live takes no --source: it shows the "
+				"scope in force; ask offline with --source and --pod-cidr\n");
+			return 2;
+		}
 		return cmd_explain_live(&c, fc.args[1]);
 	}
 	if (fc.nargs != 2 + explain && !(fc.nargs == 1 + explain && c.config)) {

@@ -46,6 +46,14 @@ expect_eq "IPv6 needs --enable-ipv6" \
 	"$rc $err"
 run render --pod-cidr 10.244.1.0/24,,10.0.0.0/8 "$cfg"
 expect_eq "an empty entry" '2 masqctl: --pod-cidr: "" is not a CIDR' "$rc $err"
+run explain --live --socket "$WORK/none.sock" --source 10.244.1.2 203.0.113.2
+expect_eq "explain --live with --source: refused, not silently ignored" \
+	"2 masqctl: explain --live takes no --source: it shows the scope in force; ask offline with --source and --pod-cidr" \
+	"$rc $err"
+run render --pod-cidr 10.1.0.0/16 --pod-cidr 10.2.0.0/16 --pod-cidr 10.3.0.0/16 \
+	--pod-cidr 10.4.0.0/16 --pod-cidr 10.5.0.0/16 "$cfg"
+expect_eq "five uses of the flag: over its bound (comma lists carry more)" \
+	"2 masqctl: flag --pod-cidr given more than 4 times" "$rc $err"
 many=$(python3 -c "print(','.join('10.%d.0.0/16' % i for i in range(65)))")
 run render --pod-cidr "$many" "$cfg"
 expect_eq "65 IPv4 CIDRs: over the bound" "2 masqctl: --pod-cidr: more than 64 IPv4 CIDRs" "$rc $err"

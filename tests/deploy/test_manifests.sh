@@ -58,6 +58,8 @@ render --set conntrackCleanup=udp >"$WORK/helm-ct.yaml"
 checked "helm conntrackCleanup" "$WORK/helm-ct.yaml" conntrack-cleanup
 expect_true "the values schema refuses conntrackCleanup=tcp" \
 	bash -c "! '$HELM' template x '$CHART' --set conntrackCleanup=tcp >/dev/null 2>&1"
+expect_true "the values schema takes a short IPv6 pod CIDR (fd00::/8, as masqd does)" \
+	quiet "$HELM" template x "$CHART" --set enableIPv6=true --set-json 'podSource.cidrs=["fd00::/8"]'
 render --set config.create=true >"$WORK/helm-cm.yaml"
 cm=$(/usr/bin/python3 -c '
 import sys, yaml

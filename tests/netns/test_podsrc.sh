@@ -81,6 +81,18 @@ expect_true "the log says it" grep -q 'IPv4 traffic is decided only from 10.244.
 out=$(q "$NODE" "$MASQCTL" explain --live --socket "$SOCK" 203.0.113.2)
 expect_true "explain --live shows the scope" \
 	grep -q 'pod-source scope: only sources in 10.244.1.0/24 are decided' <<<"$out"
+if owned_table; then
+	updates=$(count_in "$LOG" 'rules updated (')
+	printf 'nonMasqueradeCIDRs: [10.10.0.0/16, 10.20.0.0/16]\nresyncInterval: 60s\n' >"$cfg"
+	expect_true "a config change with the scope still goes incrementally" \
+		wait_until 200 log_reaches "$LOG" 'rules updated (' $((updates + 1))
+	expect_render_matches "--pod-cidr, after the incremental update" "$cfg" "${pods[@]}"
+	expect_eq "another CNI's address still keeps its source" 10.245.0.2 "$(from_cni)"
+	printf 'nonMasqueradeCIDRs: [10.10.0.0/16]\nresyncInterval: 60s\n' >"$cfg"
+	wait_until 200 log_reaches "$LOG" 'rules updated (' $((updates + 2))
+else
+	skip "this kernel has no persistent owned tables (6.9+): the incremental path"
+fi
 stop_masqd
 
 echo "== drift of the pod set is repaired (plain table: anyone can change it)"
@@ -162,6 +174,53 @@ expect_true "a new valid value moves the scope: 10.245.0.2 is a pod's now" \
 expect_eq "and 10.244.1.2 keeps its source" 10.244.1.2 "$(from_pod)"
 expect_eq "IPv6 has no pod CIDR now: every source is decided (host-network masqueraded)" \
 	2001:db8::1 "$(from_host6)"
+
+echo "== the Node deleted: its pods keep their addresses, so the scope stays"
+ctl '{"op":"delete","resource":"nodes","name":"node-a"}' >/dev/null
+gone_seen() { grep -Eq 'node node-a (is gone|does not exist)' "$LOG"; }
+expect_true "masqd saw it" wait_until 200 gone_seen
+expect_true "logged as kept" grep -q 'node node-a is gone from the API: its last pod CIDRs stay' "$LOG"
+expect_true "the scope rule stays" scoped
+expect_eq "10.244.1.2 still keeps its source" 10.244.1.2 "$(from_pod)"
+expect_eq "10.245.0.2 is still masqueraded" 203.0.113.1 "$(from_cni)"
+expect_eq "masqd_pod_cidrs{family=\"ipv4\"} still 1" 1 "$(gauge ipv4)"
+nodeobj '["10.244.1.0/24","fd00:244:1::/64"]'
+expect_true "the Node back with other ranges moves the scope" \
+	wait_until 200 log_reaches "$LOG" 'decided only from 10.244.1.0/24 (the Node' 2
+expect_eq "10.245.0.2 keeps its source again" 10.245.0.2 "$(from_cni)"
+stop_masqd
+
+echo "== restarted while the API does not answer: the kernel's pod set stays in use"
+export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=1 NODE_NAME=node-a
+start_masqd "$LOG" --config "$cfg" --enable-ipv6 --pod-cidr-from-node --serviceaccount-dir "$SA" \
+	--metrics-bind-address "$M" --healthz-bind-address ""
+unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT NODE_NAME
+expect_true "it started from the files after the wait" grep -q 'no answer from the API in' "$LOG"
+expect_true "and said it keeps the kernel's pod CIDRs" \
+	grep -q 'nothing usable from the API for node node-a yet: the pod CIDRs in the kernel stay' "$LOG"
+expect_true "the scope rule stays" scoped
+expect_eq "10.245.0.2 still keeps its source" 10.245.0.2 "$(from_cni)"
+expect_eq "the pod is masqueraded" 203.0.113.1 "$(from_pod)"
+expect_eq "IPv6 too: a host-network process keeps its source" fd10:10::1 "$(from_host6)"
+expect_eq "and the pod, IPv6, is masqueraded" 2001:db8::1 "$(from_pod6)"
+expect_eq "masqd_pod_cidrs{family=\"ipv4\"} 1" 1 "$(gauge ipv4)"
+stop_masqd
+
+echo "== restarted while the API gives a Node masqd refuses: the kernel's pod set stays too"
+nodeobj '["10.244.1.1/24"]' # host bits: the API takes it, masqd does not
+export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$API_PORT NODE_NAME=node-a
+start_masqd "$LOG" --config "$cfg" --enable-ipv6 --pod-cidr-from-node --serviceaccount-dir "$SA" \
+	--metrics-bind-address "$M" --healthz-bind-address ""
+unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT NODE_NAME
+expect_true "the Node is refused, named" grep -q 'node node-a: spec.podCIDRs\[0\]: 10.244.1.1/24 has host bits' "$LOG"
+expect_true "the kernel's pod CIDRs are kept" \
+	log_reaches "$LOG" 'nothing usable from the API for node node-a yet' 2
+expect_true "the scope rule stays" scoped
+expect_eq "10.245.0.2 still keeps its source" 10.245.0.2 "$(from_cni)"
+expect_eq "IPv6 host-network still keeps its source" fd10:10::1 "$(from_host6)"
+nodeobj '["10.245.0.0/24"]'
+expect_true "a usable version then takes over: 10.245.0.2 is a pod's" wait_until 200 cni_masqueraded
+expect_eq "IPv6 is no longer scoped (the Node has no IPv6 CIDR)" 2001:db8::1 "$(from_host6)"
 stop_masqd
 expect_true "no sanitizer report in the log" bash -c "! grep -qs Sanitizer '$LOG'"
 finish

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "agent/podsrc.h"
+#include "agent/stats.h"
 #include "config/config.h"
 #include "config/node.h"
 #include "config/podsrc.h"
@@ -328,12 +330,99 @@ static void test_batch_and_state(void **state)
 	masq_ruleset_free(plain);
 }
 
+static struct cidr net(const char *s)
+{
+	char aligned[CIDR_STRLEN];
+	struct cidr c;
+
+	assert_int_equal(cidr_parse(s, &c, aligned), 0);
+	return c;
+}
+
+static struct node_pods node_with(size_t n, ...)
+{
+	struct node_pods p = { .present = true, .n = n };
+	va_list ap;
+
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		p.v[i] = net(va_arg(ap, const char *));
+	va_end(ap);
+	return p;
+}
+
+/* The Node's pod CIDRs set, then the Node deleted (or missing from a
+ * relist): its pods keep their addresses, so the scope stays; a Node that
+ * exists again is taken as it says. */
+static void test_follow_node_gone(void **state)
+{
+	struct agent_settings s = { .pods_from_node = true, .node_name = "node-a" };
+	struct masqd_stats st = { 0 };
+	struct podsrc_follow *f;
+	struct node_pods gone = { 0 }, n;
+
+	s.opts.enable_ipv6 = true;
+	f = podsrc_follow_new(&s, &st);
+	assert_non_null(f);
+	assert_false(podsrc_scoped(podsrc_follow_now(f), 0));
+	assert_false(podsrc_follow_node(f, &gone)); /* not there yet: still open */
+	n = node_with(2, "10.244.1.0/24", "fd00:244:1::/64");
+	assert_true(podsrc_follow_node(f, &n));
+	assert_int_equal(podsrc_follow_now(f)->n[0], 1);
+	assert_false(podsrc_follow_node(f, &gone));
+	assert_int_equal(podsrc_follow_now(f)->n[0], 1);
+	assert_int_equal(podsrc_follow_now(f)->n[1], 1);
+	assert_true(cidr_equal(&podsrc_follow_now(f)->v[0][0], &n.v[0]));
+	assert_false(st.pods.node_present);
+	assert_int_equal(st.pods.n[0], 1);
+	n = node_with(1, "10.245.0.0/24"); /* recreated, given another range */
+	assert_true(podsrc_follow_node(f, &n));
+	assert_int_equal(podsrc_follow_now(f)->n[0], 1);
+	assert_int_equal(podsrc_follow_now(f)->n[1], 0);
+	assert_true(cidr_equal(&podsrc_follow_now(f)->v[0][0], &n.v[0]));
+	podsrc_follow_free(f);
+}
+
+static int add_range(struct podsrc *p, const char *lo, const char *hi)
+{
+	struct cidr a = host(lo), b = host(hi);
+	struct addr_range r;
+
+	memcpy(r.lo, a.addr, sizeof(r.lo));
+	memcpy(r.hi, b.addr, sizeof(r.hi));
+	return podsrc_add_range(p, a.family, &r);
+}
+
+/* The kernel's pod set read back (intervals) into the fewest CIDRs. */
+static void test_add_range(void **state)
+{
+	char text[PODSRC_TEXT_LEN];
+	struct podsrc p = { 0 };
+
+	assert_int_equal(add_range(&p, "10.244.1.0", "10.244.2.255"), 0);
+	assert_int_equal(add_range(&p, "10.0.0.1", "10.0.0.6"), 0);
+	podsrc_format(&p, 0, text);
+	assert_string_equal(text, "10.244.1.0/24, 10.244.2.0/24, 10.0.0.1/32, 10.0.0.2/31, "
+				  "10.0.0.4/31, 10.0.0.6/32");
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(add_range(&p, "0.0.0.0", "255.255.255.255"), 0);
+	assert_int_equal(add_range(&p, "fd00:244:1::", "fd00:244:1::ffff:ffff:ffff:ffff"), 0);
+	assert_int_equal(add_range(&p, "ffff::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), 0);
+	podsrc_format(&p, 0, text);
+	assert_string_equal(text, "0.0.0.0/0");
+	podsrc_format(&p, 1, text);
+	assert_string_equal(text, "fd00:244:1::/64, ffff::/16");
+	assert_int_equal(add_range(&p, "::1", "fffe::"), -E2BIG); /* 143 prefixes */
+	assert_int_equal(add_range(&p, "10.0.0.2", "10.0.0.1"), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_flag_accepted),  cmocka_unit_test(test_flag_rejected),
-		cmocka_unit_test(test_node_pod_cidrs), cmocka_unit_test(test_node_rejected),
-		cmocka_unit_test(test_ruleset_scope),  cmocka_unit_test(test_batch_and_state),
+		cmocka_unit_test(test_flag_accepted),	 cmocka_unit_test(test_flag_rejected),
+		cmocka_unit_test(test_node_pod_cidrs),	 cmocka_unit_test(test_node_rejected),
+		cmocka_unit_test(test_ruleset_scope),	 cmocka_unit_test(test_batch_and_state),
+		cmocka_unit_test(test_follow_node_gone), cmocka_unit_test(test_add_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
