@@ -141,6 +141,15 @@ bool addr_increment(uint8_t *a, size_t len)
 	return true;
 }
 
+bool addr_decrement(uint8_t *a, size_t len)
+{
+	for (size_t i = len; i-- > 0;) {
+		if (a[i]-- != 0)
+			return false;
+	}
+	return true;
+}
+
 static int range_cmp(const void *x, const void *y, void *len)
 {
 	const struct addr_range *a = x, *b = y;
