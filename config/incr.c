@@ -21,6 +21,7 @@ struct masq_incr {
 	struct list keep, masq; /* the config's nonMasqueradeCIDRs and masqueradeCIDRs */
 	struct cidr ll[2]; /* the link-local prefixes kept */
 	size_t nll;
+	size_t ncidrs[2]; /* keep's and the link-local prefixes, by family */
 };
 
 void masq_delta_clear(struct masq_delta *d)
@@ -71,6 +72,8 @@ int masq_incr_new(const struct masq_config *cfg, const struct masq_opts *opts,
 			memcpy(keep, cfg->cidrs, n * sizeof(*keep));
 		x->nll = cfg_link_local(cfg, opts, x->ll);
 		memcpy(keep + n, x->ll, x->nll * sizeof(*keep));
+		for (size_t i = 0; i < n + x->nll; i++)
+			x->ncidrs[keep[i].family == AF_INET6]++;
 	}
 	for (int f = 0; r == 0 && f < x->families; f++) {
 		x->ix[f] = lpm_index_new(f ? AF_INET6 : AF_INET, keep, n + x->nll, cfg->masq_cidrs,
@@ -97,6 +100,8 @@ static int change(struct masq_incr *x, const struct cidr *c, bool keep, int delt
 
 	for (int f = 0; r == 0 && f < x->families; f++)
 		r = lpm_index_change(x->ix[f], c, keep, delta);
+	if (keep)
+		x->ncidrs[c->family == AF_INET6] += (size_t)delta; /* -1: wraps back */
 	return r;
 }
 
@@ -176,6 +181,11 @@ int masq_incr_update(struct masq_incr *x, const struct masq_config *cfg, struct 
 	if (r < 0)
 		masq_delta_clear(ret);
 	return r;
+}
+
+size_t masq_incr_cidrs(const struct masq_incr *x, int family)
+{
+	return x->ncidrs[family == AF_INET6];
 }
 
 static const struct lpm_index *index_of(const struct masq_incr *x, int family)

@@ -37,6 +37,10 @@ void masq_incr_free(struct masq_incr *x);
 int masq_incr_update(struct masq_incr *x, const struct masq_config *cfg, struct masq_delta *ret)
 	__attribute__((warn_unused_result));
 
+/* The non-masquerade prefixes of family in the config (link-local
+ * included), counted as they change. */
+size_t masq_incr_cidrs(const struct masq_incr *x, int family);
+
 /* The sets now: how many intervals family's holds, whether it is the whole
  * space, and its intervals (O(n), malloc'ed; the count or -ENOMEM). */
 size_t masq_incr_count(const struct masq_incr *x, int family);

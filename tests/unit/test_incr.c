@@ -124,7 +124,15 @@ static void check(const struct masq_incr *x, const struct masq_config *cfg,
 		  struct addr_range *model[2], size_t nmodel[2])
 {
 	struct masq_ruleset *rs;
+	struct cidr ll[2];
+	size_t ncidrs[2] = { 0, 0 }, nll = cfg_link_local(cfg, &opts, ll);
 
+	for (size_t i = 0; i < cfg->ncidrs; i++)
+		ncidrs[cfg->cidrs[i].family == AF_INET6]++;
+	for (size_t i = 0; i < nll; i++)
+		ncidrs[ll[i].family == AF_INET6]++;
+	assert_int_equal(masq_incr_cidrs(x, AF_INET), ncidrs[0]);
+	assert_int_equal(masq_incr_cidrs(x, AF_INET6), ncidrs[1]);
 	assert_int_equal(masq_ruleset_build(cfg, &opts, &rs), 0);
 	for (int f = 0; f < 2; f++) {
 		int family = f ? AF_INET6 : AF_INET;
