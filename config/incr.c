@@ -19,8 +19,7 @@ struct masq_incr {
 	struct lpm_index *ix[2];
 	int families;
 	struct list keep, masq; /* the config's nonMasqueradeCIDRs and masqueradeCIDRs */
-	struct cidr ll[2]; /* the link-local prefixes kept */
-	size_t nll;
+	struct list ll; /* the link-local prefixes kept */
 	size_t ncidrs[2]; /* keep's and the link-local prefixes, by family */
 };
 
@@ -41,6 +40,7 @@ void masq_incr_free(struct masq_incr *x)
 		lpm_index_free(x->ix[f]);
 	free(x->keep.v);
 	free(x->masq.v);
+	free(x->ll.v);
 	free(x);
 }
 
@@ -62,7 +62,7 @@ int masq_incr_new(const struct masq_config *cfg, const struct masq_opts *opts,
 {
 	struct masq_incr *x = calloc(1, sizeof(*x));
 	struct cidr *keep = calloc(cfg->ncidrs + 2, sizeof(*keep));
-	size_t n = cfg->ncidrs;
+	size_t n = cfg->ncidrs, nll = 0;
 	int r = x && keep ? 0 : -ENOMEM;
 
 	if (r == 0) {
@@ -70,13 +70,12 @@ int masq_incr_new(const struct masq_config *cfg, const struct masq_opts *opts,
 		x->families = opts->enable_ipv6 ? 2 : 1;
 		if (n)
 			memcpy(keep, cfg->cidrs, n * sizeof(*keep));
-		x->nll = cfg_link_local(cfg, opts, x->ll);
-		memcpy(keep + n, x->ll, x->nll * sizeof(*keep));
-		for (size_t i = 0; i < n + x->nll; i++)
+		nll = cfg_link_local(cfg, opts, keep + n);
+		for (size_t i = 0; i < n + nll; i++)
 			x->ncidrs[keep[i].family == AF_INET6]++;
 	}
 	for (int f = 0; r == 0 && f < x->families; f++) {
-		x->ix[f] = lpm_index_new(f ? AF_INET6 : AF_INET, keep, n + x->nll, cfg->masq_cidrs,
+		x->ix[f] = lpm_index_new(f ? AF_INET6 : AF_INET, keep, n + nll, cfg->masq_cidrs,
 					 cfg->nmasq);
 		r = x->ix[f] ? 0 : -ENOMEM;
 	}
@@ -84,6 +83,8 @@ int masq_incr_new(const struct masq_config *cfg, const struct masq_opts *opts,
 		r = list_set(&x->keep, cfg->cidrs, cfg->ncidrs);
 	if (r == 0)
 		r = list_set(&x->masq, cfg->masq_cidrs, cfg->nmasq);
+	if (r == 0)
+		r = list_set(&x->ll, keep + n, nll);
 	free(keep);
 	if (r < 0) {
 		masq_incr_free(x);
@@ -105,28 +106,67 @@ static int change(struct masq_incr *x, const struct cidr *c, bool keep, int delt
 	return r;
 }
 
-/* Byte for byte: a false "different" only costs a re-resolution. */
-static bool same(const struct cidr *a, const struct cidr *b)
+#define SCAN_BLOCK 256 /* CIDRs compared by one memcmp */
+
+/* How many leading CIDRs of a and b (n each at most) are byte for byte
+ * the same: a block at a time at memory speed, then one by one. Padding
+ * bytes that differ only make a CIDR look changed, which costs its
+ * re-resolution and nothing else. */
+static size_t same_head(const struct cidr *a, const struct cidr *b, size_t n)
 {
-	return a->family == b->family && a->plen == b->plen &&
-	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+	size_t i = 0;
+
+	while (i + SCAN_BLOCK <= n && memcmp(a + i, b + i, SCAN_BLOCK * sizeof(*a)) == 0)
+		i += SCAN_BLOCK;
+	while (i < n && memcmp(a + i, b + i, sizeof(*a)) == 0)
+		i++;
+	return i;
+}
+
+/* The same from the end: a[na - 1], b[nb - 1] backwards, n at most. */
+static size_t same_tail(const struct cidr *a, size_t na, const struct cidr *b, size_t nb, size_t n)
+{
+	size_t j = 0;
+
+	while (j + SCAN_BLOCK <= n && memcmp(a + na - j - SCAN_BLOCK, b + nb - j - SCAN_BLOCK,
+					     SCAN_BLOCK * sizeof(*a)) == 0)
+		j += SCAN_BLOCK;
+	while (j < n && memcmp(a + na - 1 - j, b + nb - 1 - j, sizeof(*a)) == 0)
+		j++;
+	return j;
+}
+
+/* old becomes now, which differs from it only in [i, n - j): in place, and
+ * without moving anything when the middle kept its length. */
+static int list_patch(struct list *old, const struct cidr *now, size_t n, size_t i, size_t j)
+{
+	size_t wa = old->n - i - j, wb = n - i - j;
+
+	if (wa != wb) {
+		struct cidr *c = wb > wa ? realloc(old->v, n * sizeof(*c)) : old->v;
+
+		if (!c)
+			return -ENOMEM;
+		memmove(c + i + wb, c + i + wa, j * sizeof(*c));
+		old->v = c;
+		old->n = n;
+	}
+	if (wb)
+		memcpy(old->v + i, now + i, wb * sizeof(*now));
+	return 0;
 }
 
 /* The prefixes of old that now lacks go, those of now that old lacked come.
  * Both lists are deduplicated. The common head and tail are skipped; the
  * rest is matched with a hash table (cidr_first_equal over both). */
-static int diff(struct masq_incr *x, const struct list *old, const struct cidr *now, size_t n,
-		bool keep)
+static int diff(struct masq_incr *x, struct list *old, const struct cidr *now, size_t n, bool keep)
 {
-	size_t i = 0, j = 0, wa, wb, *first;
+	size_t i = same_head(old->v, now, old->n < n ? old->n : n), j, wa, wb, *first;
 	struct cidr *both;
 	bool *matched;
 	int r = 0;
 
-	while (i < old->n && i < n && same(&old->v[i], &now[i]))
-		i++;
-	while (j < old->n - i && j < n - i && same(&old->v[old->n - 1 - j], &now[n - 1 - j]))
-		j++;
+	j = same_tail(old->v, old->n, now, n, (old->n < n ? old->n : n) - i);
 	wa = old->n - i - j;
 	wb = n - i - j;
 	if (wa + wb == 0)
@@ -150,6 +190,8 @@ static int diff(struct masq_incr *x, const struct list *old, const struct cidr *
 		if (!matched[k])
 			r = change(x, &both[k], keep, -1);
 	}
+	if (r == 0)
+		r = list_patch(old, now, n, i, j);
 	free(both);
 	free(first);
 	free(matched);
@@ -158,7 +200,6 @@ static int diff(struct masq_incr *x, const struct list *old, const struct cidr *
 
 int masq_incr_update(struct masq_incr *x, const struct masq_config *cfg, struct masq_delta *ret)
 {
-	struct list ll = { .v = x->ll, .n = x->nll };
 	struct cidr now[2];
 	size_t nll = cfg_link_local(cfg, x->opts, now);
 	int r;
@@ -166,18 +207,12 @@ int masq_incr_update(struct masq_incr *x, const struct masq_config *cfg, struct 
 	memset(ret, 0, sizeof(*ret));
 	r = diff(x, &x->keep, cfg->cidrs, cfg->ncidrs, true);
 	if (r == 0)
-		r = diff(x, &ll, now, nll, true);
+		r = diff(x, &x->ll, now, nll, true);
 	if (r == 0)
 		r = diff(x, &x->masq, cfg->masq_cidrs, cfg->nmasq, false);
 	for (int f = 0; r == 0 && f < x->families; f++)
 		r = lpm_index_commit(x->ix[f], &ret->del[f], &ret->ndel[f], &ret->add[f],
 				     &ret->nadd[f]);
-	if (r == 0)
-		r = list_set(&x->keep, cfg->cidrs, cfg->ncidrs);
-	if (r == 0)
-		r = list_set(&x->masq, cfg->masq_cidrs, cfg->nmasq);
-	memcpy(x->ll, now, sizeof(now));
-	x->nll = nll;
 	if (r < 0)
 		masq_delta_clear(ret);
 	return r;

@@ -208,6 +208,71 @@ static void test_random_deltas_match_full_build(void **state)
 		run(seed, 150, seed % 3 ? 1 : 8);
 }
 
+/* Lists longer than the scan's blocks: CIDRs inserted, removed and
+ * replaced anywhere, the middle growing and shrinking. */
+static void test_long_lists(void **state)
+{
+	enum { LONG = 3000 };
+	struct cidr *keep = calloc(LONG + 64, sizeof(*keep)), masq[1];
+	struct masq_config cfg = { .cidrs = keep, .masq_cidrs = masq, .nmasq = 1 };
+	struct addr_range *model[2];
+	size_t nmodel[2] = { 0, 0 }, cap = 2 * LONG + 64;
+	struct masq_incr *x;
+	unsigned seed = 7, next = 0;
+	struct addr_range *r;
+	int n;
+
+	assert_non_null(keep);
+	for (; cfg.ncidrs < LONG; next++) /* 10.a.b.0/24, b even: none touch */
+		keep[cfg.ncidrs++] = (struct cidr){ .family = AF_INET,
+						    .addr = { 10, (uint8_t)(next / 128),
+							      (uint8_t)(next % 128 * 2) },
+						    .plen = 24 };
+	masq[0] = (struct cidr){ .family = AF_INET, .addr = { 10, 3, 4, 64 }, .plen = 26 };
+	assert_int_equal(masq_incr_new(&cfg, &opts, &x), 0);
+	for (int f = 0; f < 2; f++) {
+		model[f] = calloc(cap, sizeof(*model[f]));
+		assert_non_null(model[f]);
+		n = masq_incr_ranges(x, f ? AF_INET6 : AF_INET, &r);
+		assert_true(n >= 0);
+		memcpy(model[f], r, (size_t)n * sizeof(*r));
+		nmodel[f] = (size_t)n;
+		free(r);
+	}
+	for (int s = 0; s < 40; s++) {
+		struct masq_delta d;
+		size_t at = (size_t)rand_r(&seed) % cfg.ncidrs;
+
+		switch (s % 3) {
+		case 0: /* a new one in the middle */
+			memmove(&keep[at + 1], &keep[at], (cfg.ncidrs - at) * sizeof(*keep));
+			keep[at] = (struct cidr){ .family = AF_INET,
+						  .addr = { 10, (uint8_t)(next / 128),
+							    (uint8_t)(next % 128 * 2) },
+						  .plen = 24 };
+			next++;
+			cfg.ncidrs++;
+			break;
+		case 1: /* one goes */
+			memmove(&keep[at], &keep[at + 1], (cfg.ncidrs - at - 1) * sizeof(*keep));
+			cfg.ncidrs--;
+			break;
+		default: /* one replaced by its neighbour's odd twin: it touches it */
+			keep[at].addr[2] |= 1;
+			break;
+		}
+		assert_int_equal(masq_incr_update(x, &cfg, &d), 0);
+		for (int f = 0; f < 2; f++)
+			apply(model[f], &nmodel[f], d.del[f], d.ndel[f], d.add[f], d.nadd[f], cap);
+		check(x, &cfg, model, nmodel);
+		masq_delta_clear(&d);
+	}
+	masq_incr_free(x);
+	free(model[0]);
+	free(model[1]);
+	free(keep);
+}
+
 /* An unchanged config changes nothing, and a prefix that goes and comes
  * back within one update sends nothing. */
 static void test_no_change_sends_nothing(void **state)
@@ -287,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_exception_splits_and_joins),
 		cmocka_unit_test(test_index_refuses_unknown_removal),
 		cmocka_unit_test(test_random_deltas_match_full_build),
+		cmocka_unit_test(test_long_lists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
