@@ -150,6 +150,19 @@ static void check(const struct masq_incr *x, const struct masq_config *cfg,
 	masq_ruleset_free(rs);
 }
 
+/* x moves to cfg; its delta goes to the kernel model; all three agree. */
+static void step(struct masq_incr *x, const struct masq_config *cfg, struct addr_range *model[2],
+		 size_t nmodel[2], size_t cap)
+{
+	struct masq_delta d;
+
+	assert_int_equal(masq_incr_update(x, cfg, &d), 0);
+	for (int f = 0; f < 2; f++)
+		apply(model[f], &nmodel[f], d.del[f], d.ndel[f], d.add[f], d.nadd[f], cap);
+	check(x, cfg, model, nmodel);
+	masq_delta_clear(&d);
+}
+
 static void run(unsigned seed, int steps, int max_changes)
 {
 	struct cidr keep[POOL + 1], masq[POOL + 1];
@@ -178,7 +191,6 @@ static void run(unsigned seed, int steps, int max_changes)
 	check(x, &cfg, model, nmodel);
 	for (int s = 0; s < steps; s++) {
 		int k = 1 + rand_r(&seed) % max_changes;
-		struct masq_delta d;
 
 		for (int i = 0; i < k; i++) {
 			if (rand_r(&seed) % 2)
@@ -190,11 +202,7 @@ static void run(unsigned seed, int steps, int max_changes)
 			cfg.masq_link_local = !cfg.masq_link_local;
 		if (rand_r(&seed) % 10 == 0)
 			cfg.masq_link_local6 = !cfg.masq_link_local6;
-		assert_int_equal(masq_incr_update(x, &cfg, &d), 0);
-		for (int f = 0; f < 2; f++)
-			apply(model[f], &nmodel[f], d.del[f], d.ndel[f], d.add[f], d.nadd[f], cap);
-		check(x, &cfg, model, nmodel);
-		masq_delta_clear(&d);
+		step(x, &cfg, model, nmodel, cap);
 	}
 	masq_incr_free(x);
 	free(model[0]);
@@ -240,7 +248,6 @@ static void test_long_lists(void **state)
 		free(r);
 	}
 	for (int s = 0; s < 40; s++) {
-		struct masq_delta d;
 		size_t at = (size_t)rand_r(&seed) % cfg.ncidrs;
 
 		switch (s % 3) {
@@ -261,11 +268,7 @@ static void test_long_lists(void **state)
 			keep[at].addr[2] |= 1;
 			break;
 		}
-		assert_int_equal(masq_incr_update(x, &cfg, &d), 0);
-		for (int f = 0; f < 2; f++)
-			apply(model[f], &nmodel[f], d.del[f], d.ndel[f], d.add[f], d.nadd[f], cap);
-		check(x, &cfg, model, nmodel);
-		masq_delta_clear(&d);
+		step(x, &cfg, model, nmodel, cap);
 	}
 	masq_incr_free(x);
 	free(model[0]);
