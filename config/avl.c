@@ -85,6 +85,21 @@ struct avl *avl_floor(struct avl *root, const void *key, avl_cmp cmp)
 	return best;
 }
 
+struct avl *avl_before(struct avl *root, const void *key, avl_cmp cmp)
+{
+	struct avl *best = NULL;
+
+	while (root) {
+		if (cmp(key, root) > 0) {
+			best = root;
+			root = root->r;
+		} else {
+			root = root->l;
+		}
+	}
+	return best;
+}
+
 struct avl *avl_after(struct avl *root, const void *key, avl_cmp cmp)
 {
 	struct avl *best = NULL;

@@ -20,6 +20,9 @@ struct avl *avl_find(struct avl *root, const void *key, avl_cmp cmp);
 /* The last node at or before key, or NULL. */
 struct avl *avl_floor(struct avl *root, const void *key, avl_cmp cmp);
 
+/* The last node strictly before key, or NULL. */
+struct avl *avl_before(struct avl *root, const void *key, avl_cmp cmp);
+
 /* The first node strictly after key, or NULL. */
 struct avl *avl_after(struct avl *root, const void *key, avl_cmp cmp);
 
