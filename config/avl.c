@@ -1,198 +1,235 @@
 /* The AVL tree: rebalanced on the way back up from each insert or removal. */
 #include "config/avl.h"
 
-static int height(const struct avl *n)
+#include <stdlib.h>
+#include <string.h>
+
+#define N(i) ((struct avl *)avl_at(p, (i)))
+
+uint32_t avl_alloc(struct avl_pool *p)
 {
-	return n ? n->h : 0;
+	uint32_t i = p->free;
+
+	if (i) {
+		p->free = N(i)->l;
+	} else {
+		if (p->used == UINT32_MAX - 1)
+			return 0;
+		if (p->used % AVL_CHUNK == 0) {
+			uint8_t **c = realloc(p->chunk, (p->nchunk + 1) * sizeof(*c));
+
+			if (!c)
+				return 0;
+			p->chunk = c;
+			c[p->nchunk] = malloc(AVL_CHUNK * p->size);
+			if (!c[p->nchunk])
+				return 0;
+			p->nchunk++;
+		}
+		i = ++p->used;
+	}
+	memset(avl_at(p, i), 0, p->size);
+	return i;
 }
 
-static void fix_height(struct avl *n)
+void avl_release(struct avl_pool *p, uint32_t i)
 {
-	int l = height(n->l), r = height(n->r);
-
-	n->h = 1 + (l > r ? l : r);
+	N(i)->l = p->free;
+	p->free = i;
 }
 
-static struct avl *rotate_right(struct avl *n)
+void avl_pool_clear(struct avl_pool *p)
 {
-	struct avl *l = n->l;
+	for (size_t i = 0; i < p->nchunk; i++)
+		free(p->chunk[i]);
+	free(p->chunk);
+	p->chunk = NULL;
+	p->nchunk = 0;
+	p->used = p->free = 0;
+}
 
-	n->l = l->r;
-	l->r = n;
-	fix_height(n);
-	fix_height(l);
+static int height(const struct avl_pool *p, uint32_t i)
+{
+	return i ? N(i)->h : 0;
+}
+
+static void fix_height(const struct avl_pool *p, uint32_t i)
+{
+	int l = height(p, N(i)->l), r = height(p, N(i)->r);
+
+	N(i)->h = (uint8_t)(1 + (l > r ? l : r));
+}
+
+static uint32_t rotate_right(const struct avl_pool *p, uint32_t i)
+{
+	uint32_t l = N(i)->l;
+
+	N(i)->l = N(l)->r;
+	N(l)->r = i;
+	fix_height(p, i);
+	fix_height(p, l);
 	return l;
 }
 
-static struct avl *rotate_left(struct avl *n)
+static uint32_t rotate_left(const struct avl_pool *p, uint32_t i)
 {
-	struct avl *r = n->r;
+	uint32_t r = N(i)->r;
 
-	n->r = r->l;
-	r->l = n;
-	fix_height(n);
-	fix_height(r);
+	N(i)->r = N(r)->l;
+	N(r)->l = i;
+	fix_height(p, i);
+	fix_height(p, r);
 	return r;
 }
 
-static struct avl *balance(struct avl *n)
+static uint32_t balance(const struct avl_pool *p, uint32_t i)
 {
+	struct avl *n = N(i);
 	int b;
 
-	fix_height(n);
-	b = height(n->l) - height(n->r);
+	fix_height(p, i);
+	b = height(p, n->l) - height(p, n->r);
 	if (b > 1) {
-		if (height(n->l->l) < height(n->l->r))
-			n->l = rotate_left(n->l);
-		return rotate_right(n);
+		if (height(p, N(n->l)->l) < height(p, N(n->l)->r))
+			n->l = rotate_left(p, n->l);
+		return rotate_right(p, i);
 	}
 	if (b < -1) {
-		if (height(n->r->r) < height(n->r->l))
-			n->r = rotate_right(n->r);
-		return rotate_left(n);
+		if (height(p, N(n->r)->r) < height(p, N(n->r)->l))
+			n->r = rotate_right(p, n->r);
+		return rotate_left(p, i);
 	}
-	return n;
+	return i;
 }
 
-struct avl *avl_find(struct avl *root, const void *key, avl_cmp cmp)
+uint32_t avl_find(const struct avl_pool *p, uint32_t root, const void *key, avl_cmp cmp)
 {
 	while (root) {
-		int c = cmp(key, root);
+		int c = cmp(p, key, N(root));
 
 		if (c == 0)
 			return root;
-		root = c < 0 ? root->l : root->r;
+		root = c < 0 ? N(root)->l : N(root)->r;
 	}
-	return NULL;
+	return 0;
 }
 
-struct avl *avl_floor(struct avl *root, const void *key, avl_cmp cmp)
+/* The last record whose comparison with key is below limit (0: at or
+ * before key; 1: strictly before). */
+static uint32_t last_below(const struct avl_pool *p, uint32_t root, const void *key, avl_cmp cmp,
+			   int limit)
 {
-	struct avl *best = NULL;
+	uint32_t best = 0;
 
 	while (root) {
-		int c = cmp(key, root);
-
-		if (c == 0)
-			return root;
-		if (c > 0) {
+		if (cmp(p, key, N(root)) >= limit) {
 			best = root;
-			root = root->r;
+			root = N(root)->r;
 		} else {
-			root = root->l;
+			root = N(root)->l;
 		}
 	}
 	return best;
 }
 
-struct avl *avl_before(struct avl *root, const void *key, avl_cmp cmp)
+uint32_t avl_floor(const struct avl_pool *p, uint32_t root, const void *key, avl_cmp cmp)
 {
-	struct avl *best = NULL;
+	return last_below(p, root, key, cmp, 0);
+}
+
+uint32_t avl_before(const struct avl_pool *p, uint32_t root, const void *key, avl_cmp cmp)
+{
+	return last_below(p, root, key, cmp, 1);
+}
+
+uint32_t avl_after(const struct avl_pool *p, uint32_t root, const void *key, avl_cmp cmp)
+{
+	uint32_t best = 0;
 
 	while (root) {
-		if (cmp(key, root) > 0) {
+		if (cmp(p, key, N(root)) < 0) {
 			best = root;
-			root = root->r;
+			root = N(root)->l;
 		} else {
-			root = root->l;
+			root = N(root)->r;
 		}
 	}
 	return best;
 }
 
-struct avl *avl_after(struct avl *root, const void *key, avl_cmp cmp)
-{
-	struct avl *best = NULL;
-
-	while (root) {
-		if (cmp(key, root) < 0) {
-			best = root;
-			root = root->l;
-		} else {
-			root = root->r;
-		}
-	}
-	return best;
-}
-
-static struct avl *insert(struct avl *t, struct avl *n, const void *key, avl_cmp cmp)
+static uint32_t insert(const struct avl_pool *p, uint32_t t, uint32_t n, const void *key,
+		       avl_cmp cmp)
 {
 	if (!t) {
-		n->l = n->r = NULL;
-		n->h = 1;
+		N(n)->l = N(n)->r = 0;
+		N(n)->h = 1;
 		return n;
 	}
-	if (cmp(key, t) < 0)
-		t->l = insert(t->l, n, key, cmp);
+	if (cmp(p, key, N(t)) < 0)
+		N(t)->l = insert(p, N(t)->l, n, key, cmp);
 	else
-		t->r = insert(t->r, n, key, cmp);
-	return balance(t);
+		N(t)->r = insert(p, N(t)->r, n, key, cmp);
+	return balance(p, t);
 }
 
-void avl_insert(struct avl **root, struct avl *n, const void *key, avl_cmp cmp)
+void avl_insert(const struct avl_pool *p, uint32_t *root, uint32_t n, const void *key, avl_cmp cmp)
 {
-	*root = insert(*root, n, key, cmp);
+	*root = insert(p, *root, n, key, cmp);
 }
 
-static struct avl *remove_first(struct avl *t, struct avl **ret)
+static uint32_t remove_first(const struct avl_pool *p, uint32_t t, uint32_t *ret)
 {
-	if (!t->l) {
+	if (!N(t)->l) {
 		*ret = t;
-		return t->r;
+		return N(t)->r;
 	}
-	t->l = remove_first(t->l, ret);
-	return balance(t);
+	N(t)->l = remove_first(p, N(t)->l, ret);
+	return balance(p, t);
 }
 
-static struct avl *remove(struct avl *t, const void *key, avl_cmp cmp, struct avl **ret)
+static uint32_t remove(const struct avl_pool *p, uint32_t t, const void *key, avl_cmp cmp,
+		       uint32_t *ret)
 {
-	struct avl *m, *r;
+	uint32_t m, r;
 	int c;
 
 	if (!t)
-		return NULL;
-	c = cmp(key, t);
+		return 0;
+	c = cmp(p, key, N(t));
 	if (c < 0) {
-		t->l = remove(t->l, key, cmp, ret);
+		N(t)->l = remove(p, N(t)->l, key, cmp, ret);
 	} else if (c > 0) {
-		t->r = remove(t->r, key, cmp, ret);
+		N(t)->r = remove(p, N(t)->r, key, cmp, ret);
 	} else {
 		*ret = t;
-		if (!t->r)
-			return t->l;
-		r = remove_first(t->r, &m);
-		m->l = t->l;
-		m->r = r;
-		return balance(m);
+		if (!N(t)->r)
+			return N(t)->l;
+		r = remove_first(p, N(t)->r, &m);
+		N(m)->l = N(t)->l;
+		N(m)->r = r;
+		return balance(p, m);
 	}
-	return balance(t);
+	return balance(p, t);
 }
 
-struct avl *avl_remove(struct avl **root, const void *key, avl_cmp cmp)
+uint32_t avl_remove(const struct avl_pool *p, uint32_t *root, const void *key, avl_cmp cmp)
 {
-	struct avl *got = NULL;
+	uint32_t got = 0;
 
-	*root = remove(*root, key, cmp, &got);
+	*root = remove(p, *root, key, cmp, &got);
 	return got;
 }
 
-struct avl *avl_build(struct avl **v, size_t n)
+uint32_t avl_build(const struct avl_pool *p, const uint32_t *v, size_t n)
 {
 	size_t mid = n / 2;
-	struct avl *t;
+	uint32_t t;
 
 	if (n == 0)
-		return NULL;
+		return 0;
 	t = v[mid];
-	t->l = avl_build(v, mid);
-	t->r = avl_build(v + mid + 1, n - mid - 1);
-	fix_height(t);
+	N(t)->l = avl_build(p, v, mid);
+	N(t)->r = avl_build(p, v + mid + 1, n - mid - 1);
+	fix_height(p, t);
 	return t;
-}
-
-struct avl *avl_first(struct avl *root)
-{
-	while (root && root->l)
-		root = root->l;
-	return root;
 }

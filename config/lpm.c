@@ -62,18 +62,7 @@ struct out {
 /* Append [lo, hi], joining it to the last interval when they touch. */
 static void emit(struct out *o, const uint8_t *lo, const uint8_t *hi)
 {
-	if (o->n) {
-		uint8_t next[16];
-
-		memcpy(next, o->v[o->n - 1].hi, o->len);
-		if (!addr_increment(next, o->len) && memcmp(next, lo, o->len) == 0) {
-			memcpy(o->v[o->n - 1].hi, hi, o->len);
-			return;
-		}
-	}
-	memset(&o->v[o->n], 0, sizeof(o->v[0]));
-	memcpy(o->v[o->n].lo, lo, o->len);
-	memcpy(o->v[o->n++].hi, hi, o->len);
+	range_append(o->v, &o->n, lo, hi, o->len);
 }
 
 /* The sweep: pos is the first address not decided yet; done once pos

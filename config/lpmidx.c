@@ -1,10 +1,13 @@
 /* The kept resolution: a prefix tree ordered as lpm_prefix_cmp (start, then
- * shorter first) and an interval tree ordered by start. Addresses are
- * compared on all 16 bytes: an IPv4 one is zero past its 4. */
+ * shorter first) and an interval tree ordered by start, each of small
+ * records in a pool (config/avl.h) holding only the family's address bytes:
+ * 24 bytes a prefix and 24 an interval for IPv4. Keys are 16 bytes, an IPv4
+ * address zero past its 4. */
 #include "config/lpmidx.h"
 
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,30 +17,32 @@
 
 struct pnode {
 	struct avl a;
-	struct lpm_prefix p; /* p.keep: nkeep > 0, as an equal pair counts as keep */
-	uint32_t nkeep, nmasq;
+	uint8_t plen;
+	uint16_t nkeep, nmasq; /* keep wins an equal pair, as in lpm_resolve */
+	uint8_t lo[]; /* the family's length */
 };
 
 struct inode {
 	struct avl a;
-	struct addr_range r;
-	size_t fresh; /* 1 + its place in fresh[] when it joined since the last commit */
+	uint32_t fresh; /* 1 + its place in fresh[] when it joined since the last commit */
+	uint8_t lohi[]; /* lo, then hi, each the family's length */
 };
 
 struct lpm_index {
 	size_t len;
-	struct avl *prefixes, *ranges;
+	struct avl_pool pp, ip; /* prefixes, intervals; ctx: len */
+	uint32_t prefixes, ranges; /* the roots */
 	size_t nranges;
 	struct lpm_prefix *dirty; /* the prefixes changed since the last commit */
 	size_t ndirty, cdirty;
 	struct addr_range *gone; /* intervals of the last commit removed since */
 	size_t ngone, cgone;
-	struct inode **fresh; /* intervals inserted since the last commit */
+	uint32_t *fresh; /* intervals inserted since the last commit */
 	size_t nfresh, cfresh;
 };
 
-#define PNODE(n) ((struct pnode *)(void *)(n))
-#define INODE(n) ((struct inode *)(void *)(n))
+#define PN(ix, i) ((struct pnode *)avl_at(&(ix)->pp, (i)))
+#define IN(ix, i) ((struct inode *)avl_at(&(ix)->ip, (i)))
 
 static uint64_t be64(const uint8_t *p)
 {
@@ -47,30 +52,70 @@ static uint64_t be64(const uint8_t *p)
 	return be64toh(v);
 }
 
-/* memcmp of two 16-byte addresses, without a call: the trees' hot path */
-static int addr_cmp(const uint8_t *a, const uint8_t *b)
+static uint32_t be32(const uint8_t *p)
 {
-	uint64_t x = be64(a), y = be64(b);
+	uint32_t v;
 
-	if (x == y) {
-		x = be64(a + 8);
-		y = be64(b + 8);
+	memcpy(&v, p, sizeof(v));
+	return be32toh(v);
+}
+
+/* memcmp of two addresses of len (4 or 16) bytes, without a call: the
+ * trees' hot path. -1, 0 or 1. */
+static int addr_cmp(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	uint64_t x, y;
+
+	if (len == 4) {
+		x = be32(a);
+		y = be32(b);
+	} else {
+		x = be64(a);
+		y = be64(b);
+		if (x == y) {
+			x = be64(a + 8);
+			y = be64(b + 8);
+		}
 	}
 	return (x > y) - (x < y);
 }
 
-static int prefix_cmp(const void *key, const struct avl *n)
+/* key: a struct lpm_prefix */
+static int prefix_cmp(const struct avl_pool *p, const void *key, const void *rec)
 {
-	const struct lpm_prefix *a = key, *b = &PNODE(n)->p;
-	int r = addr_cmp(a->r.lo, b->r.lo);
+	const struct lpm_prefix *a = key;
+	const struct pnode *b = rec;
+	int r = addr_cmp(a->r.lo, b->lo, p->ctx);
 
 	return r ? r : (a->plen > b->plen) - (a->plen < b->plen);
 }
 
 /* key: an address (16 bytes); intervals by their start */
-static int range_cmp(const void *key, const struct avl *n)
+static int range_cmp(const struct avl_pool *p, const void *key, const void *rec)
 {
-	return addr_cmp(key, INODE(n)->r.lo);
+	return addr_cmp(key, ((const struct inode *)rec)->lohi, p->ctx);
+}
+
+/* Record n's prefix in full. */
+static void pnode_prefix(const struct lpm_index *ix, const struct pnode *n, struct lpm_prefix *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	memcpy(ret->r.lo, n->lo, ix->len);
+	memcpy(ret->r.hi, n->lo, ix->len);
+	for (size_t i = 0; i < ix->len; i++) {
+		unsigned bits = n->plen > i * 8 ? n->plen - (unsigned)i * 8 : 0;
+		if (bits < 8)
+			ret->r.hi[i] |= (uint8_t)(0xff >> bits);
+	}
+	ret->plen = n->plen;
+	ret->keep = n->nkeep > 0;
+}
+
+static void inode_range(const struct lpm_index *ix, const struct inode *n, struct addr_range *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	memcpy(ret->lo, n->lohi, ix->len);
+	memcpy(ret->hi, n->lohi + ix->len, ix->len);
 }
 
 /* Room for one more of size each in *v (n used, *cap allocated). */
@@ -89,21 +134,12 @@ static int reserve(void *v, size_t n, size_t *cap, size_t size)
 	return 0;
 }
 
-static void free_tree(struct avl *t)
-{
-	if (!t)
-		return;
-	free_tree(t->l);
-	free_tree(t->r);
-	free(t);
-}
-
 void lpm_index_free(struct lpm_index *ix)
 {
 	if (!ix)
 		return;
-	free_tree(ix->prefixes);
-	free_tree(ix->ranges);
+	avl_pool_clear(&ix->pp);
+	avl_pool_clear(&ix->ip);
 	free(ix->dirty);
 	free(ix->gone);
 	free(ix->fresh);
@@ -120,56 +156,67 @@ static void prefix_of(const struct cidr *c, struct lpm_prefix *ret)
 /* Insert an interval that joins the set now. */
 static int range_add(struct lpm_index *ix, const struct addr_range *r)
 {
-	struct inode *n = calloc(1, sizeof(*n));
+	uint32_t i;
+	struct inode *n;
 
-	if (!n || reserve(&ix->fresh, ix->nfresh, &ix->cfresh, sizeof(*ix->fresh)) < 0) {
-		free(n);
+	if (reserve(&ix->fresh, ix->nfresh, &ix->cfresh, sizeof(*ix->fresh)) < 0 ||
+	    !(i = avl_alloc(&ix->ip)))
 		return -ENOMEM;
-	}
-	n->r = *r;
-	ix->fresh[ix->nfresh++] = n;
-	n->fresh = ix->nfresh;
-	avl_insert(&ix->ranges, &n->a, n->r.lo, range_cmp);
+	n = IN(ix, i);
+	memcpy(n->lohi, r->lo, ix->len);
+	memcpy(n->lohi + ix->len, r->hi, ix->len);
+	ix->fresh[ix->nfresh++] = i;
+	n->fresh = (uint32_t)ix->nfresh;
+	avl_insert(&ix->ip, &ix->ranges, i, r->lo, range_cmp);
 	ix->nranges++;
 	return 0;
 }
 
-/* Take interval n out: one inserted since the last commit simply goes;
+/* Take interval i out: one inserted since the last commit simply goes;
  * one of the last commit is remembered as gone. */
-static int range_drop(struct lpm_index *ix, struct inode *n)
+static int range_drop(struct lpm_index *ix, uint32_t i)
 {
+	struct inode *n = IN(ix, i);
+	struct addr_range r;
+
+	inode_range(ix, n, &r);
 	if (!n->fresh && reserve(&ix->gone, ix->ngone, &ix->cgone, sizeof(*ix->gone)) < 0)
 		return -ENOMEM;
-	avl_remove(&ix->ranges, n->r.lo, range_cmp);
+	avl_remove(&ix->ip, &ix->ranges, r.lo, range_cmp);
 	ix->nranges--;
 	if (n->fresh) {
-		struct inode *last = ix->fresh[--ix->nfresh];
+		uint32_t last = ix->fresh[--ix->nfresh];
 
 		ix->fresh[n->fresh - 1] = last;
-		last->fresh = n->fresh;
+		IN(ix, last)->fresh = n->fresh;
 	} else {
-		ix->gone[ix->ngone++] = n->r;
+		ix->gone[ix->ngone++] = r;
 	}
-	free(n);
+	avl_release(&ix->ip, i);
 	return 0;
 }
 
 static int prefix_add(struct lpm_index *ix, const struct lpm_prefix *p, bool keep)
 {
-	struct pnode *n = PNODE(avl_find(ix->prefixes, p, prefix_cmp));
+	uint32_t i = avl_find(&ix->pp, ix->prefixes, p, prefix_cmp);
+	struct pnode *n;
 
-	if (!n) {
-		n = calloc(1, sizeof(*n));
-		if (!n)
+	if (!i) {
+		i = avl_alloc(&ix->pp);
+		if (!i)
 			return -ENOMEM;
-		n->p = *p;
-		avl_insert(&ix->prefixes, &n->a, &n->p, prefix_cmp);
+		n = PN(ix, i);
+		memcpy(n->lo, p->r.lo, ix->len);
+		n->plen = p->plen;
+		avl_insert(&ix->pp, &ix->prefixes, i, p, prefix_cmp);
 	}
+	n = PN(ix, i);
+	if ((keep ? n->nkeep : n->nmasq) == UINT16_MAX)
+		return -EOVERFLOW;
 	if (keep)
 		n->nkeep++;
 	else
 		n->nmasq++;
-	n->p.keep = n->nkeep > 0;
 	return 0;
 }
 
@@ -177,7 +224,8 @@ int lpm_index_change(struct lpm_index *ix, const struct cidr *c, bool keep, int 
 {
 	struct lpm_prefix p;
 	struct pnode *n;
-	uint32_t *count;
+	uint16_t *count;
+	uint32_t i;
 
 	if (cidr_addr_len(c->family) != ix->len)
 		return 0;
@@ -187,14 +235,16 @@ int lpm_index_change(struct lpm_index *ix, const struct cidr *c, bool keep, int 
 	ix->dirty[ix->ndirty++] = p;
 	if (delta > 0)
 		return prefix_add(ix, &p, keep);
-	n = PNODE(avl_find(ix->prefixes, &p, prefix_cmp));
+	i = avl_find(&ix->pp, ix->prefixes, &p, prefix_cmp);
+	n = i ? PN(ix, i) : NULL;
 	count = n ? (keep ? &n->nkeep : &n->nmasq) : NULL;
 	if (!count || *count == 0)
 		return -ENOENT;
 	(*count)--;
-	n->p.keep = n->nkeep > 0;
-	if (n->nkeep + n->nmasq == 0)
-		free(avl_remove(&ix->prefixes, &p, prefix_cmp));
+	if (n->nkeep + n->nmasq == 0) {
+		avl_remove(&ix->pp, &ix->prefixes, &p, prefix_cmp);
+		avl_release(&ix->pp, i);
+	}
 	return 0;
 }
 
@@ -206,17 +256,6 @@ static void cut(struct lpm_prefix *q, unsigned plen)
 	q->plen = (uint8_t)plen;
 }
 
-/* The bits two starts have in common. */
-static unsigned common_bits(const uint8_t *a, const uint8_t *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (a[i] != b[i])
-			return (unsigned)(i * 8) +
-			       (unsigned)__builtin_clz((unsigned)(a[i] ^ b[i])) - 24;
-	}
-	return (unsigned)len * 8;
-}
-
 /* The decision around region p: the innermost prefix strictly containing
  * it. The prefix just before p in the order contains p, and is the
  * innermost, or lies apart before it; then the innermost one containing p
@@ -224,25 +263,25 @@ static unsigned common_bits(const uint8_t *a, const uint8_t *b, size_t len)
  * look there, and go on from there. A few steps, each O(log n). */
 static bool enclosing_keep(const struct lpm_index *ix, const struct lpm_prefix *p)
 {
-	struct lpm_prefix q = *p;
-	struct pnode *n;
+	struct lpm_prefix q = *p, e;
+	uint32_t i;
 
 	while (q.plen > 0) {
-		struct avl *a = avl_before(ix->prefixes, &q, prefix_cmp);
 		unsigned c;
 
-		if (!a)
+		i = avl_before(&ix->pp, ix->prefixes, &q, prefix_cmp);
+		if (!i)
 			return false;
-		n = PNODE(a);
-		if (memcmp(n->p.r.hi, q.r.lo, sizeof(q.r.lo)) >= 0)
-			return n->p.keep; /* before q, reaching it: it contains q */
-		c = common_bits(n->p.r.lo, q.r.lo, ix->len);
+		pnode_prefix(ix, PN(ix, i), &e);
+		if (addr_cmp(e.r.hi, q.r.lo, ix->len) >= 0)
+			return e.keep; /* before q, reaching it: it contains q */
+		c = addr_common_bits(e.r.lo, q.r.lo, ix->len);
 		if (c >= q.plen)
-			return false; /* cannot be: n would lie inside q */
+			return false; /* cannot be: it would lie inside q */
 		cut(&q, c);
-		n = PNODE(avl_find(ix->prefixes, &q, prefix_cmp));
-		if (n)
-			return n->p.keep;
+		i = avl_find(&ix->pp, ix->prefixes, &q, prefix_cmp);
+		if (i)
+			return PN(ix, i)->nkeep > 0;
 	}
 	return false;
 }
@@ -252,18 +291,21 @@ static bool enclosing_keep(const struct lpm_index *ix, const struct lpm_prefix *
 static int resolve_region(const struct lpm_index *ix, const struct lpm_prefix *p,
 			  struct lpm_prefix **t, size_t *ct, struct addr_range **out, size_t *ret_n)
 {
-	struct pnode *n = PNODE(avl_find(ix->prefixes, p, prefix_cmp));
+	uint32_t i = avl_find(&ix->pp, ix->prefixes, p, prefix_cmp);
 	size_t m = 1;
 
-	(*t)[0] = n ? n->p : *p;
-	if (!n)
+	if (i) {
+		pnode_prefix(ix, PN(ix, i), &(*t)[0]);
+	} else {
+		(*t)[0] = *p;
 		(*t)[0].keep = enclosing_keep(ix, p);
-	for (struct avl *a = avl_after(ix->prefixes, p, prefix_cmp);
-	     a && memcmp(PNODE(a)->p.r.lo, p->r.hi, sizeof(p->r.hi)) <= 0;
-	     a = avl_after(ix->prefixes, &PNODE(a)->p, prefix_cmp)) {
+	}
+	for (i = avl_after(&ix->pp, ix->prefixes, p, prefix_cmp);
+	     i && addr_cmp(PN(ix, i)->lo, p->r.hi, ix->len) <= 0;
+	     i = avl_after(&ix->pp, ix->prefixes, &(*t)[m - 1], prefix_cmp)) {
 		if (reserve(t, m, ct, sizeof(**t)) < 0)
 			return -ENOMEM;
-		(*t)[m++] = PNODE(a)->p;
+		pnode_prefix(ix, PN(ix, i), &(*t)[m++]);
 	}
 	free(*out);
 	*out = calloc(2 * m, sizeof(**out));
@@ -271,24 +313,6 @@ static int resolve_region(const struct lpm_index *ix, const struct lpm_prefix *p
 		return -ENOMEM;
 	*ret_n = lpm_sweep(*t, m, ix->len, *out);
 	return 0;
-}
-
-/* Append [lo, hi] to v (room for it), joined to the last one when they touch. */
-static void append(struct addr_range *v, size_t *n, const uint8_t *lo, const uint8_t *hi,
-		   size_t len)
-{
-	if (*n) {
-		uint8_t next[16];
-
-		memcpy(next, v[*n - 1].hi, sizeof(next));
-		if (!addr_increment(next, len) && memcmp(next, lo, len) == 0) {
-			memcpy(v[*n - 1].hi, hi, len);
-			return;
-		}
-	}
-	memset(&v[*n], 0, sizeof(v[0]));
-	memcpy(v[*n].lo, lo, len);
-	memcpy(v[(*n)++].hi, hi, len);
 }
 
 /* Replace the intervals within region p by in[0..n) (p's resolution): the
@@ -300,36 +324,40 @@ static int splice(struct lpm_index *ix, const struct lpm_prefix *p, const struct
 	uint8_t before[16], after[16], lo[16], hi[16];
 	bool has_before = !addr_decrement(memcpy(before, p->r.lo, 16), ix->len);
 	bool has_after = !addr_increment(memcpy(after, p->r.hi, 16), ix->len);
-	struct addr_range *v = calloc(n + 2, sizeof(*v));
-	struct avl *a = avl_floor(ix->ranges, p->r.lo, range_cmp);
+	struct addr_range *v = calloc(n + 2, sizeof(*v)), x;
+	uint32_t a = avl_floor(&ix->ip, ix->ranges, p->r.lo, range_cmp);
 	bool left = false, right = false;
 	size_t m = 0;
 	int r = 0;
 
 	if (!v)
 		return -ENOMEM;
-	if (!a || memcmp(INODE(a)->r.hi, has_before ? before : p->r.lo, 16) < 0)
-		a = avl_after(ix->ranges, p->r.lo, range_cmp); /* the one before is apart */
-	while (r == 0 && a && memcmp(INODE(a)->r.lo, has_after ? after : p->r.hi, 16) <= 0) {
-		struct inode *x = INODE(a);
-
-		if (memcmp(x->r.lo, p->r.lo, 16) < 0) {
+	if (a)
+		inode_range(ix, IN(ix, a), &x);
+	if (!a || addr_cmp(x.hi, has_before ? before : p->r.lo, ix->len) < 0)
+		a = avl_after(&ix->ip, ix->ranges, p->r.lo,
+			      range_cmp); /* the one before is apart */
+	while (r == 0 && a) {
+		inode_range(ix, IN(ix, a), &x);
+		if (addr_cmp(x.lo, has_after ? after : p->r.hi, ix->len) > 0)
+			break;
+		if (addr_cmp(x.lo, p->r.lo, ix->len) < 0) {
 			left = true;
-			memcpy(lo, x->r.lo, 16);
+			memcpy(lo, x.lo, 16);
 		}
-		if (memcmp(x->r.hi, p->r.hi, 16) > 0) {
+		if (addr_cmp(x.hi, p->r.hi, ix->len) > 0) {
 			right = true;
-			memcpy(hi, x->r.hi, 16);
+			memcpy(hi, x.hi, 16);
 		}
-		a = avl_after(ix->ranges, x->r.lo, range_cmp);
-		r = range_drop(ix, x);
+		r = range_drop(ix, a);
+		a = avl_after(&ix->ip, ix->ranges, x.lo, range_cmp);
 	}
 	if (left)
-		append(v, &m, lo, before, ix->len);
+		range_append(v, &m, lo, before, ix->len);
 	for (size_t i = 0; i < n; i++)
-		append(v, &m, in[i].lo, in[i].hi, ix->len);
+		range_append(v, &m, in[i].lo, in[i].hi, ix->len);
 	if (right)
-		append(v, &m, after, hi, ix->len);
+		range_append(v, &m, after, hi, ix->len);
 	for (size_t i = 0; r == 0 && i < m; i++)
 		r = range_add(ix, &v[i]);
 	free(v);
@@ -380,8 +408,8 @@ int lpm_index_commit(struct lpm_index *ix, struct addr_range **ret_del, size_t *
 	if (!add)
 		return -ENOMEM;
 	for (size_t i = 0; i < ix->nfresh; i++) {
-		add[i] = ix->fresh[i]->r;
-		ix->fresh[i]->fresh = 0;
+		inode_range(ix, IN(ix, ix->fresh[i]), &add[i]);
+		IN(ix, ix->fresh[i])->fresh = 0;
 	}
 	qsort(add, ix->nfresh, sizeof(*add), range_sort_cmp);
 	qsort(ix->gone, ix->ngone, sizeof(*ix->gone), range_sort_cmp);
@@ -400,21 +428,23 @@ size_t lpm_index_count(const struct lpm_index *ix)
 
 bool lpm_index_keeps_all(const struct lpm_index *ix)
 {
-	const struct inode *n = INODE(ix->ranges);
-	uint8_t top[16] = { 0 };
+	struct addr_range r, all;
 
-	memset(top, 0xff, ix->len);
-	return ix->nranges == 1 && !memcmp(n->r.lo, (uint8_t[16]){ 0 }, 16) &&
-	       !memcmp(n->r.hi, top, 16);
+	if (ix->nranges != 1)
+		return false;
+	inode_range(ix, IN(ix, ix->ranges), &r);
+	memset(&all, 0, sizeof(all));
+	memset(all.hi, 0xff, ix->len);
+	return memcmp(&r, &all, sizeof(r)) == 0;
 }
 
-static void walk(const struct avl *t, struct addr_range *v, size_t *n)
+static void walk(const struct lpm_index *ix, uint32_t t, struct addr_range *v, size_t *n)
 {
 	if (!t)
 		return;
-	walk(t->l, v, n);
-	v[(*n)++] = INODE(t)->r;
-	walk(t->r, v, n);
+	walk(ix, IN(ix, t)->a.l, v, n);
+	inode_range(ix, IN(ix, t), &v[(*n)++]);
+	walk(ix, IN(ix, t)->a.r, v, n);
 }
 
 int lpm_index_ranges(const struct lpm_index *ix, struct addr_range **ret)
@@ -427,7 +457,7 @@ int lpm_index_ranges(const struct lpm_index *ix, struct addr_range **ret)
 	*ret = malloc(ix->nranges * sizeof(**ret));
 	if (!*ret)
 		return -ENOMEM;
-	walk(ix->ranges, *ret, &n);
+	walk(ix, ix->ranges, *ret, &n);
 	return (int)n;
 }
 
@@ -437,44 +467,50 @@ static int fill(struct lpm_index *ix, struct lpm_prefix *t, size_t n, const uint
 		const uint32_t *nmasq)
 {
 	struct addr_range *out = calloc(2 * n + 1, sizeof(*out));
-	struct avl **v = calloc(2 * n + 1, sizeof(*v));
-	size_t m = 0, k;
+	uint32_t *v = calloc(2 * n + 1, sizeof(*v));
+	size_t m, k;
 	int r = out && v ? 0 : -ENOMEM;
 
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		struct pnode *p = calloc(1, sizeof(*p));
+	for (m = 0; r == 0 && m < n; m++) {
+		struct pnode *p;
 
-		if (!p) {
+		if (nkeep[m] > UINT16_MAX || nmasq[m] > UINT16_MAX)
+			r = -EOVERFLOW;
+		else if (!(v[m] = avl_alloc(&ix->pp)))
 			r = -ENOMEM;
+		if (r < 0)
 			break;
-		}
-		p->p = t[i];
-		p->nkeep = nkeep[i];
-		p->nmasq = nmasq[i];
-		v[m++] = &p->a;
+		p = PN(ix, v[m]);
+		memcpy(p->lo, t[m].r.lo, ix->len);
+		p->plen = t[m].plen;
+		p->nkeep = (uint16_t)nkeep[m];
+		p->nmasq = (uint16_t)nmasq[m];
 	}
 	if (r == 0) {
-		ix->prefixes = avl_build(v, m);
+		ix->prefixes = avl_build(&ix->pp, v, n);
 		k = lpm_sweep(t, n, ix->len, out);
-		for (m = 0; m < k; m++) {
-			struct inode *x = calloc(1, sizeof(*x));
-
-			if (!x) {
+		for (m = 0; r == 0 && m < k; m++) {
+			if (!(v[m] = avl_alloc(&ix->ip))) {
 				r = -ENOMEM;
 				break;
 			}
-			x->r = out[m];
-			v[m] = &x->a;
+			memcpy(IN(ix, v[m])->lohi, out[m].lo, ix->len);
+			memcpy(IN(ix, v[m])->lohi + ix->len, out[m].hi, ix->len);
 		}
-		ix->ranges = avl_build(v, m);
-		ix->nranges = m;
-	} else {
-		for (size_t i = 0; i < m; i++)
-			free(v[i]);
+		if (r == 0) {
+			ix->ranges = avl_build(&ix->ip, v, k);
+			ix->nranges = k;
+		}
 	}
 	free(out);
 	free(v);
-	return r;
+	return r; /* on failure the pools hold what was made: lpm_index_free */
+}
+
+/* Record bytes: the header, then the family's address bytes, to 4. */
+static size_t record_size(size_t head, size_t addr)
+{
+	return (head + addr + 3) / 4 * 4;
 }
 
 struct lpm_index *lpm_index_new(int family, const struct cidr *keep, size_t nkeep,
@@ -487,8 +523,15 @@ struct lpm_index *lpm_index_new(int family, const struct cidr *keep, size_t nkee
 	uint32_t *cm = calloc(total ? total : 1, sizeof(*cm));
 	int r = ix && t && ck && cm ? 0 : -ENOMEM;
 
-	if (ix)
+	if (ix) {
 		ix->len = cidr_addr_len(family);
+		ix->pp =
+			(struct avl_pool){ .size = record_size(offsetof(struct pnode, lo), ix->len),
+					   .ctx = ix->len };
+		ix->ip = (struct avl_pool){ .size = record_size(offsetof(struct inode, lohi),
+								2 * ix->len),
+					    .ctx = ix->len };
+	}
 	for (size_t i = 0; r == 0 && i < total; i++) {
 		const struct cidr *c = i < nkeep ? &keep[i] : &masq[i - nkeep];
 
