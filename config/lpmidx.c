@@ -387,7 +387,8 @@ int lpm_index_commit(struct lpm_index *ix, struct addr_range **ret_del, size_t *
 
 	*ret_del = *ret_add = NULL;
 	*ret_ndel = *ret_nadd = 0;
-	qsort(ix->dirty, ix->ndirty, sizeof(*ix->dirty), prefix_sort_cmp);
+	if (ix->ndirty) /* qsort wants an array, even of none */
+		qsort(ix->dirty, ix->ndirty, sizeof(*ix->dirty), prefix_sort_cmp);
 	for (size_t i = 0; r == 0 && i < ix->ndirty; i++) {
 		const struct lpm_prefix *p = &ix->dirty[i];
 
@@ -412,7 +413,8 @@ int lpm_index_commit(struct lpm_index *ix, struct addr_range **ret_del, size_t *
 		IN(ix, ix->fresh[i])->fresh = 0;
 	}
 	qsort(add, ix->nfresh, sizeof(*add), range_sort_cmp);
-	qsort(ix->gone, ix->ngone, sizeof(*ix->gone), range_sort_cmp);
+	if (ix->ngone)
+		qsort(ix->gone, ix->ngone, sizeof(*ix->gone), range_sort_cmp);
 	/* an interval that went and came back unchanged is neither */
 	r = range_diff(ix->gone, ix->ngone, add, ix->nfresh, ix->len, ret_del, ret_ndel, ret_add,
 		       ret_nadd);

@@ -291,12 +291,14 @@ static void test_no_change_sends_nothing(void **state)
 	assert_int_equal(masq_incr_update(x, &cfg, &d), 0);
 	for (int f = 0; f < 2; f++)
 		assert_int_equal(d.ndel[f] + d.nadd[f], 0);
+	masq_delta_clear(&d);
 	/* the same two in the other order: both re-resolved, nothing to send */
 	struct cidr swapped[2] = { keep[1], keep[0] };
 	cfg.cidrs = swapped;
 	assert_int_equal(masq_incr_update(x, &cfg, &d), 0);
 	for (int f = 0; f < 2; f++)
 		assert_int_equal(d.ndel[f] + d.nadd[f], 0);
+	masq_delta_clear(&d);
 	masq_incr_free(x);
 }
 
