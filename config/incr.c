@@ -176,7 +176,8 @@ static int diff(struct masq_incr *x, struct list *old, const struct cidr *now, s
 	matched = calloc(wa + 1, sizeof(*matched));
 	if (both && first && matched) {
 		memcpy(both, old->v + i, wa * sizeof(*both));
-		memcpy(both + wa, now + i, wb * sizeof(*both));
+		if (wb) /* now may be NULL when n is 0 */
+			memcpy(both + wa, now + i, wb * sizeof(*both));
 	}
 	if (!both || !first || !matched || cidr_first_equal(both, wa + wb, first) < 0)
 		r = -ENOMEM;

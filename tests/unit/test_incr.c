@@ -331,6 +331,7 @@ static void test_exception_splits_and_joins(void **state)
 	assert_string_equal(b, "10.2.0.0-10.255.255.255");
 	masq_delta_clear(&d);
 	cfg.nmasq = 0;
+	cfg.masq_cidrs = NULL; /* as a config without the key has it */
 	assert_int_equal(masq_incr_update(x, &cfg, &d), 0);
 	assert_int_equal(d.ndel[0], 2);
 	assert_int_equal(d.nadd[0], 1);
