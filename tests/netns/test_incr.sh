@@ -72,7 +72,7 @@ vpc ip addr add fd10:1:5::2/128 dev eth0 nodad
 node ip route add 10.1.0.0/16 via 10.10.0.2
 node ip -6 route add fd10:1::/32 via fd10:10::2
 
-if ! q "$NODE" "$MASQD" --once --config /nonexistent -v 2 2>&1 | grep -q 'table flags: 0x6'; then
+if ! kernel_owns; then
 	skip "this kernel has no persistent owned tables (6.9+): the incremental path"
 	finish
 	exit
