@@ -187,8 +187,8 @@ static uint32_t remove_first(const struct avl_pool *p, uint32_t t, uint32_t *ret
 	return balance(p, t);
 }
 
-static uint32_t remove(const struct avl_pool *p, uint32_t t, const void *key, avl_cmp cmp,
-		       uint32_t *ret)
+static uint32_t remove_key(const struct avl_pool *p, uint32_t t, const void *key, avl_cmp cmp,
+			   uint32_t *ret)
 {
 	uint32_t m, r;
 	int c;
@@ -197,9 +197,9 @@ static uint32_t remove(const struct avl_pool *p, uint32_t t, const void *key, av
 		return 0;
 	c = cmp(p, key, N(t));
 	if (c < 0) {
-		N(t)->l = remove(p, N(t)->l, key, cmp, ret);
+		N(t)->l = remove_key(p, N(t)->l, key, cmp, ret);
 	} else if (c > 0) {
-		N(t)->r = remove(p, N(t)->r, key, cmp, ret);
+		N(t)->r = remove_key(p, N(t)->r, key, cmp, ret);
 	} else {
 		*ret = t;
 		if (!N(t)->r)
@@ -216,7 +216,7 @@ uint32_t avl_remove(const struct avl_pool *p, uint32_t *root, const void *key, a
 {
 	uint32_t got = 0;
 
-	*root = remove(p, *root, key, cmp, &got);
+	*root = remove_key(p, *root, key, cmp, &got);
 	return got;
 }
 

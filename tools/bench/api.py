@@ -73,8 +73,10 @@ def kubeconfig(work):
 def run_size(binary, work, n, edits):
     api = Api(work)
     try:
-        base = ["10.%d.%d.0/24" % ((2 * i) >> 8, (2 * i) & 255) for i in range(n)]
-        api.policy("big", base)  # n destinations that stay, in their own policy
+        base = ["%d.%d.%d.0/24" % (10 + (2 * i >> 16), (2 * i >> 8) & 255, (2 * i) & 255)
+                for i in range(n)]
+        for k in range(0, n, 10000):  # n destinations that stay, 10,000 to a policy
+            api.policy("big%02d" % (k // 10000), base[k:k + 10000])
         api.policy("edited", ["198.18.0.0/24"])
         m = Masqd(binary, os.path.join(work, "absent"),
                   ["--kubeconfig", kubeconfig(work), "--watch-egress-nat-policies",
