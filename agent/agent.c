@@ -580,6 +580,8 @@ int agent_run(struct agent *a)
 	if (setup_endpoints(a) < 0 || !(a->pods = podsrc_follow_new(&a->set, &a->st)) ||
 	    setup_kube(a) < 0 || setup_snat(a) < 0)
 		return 1;
+	if (a->rc) /* a change then costs what it changes */
+		reconciler_keep_index(a->rc, true);
 	if (!a->awaiting_api)
 		start_syncing(a);
 	r = loop_run(a->loop);

@@ -13,6 +13,7 @@
 #include "agent/ctclean.h"
 #include "agent/log.h"
 #include "agent/loop.h"
+#include "config/incr.h"
 #include "config/ruleset.h"
 
 struct reconciler {
@@ -28,6 +29,12 @@ struct reconciler {
 	struct nft_counters counted; /* counters of tables replaced before */
 	struct masq_snat snat[2]; /* the SNAT addresses in force */
 	struct podsrc pods; /* the pod-source scope in force */
+	/* The resolution of the config last synced, kept (reconciler_keep_index)
+	 * so that a change re-resolves only what it touches. After an update
+	 * from it, applied's intervals are behind (applied_behind) until needed. */
+	struct masq_incr *incr;
+	bool keep_index, applied_behind;
+	struct masq_delta delta; /* the intervals the last update from incr changed */
 	struct ctclean *ct; /* --conntrack-cleanup=udp; NULL when off */
 };
 
@@ -53,7 +60,14 @@ void reconciler_free(struct reconciler *rc)
 		return;
 	masq_ruleset_free(rc->applied);
 	ctclean_free(rc->ct);
+	masq_incr_free(rc->incr);
+	masq_delta_clear(&rc->delta);
 	free(rc);
+}
+
+void reconciler_keep_index(struct reconciler *rc, bool on)
+{
+	rc->keep_index = on;
 }
 
 int reconciler_enable_ctclean(struct reconciler *rc)
@@ -137,6 +151,11 @@ void reconcile_log_error(const struct nft_error *e)
  * unless it is masqueraded (IPv6 only with --enable-ipv6). */
 static void count_cidrs(struct reconciler *rc, const struct masq_config *c)
 {
+	if (rc->incr) { /* counted as it changes */
+		rc->st->cidrs[0] = masq_incr_cidrs(rc->incr, AF_INET);
+		rc->st->cidrs[1] = masq_incr_cidrs(rc->incr, AF_INET6);
+		return;
+	}
 	rc->st->cidrs[0] = !c->masq_link_local;
 	rc->st->cidrs[1] = rc->opts->enable_ipv6 && !c->masq_link_local6;
 	for (size_t i = 0; i < c->ncidrs; i++)
@@ -214,7 +233,9 @@ static void sync_done(struct reconciler *rc, const struct masq_config *good,
 	rc->st->last_sync_seconds = (double)(loop_now_ns() - t0) / 1e9;
 	count_cidrs(rc, good);
 	for (int f = 0; f < 2; f++) {
-		bool all = masq_ruleset_keeps_all(rs, f ? AF_INET6 : AF_INET);
+		int family = f ? AF_INET6 : AF_INET;
+		bool all = rs ? masq_ruleset_keeps_all(rs, family)
+			      : masq_incr_keeps_all(rc->incr, family);
 		if (all && !rc->st->keeps_all[f])
 			log_warnx(
 				"the non-masquerade set covers every %s address (%s): nothing of "
@@ -270,6 +291,129 @@ static int update_sets(struct reconciler *rc, const struct masq_ruleset *rs, con
 	return 0;
 }
 
+/* The SNAT addresses and the pod-source scope in force, on rs. */
+static int set_in_force(const struct reconciler *rc, struct masq_ruleset *rs)
+{
+	masq_ruleset_set_snat(rs, AF_INET, &rc->snat[0]);
+	if (rs->ipv6)
+		masq_ruleset_set_snat(rs, AF_INET6, &rc->snat[1]);
+	return masq_ruleset_set_podsrc(rs, &rc->pods);
+}
+
+/* The rules (the SNAT address, the pod sets) would stay as they are. */
+static bool same_rules(const struct reconciler *rc)
+{
+	struct masq_ruleset *rules;
+	bool same;
+
+	if (masq_ruleset_build_rules(rc->opts, &rules) < 0)
+		return false;
+	same = set_in_force(rc, rules) == 0 && masq_ruleset_same_shape(rc->applied, rules);
+	masq_ruleset_free(rules);
+	return same;
+}
+
+/* Forget the kept index, and what the kernel holds when the index was
+ * ahead of it: the full path reads the table back. */
+static void drop_index(struct reconciler *rc)
+{
+	masq_incr_free(rc->incr);
+	rc->incr = NULL;
+	if (rc->applied_behind) {
+		masq_ruleset_free(rc->applied);
+		rc->applied = NULL;
+		rc->applied_behind = false;
+	}
+}
+
+/* A config change from the kept index: the intervals it changed, found in
+ * O(k log n), go to the kernel as they are, with no ruleset built and no
+ * whole arrays compared (update_sets' conditions hold). Returns 0 when
+ * done, <0 when the other paths must run. */
+static int update_from_index(struct reconciler *rc, const struct masq_config *good,
+			     const char *reason, int64_t t0)
+{
+	struct nft_error e;
+	size_t changed;
+	int r;
+
+	if (!rc->incr || !rc->applied || !same_rules(rc) ||
+	    (rc->table_flags & NFT_TABLE_OWNED_PERSISTENT) != NFT_TABLE_OWNED_PERSISTENT)
+		return -EAGAIN;
+	masq_delta_clear(&rc->delta);
+	r = masq_incr_update(rc->incr, good, &rc->delta);
+	if (r < 0) {
+		drop_index(rc);
+		return r;
+	}
+	r = nft_sets_apply(rc->nft, &rc->delta, rc->applied->ipv6, &changed, &e);
+	if (r < 0) {
+		log_warnx("incremental update failed at %s: %s; replacing the table", e.what,
+			  strerror(-e.err));
+		masq_ruleset_free(rc->applied); /* the index is ahead of the kernel now */
+		rc->applied = NULL;
+		rc->applied_behind = false;
+		return r;
+	}
+	rc->applied_behind = true;
+	if (changed)
+		log_info("rules updated (%s): %zu set elements changed, %zu IPv4 and %zu IPv6 "
+			 "intervals in %.3f ms (kernel %.3f ms)",
+			 reason, changed, masq_incr_count(rc->incr, AF_INET),
+			 masq_incr_count(rc->incr, AF_INET6), (double)(loop_now_ns() - t0) / 1e6,
+			 (double)nft_sock_last_commit_ns(rc->nft) / 1e6);
+	else
+		log_debug("sync (%s): the kernel already holds these rules", reason);
+	mark_programmed(rc);
+	return 0;
+}
+
+/* rc->applied's intervals brought up to the index's after updates from it
+ * (O(n), for the paths that compare whole arrays). */
+static void applied_catch_up(struct reconciler *rc)
+{
+	struct addr_range *v[2] = { NULL, NULL };
+	int n[2] = { 0, 0 };
+
+	if (!rc->applied_behind)
+		return;
+	rc->applied_behind = false;
+	for (int f = 0; f < 2 && n[0] >= 0; f++)
+		n[f] = masq_incr_ranges(rc->incr, f ? AF_INET6 : AF_INET, &v[f]);
+	if (n[0] < 0 || n[1] < 0) {
+		free(v[0]);
+		free(v[1]);
+		masq_ruleset_free(rc->applied); /* unknown now: read back */
+		rc->applied = NULL;
+		return;
+	}
+	free(rc->applied->v4);
+	free(rc->applied->v6);
+	rc->applied->v4 = v[0];
+	rc->applied->n4 = (size_t)n[0];
+	rc->applied->v6 = v[1];
+	rc->applied->n6 = (size_t)n[1];
+}
+
+/* After the other paths, the index follows the config the kernel now
+ * holds. The conntrack cleanup compares whole rulesets: no index then. */
+static void index_follow(struct reconciler *rc, const struct masq_config *good)
+{
+	struct masq_delta d;
+
+	if (!rc->keep_index || rc->ct)
+		return;
+	if (!rc->incr) {
+		if (masq_incr_new(good, rc->opts, &rc->incr) < 0)
+			log_warnx("no memory to keep the resolved intervals: a change will rebuild "
+				  "them");
+		return;
+	}
+	if (masq_incr_update(rc->incr, good, &d) < 0)
+		drop_index(rc);
+	masq_delta_clear(&d);
+}
+
 /* The read-back, compare and replace. Unproven table flags go with the real
  * batch, not a probe first (a probe is a batch the kernel aborts: 8-15 ms of
  * every start). When the kernel refuses the table message with EOPNOTSUPP,
@@ -314,13 +458,18 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 	rc->gen = gen;
 	if (rc->st->sync_failing)
 		rc->st->sync_retries++;
+	if (incremental && update_from_index(rc, good, reason, t0) == 0) {
+		rc->st->syncs++;
+		rc->st->last_sync_ok = true;
+		stats_observe_sync(rc->st, (double)(loop_now_ns() - t0) / 1e9);
+		sync_done(rc, good, NULL, t0);
+		return 0;
+	}
+	applied_catch_up(rc);
 	r = masq_ruleset_build(good, rc->opts, &rs);
 	if (r < 0)
 		return r;
-	masq_ruleset_set_snat(rs, AF_INET, &rc->snat[0]);
-	if (rs->ipv6)
-		masq_ruleset_set_snat(rs, AF_INET6, &rc->snat[1]);
-	r = masq_ruleset_set_podsrc(rs, &rc->pods);
+	r = set_in_force(rc, rs);
 	if (r < 0) {
 		masq_ruleset_free(rs);
 		return r;
@@ -344,6 +493,7 @@ int reconciler_sync(struct reconciler *rc, const struct masq_config *good, uint6
 	}
 	rc->flags_unproven = false; /* the kernel took them */
 	carry_counters(rc, &lost);
+	index_follow(rc, good);
 	sync_done(rc, good, rs, t0);
 	/* a full read-back of a large table leaves megabytes of freed heap:
 	 * give it back, so an idle masqd's memory is what it keeps */

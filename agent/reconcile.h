@@ -44,6 +44,11 @@ void reconciler_set_podsrc(struct reconciler *rc, const struct podsrc *p);
  * -errno when its ctnetlink socket cannot be opened. */
 int reconciler_enable_ctclean(struct reconciler *rc) __attribute__((warn_unused_result));
 
+/* Keep the resolved intervals between syncs (a daemon; not --once): a
+ * config change then costs what it changes (config/incr.h). Not with the
+ * conntrack cleanup, which compares whole rulesets anyway. */
+void reconciler_keep_index(struct reconciler *rc, bool on);
+
 /* Make the kernel hold good (generation gen; NULL: nothing valid yet, the
  * kernel is left as it is). With incremental, a config change may send only
  * the set elements that changed; otherwise the table is read back and

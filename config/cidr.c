@@ -141,6 +141,41 @@ bool addr_increment(uint8_t *a, size_t len)
 	return true;
 }
 
+bool addr_decrement(uint8_t *a, size_t len)
+{
+	for (size_t i = len; i-- > 0;) {
+		if (a[i]-- != 0)
+			return false;
+	}
+	return true;
+}
+
+unsigned addr_common_bits(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (a[i] != b[i])
+			return (unsigned)(i * 8) +
+			       (unsigned)__builtin_clz((unsigned)(a[i] ^ b[i])) - 24;
+	}
+	return (unsigned)len * 8;
+}
+
+void range_append(struct addr_range *v, size_t *n, const uint8_t *lo, const uint8_t *hi, size_t len)
+{
+	if (*n) {
+		uint8_t next[16];
+
+		memcpy(next, v[*n - 1].hi, sizeof(next));
+		if (!addr_increment(next, len) && memcmp(next, lo, len) == 0) {
+			memcpy(v[*n - 1].hi, hi, len);
+			return;
+		}
+	}
+	memset(&v[*n], 0, sizeof(v[0]));
+	memcpy(v[*n].lo, lo, len);
+	memcpy(v[(*n)++].hi, hi, len);
+}
+
 static int range_cmp(const void *x, const void *y, void *len)
 {
 	const struct addr_range *a = x, *b = y;

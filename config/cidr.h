@@ -50,6 +50,17 @@ void cidr_to_range(const struct cidr *c, struct addr_range *ret);
 /* Add one to a big-endian number of len bytes; returns true on wrap-around. */
 bool addr_increment(uint8_t *a, size_t len);
 
+/* Subtract one from a big-endian number of len bytes; true on wrap-around. */
+bool addr_decrement(uint8_t *a, size_t len);
+
+/* How many leading bits two addresses of len bytes share. */
+unsigned addr_common_bits(const uint8_t *a, const uint8_t *b, size_t len);
+
+/* Append [lo, hi] (len-byte addresses) to the ascending intervals v[0..*n),
+ * which have room for one more: joined to the last one when they touch. */
+void range_append(struct addr_range *v, size_t *n, const uint8_t *lo, const uint8_t *hi,
+		  size_t len);
+
 /* Sort n 64-bit keys ascending; tmp has room for n. Large arrays take an
  * LSD radix sort (see cidr.c): IPv4 intervals fit in one key. */
 void cidr_sort64(uint64_t *k, uint64_t *tmp, size_t n);

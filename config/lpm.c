@@ -8,20 +8,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* A prefix as an interval, with which list gave it. */
-struct tagged {
-	struct addr_range r;
-	uint8_t plen;
-	bool keep;
-};
-
 /* Prefixes are nested or disjoint, so a stack deeper than one entry per
  * prefix length cannot happen (equal prefixes are folded before a push). */
 #define LPM_DEPTH_MAX 129
 
-static int tagged_cmp(const void *x, const void *y, void *len)
+int lpm_prefix_cmp(const void *x, const void *y, void *len)
 {
-	const struct tagged *a = x, *b = y;
+	const struct lpm_prefix *a = x, *b = y;
 	int r = memcmp(a->r.lo, b->r.lo, *(size_t *)len);
 
 	/* by start, then the containing (shorter) prefix first */
@@ -32,7 +25,7 @@ static int tagged_cmp(const void *x, const void *y, void *len)
  * comparison sort of 200,000 prefixes was most of the resolution. The key
  * is the start, the length, and the list: nothing else is needed to
  * rebuild the prefix. -ENOMEM: the caller sorts in place instead. */
-static int sort_v4(struct tagged *t, size_t n)
+static int sort_v4(struct lpm_prefix *t, size_t n)
 {
 	uint64_t *k = malloc(n * sizeof(*k)), *tmp = malloc(n * sizeof(*tmp));
 
@@ -69,33 +62,14 @@ struct out {
 /* Append [lo, hi], joining it to the last interval when they touch. */
 static void emit(struct out *o, const uint8_t *lo, const uint8_t *hi)
 {
-	if (o->n) {
-		uint8_t next[16];
-
-		memcpy(next, o->v[o->n - 1].hi, o->len);
-		if (!addr_increment(next, o->len) && memcmp(next, lo, o->len) == 0) {
-			memcpy(o->v[o->n - 1].hi, hi, o->len);
-			return;
-		}
-	}
-	memset(&o->v[o->n], 0, sizeof(o->v[0]));
-	memcpy(o->v[o->n].lo, lo, o->len);
-	memcpy(o->v[o->n++].hi, hi, o->len);
-}
-
-static void addr_decrement(uint8_t *a, size_t len)
-{
-	for (size_t i = len; i-- > 0;) {
-		if (a[i]-- != 0)
-			return;
-	}
+	range_append(o->v, &o->n, lo, hi, o->len);
 }
 
 /* The sweep: pos is the first address not decided yet; done once pos
  * would pass the top of the space. */
 struct sweep {
 	struct out o;
-	const struct tagged *stack[LPM_DEPTH_MAX];
+	const struct lpm_prefix *stack[LPM_DEPTH_MAX];
 	size_t sp;
 	uint8_t pos[16];
 	bool done;
@@ -104,7 +78,7 @@ struct sweep {
 /* The innermost open prefix ends: what is left of it up to its end is its. */
 static void close_top(struct sweep *s)
 {
-	const struct tagged *t = s->stack[--s->sp];
+	const struct lpm_prefix *t = s->stack[--s->sp];
 	size_t len = s->o.len;
 
 	if (s->done || memcmp(s->pos, t->r.hi, len) > 0)
@@ -116,7 +90,7 @@ static void close_top(struct sweep *s)
 }
 
 /* A prefix starts: the enclosing one decides what lies before it. */
-static void open_prefix(struct sweep *s, const struct tagged *t)
+static void open_prefix(struct sweep *s, const struct lpm_prefix *t)
 {
 	size_t len = s->o.len;
 
@@ -133,7 +107,7 @@ static void open_prefix(struct sweep *s, const struct tagged *t)
 	s->stack[s->sp++] = t;
 }
 
-static size_t collect(struct tagged *t, size_t k, const struct cidr *in, size_t n, int family,
+static size_t collect(struct lpm_prefix *t, size_t k, const struct cidr *in, size_t n, int family,
 		      bool keep)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -155,49 +129,51 @@ static size_t count_family(const struct cidr *in, size_t n, int family)
 	return k;
 }
 
+size_t lpm_sweep(struct lpm_prefix *t, size_t n, size_t len, struct addr_range *out)
+{
+	struct sweep s = { .o = { .v = out, .len = len } };
+
+	for (size_t i = 0; i < n; i++) {
+		struct lpm_prefix *top = s.sp ? (struct lpm_prefix *)s.stack[s.sp - 1] : NULL;
+
+		if (top && top->plen == t[i].plen && memcmp(top->r.lo, t[i].r.lo, len) == 0) {
+			top->keep |= t[i].keep; /* the same prefix twice */
+			continue;
+		}
+		open_prefix(&s, &t[i]);
+	}
+	while (s.sp)
+		close_top(&s);
+	return s.o.n;
+}
+
 int lpm_resolve(const struct cidr *keep, size_t nkeep, const struct cidr *masq, size_t nmasq,
 		int family, struct addr_range **ret)
 {
 	size_t len = cidr_addr_len(family), n = count_family(masq, nmasq, family);
-	struct sweep *s;
-	struct tagged *t;
+	struct lpm_prefix *t;
 
 	if (n == 0) /* nothing to carve out: the plain merge, with its fast IPv4 sort */
 		return cidr_merge(keep, nkeep, family, ret);
 	*ret = NULL;
 	n += count_family(keep, nkeep, family);
 	t = calloc(n, sizeof(*t));
-	s = calloc(1, sizeof(*s));
-	if (s)
-		s->o = (struct out){ .v = calloc(2 * n, sizeof(*s->o.v)), .len = len };
-	if (!t || !s || !s->o.v) {
+	*ret = calloc(2 * n, sizeof(**ret));
+	if (!t || !*ret) {
 		free(t);
-		free(s ? s->o.v : NULL);
-		free(s);
+		free(*ret);
+		*ret = NULL;
 		return -ENOMEM;
 	}
 	collect(t, collect(t, 0, keep, nkeep, family, true), masq, nmasq, family, false);
 	if (family != AF_INET || sort_v4(t, n) < 0)
-		qsort_r(t, n, sizeof(*t), tagged_cmp, &len);
-	for (size_t i = 0; i < n; i++) {
-		const struct tagged *top = s->sp ? s->stack[s->sp - 1] : NULL;
-
-		if (top && top->plen == t[i].plen && memcmp(top->r.lo, t[i].r.lo, len) == 0) {
-			((struct tagged *)top)->keep |= t[i].keep; /* the same prefix twice */
-			continue;
-		}
-		open_prefix(s, &t[i]);
-	}
-	while (s->sp)
-		close_top(s);
-	*ret = s->o.v;
-	n = s->o.n;
+		qsort_r(t, n, sizeof(*t), lpm_prefix_cmp, &len);
+	n = lpm_sweep(t, n, len, *ret);
 	if (n == 0) {
 		free(*ret);
 		*ret = NULL;
 	}
 	free(t);
-	free(s);
 	return (int)n;
 }
 

@@ -19,6 +19,25 @@
 int lpm_resolve(const struct cidr *keep, size_t nkeep, const struct cidr *masq, size_t nmasq,
 		int family, struct addr_range **ret) __attribute__((warn_unused_result));
 
+/* A prefix as an interval, with the list that decides it (keep: a
+ * nonMasqueradeCIDRs one). */
+struct lpm_prefix {
+	struct addr_range r;
+	uint8_t plen;
+	bool keep;
+};
+
+/* Order for qsort_r (arg: the address length, a size_t): by start, then
+ * the containing (shorter) prefix first. */
+int lpm_prefix_cmp(const void *x, const void *y, void *len);
+
+/* The resolution of n prefixes in lpm_prefix_cmp's order (equal ones in a
+ * row fold into one, keep winning) into out, which has room for 2n: the
+ * intervals that keep the pod IP, ascending and merged. When t[0] contains
+ * all the others, the result lies within it: t[0] then stands for the
+ * decision around them. Returns the count. */
+size_t lpm_sweep(struct lpm_prefix *t, size_t n, size_t len, struct addr_range *out);
+
 /* The same decision for one address a, by a plain scan of both lists (for
  * masqctl explain; tests hold it to lpm_resolve): 1 and the longest prefix
  * containing a, as an index into keep (*ret_keep true) or masq; an equal

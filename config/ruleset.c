@@ -166,19 +166,40 @@ static void add_family_rules(struct masq_ruleset *rs, const struct masq_opts *op
 	add_rule(rs, MASQ_RULE_MASQUERADE, family, comment_masq);
 }
 
+int masq_ruleset_build_rules(const struct masq_opts *opts, struct masq_ruleset **ret)
+{
+	struct masq_ruleset *rs;
+	int r;
+
+	if (opts->nto_ports > MASQ_PORT_RANGES_MAX)
+		return -EINVAL;
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rs->ipv6 = opts->enable_ipv6;
+	rs->random_fully = opts->random_fully;
+	/* Order as upstream's chain: local, non-masquerade, then masquerade last. */
+	add_rule(rs, MASQ_RULE_LOCAL_RETURN, 0, comment_local);
+	add_family_rules(rs, opts, AF_INET);
+	if (rs->ipv6)
+		add_family_rules(rs, opts, AF_INET6);
+	r = masq_ruleset_set_podsrc(rs, &opts->pods);
+	if (r < 0) {
+		masq_ruleset_free(rs);
+		return r;
+	}
+	*ret = rs;
+	return 0;
+}
+
 int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *opts,
 		       struct masq_ruleset **ret)
 {
-	struct masq_ruleset *rs = calloc(1, sizeof(*rs));
-	int r;
+	struct masq_ruleset *rs;
+	int r = masq_ruleset_build_rules(opts, &rs);
 
-	if (!rs)
-		return -ENOMEM;
-	r = -EINVAL;
-	if (opts->nto_ports > MASQ_PORT_RANGES_MAX)
-		goto fail;
-	rs->ipv6 = opts->enable_ipv6;
-	rs->random_fully = opts->random_fully;
+	if (r < 0)
+		return r;
 	r = family_ranges(cfg, opts, AF_INET, &rs->v4);
 	if (r < 0)
 		goto fail;
@@ -189,14 +210,6 @@ int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *op
 			goto fail;
 		rs->n6 = (size_t)r;
 	}
-	/* Order as upstream's chain: local, non-masquerade, then masquerade last. */
-	add_rule(rs, MASQ_RULE_LOCAL_RETURN, 0, comment_local);
-	add_family_rules(rs, opts, AF_INET);
-	if (rs->ipv6)
-		add_family_rules(rs, opts, AF_INET6);
-	r = masq_ruleset_set_podsrc(rs, &opts->pods);
-	if (r < 0)
-		goto fail;
 	*ret = rs;
 	return 0;
 fail:

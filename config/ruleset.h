@@ -79,6 +79,11 @@ struct masq_ruleset {
 int masq_ports_parse(const char *s, struct masq_opts *opts, char *why, size_t why_len)
 	__attribute__((warn_unused_result));
 
+/* The rules opts gives, with empty sets (the sets' contents kept apart,
+ * as config/incr.h does). */
+int masq_ruleset_build_rules(const struct masq_opts *opts, struct masq_ruleset **ret)
+	__attribute__((warn_unused_result));
+
 /* Build the desired ruleset for cfg under opts. */
 int masq_ruleset_build(const struct masq_config *cfg, const struct masq_opts *opts,
 		       struct masq_ruleset **ret) __attribute__((warn_unused_result));

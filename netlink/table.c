@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config/incr.h"
 #include "config/ruleset.h"
 #include "netlink/batch.h"
 #include "netlink/nft.h"
@@ -353,6 +354,57 @@ struct elem_diff {
 	size_t ndel, nadd;
 };
 
+/* The elements of whole intervals del and add, for one family. */
+static int delta_elems(const struct addr_range *del, size_t ndel, const struct addr_range *add,
+		       size_t nadd, size_t len, struct elem_diff *ret)
+{
+	int r = range_elems(del, ndel, len, &ret->del);
+
+	if (r >= 0) {
+		ret->ndel = (size_t)r;
+		r = range_elems(add, nadd, len, &ret->add);
+		ret->nadd = r >= 0 ? (size_t)r : 0;
+	}
+	return r < 0 ? r : 0;
+}
+
+/* One transaction: whole intervals out first, then the new ones in. */
+static int send_elems(struct nft_sock *sock, struct elem_diff d[2], int families,
+		      struct nft_error *ret_err)
+{
+	struct nft_batch *b = nft_sock_batch_open(sock);
+	int r = b ? 0 : -ENOMEM;
+
+	for (int f = 0; r == 0 && f < families; f++)
+		r = nft_batch_del_elems(b, f ? AF_INET6 : AF_INET, d[f].del, d[f].ndel);
+	for (int f = 0; r == 0 && f < families; f++)
+		r = nft_batch_add_elems(b, f ? AF_INET6 : AF_INET, d[f].add, d[f].nadd);
+	if (r == 0)
+		return nft_sock_batch_close(sock, b, true, ret_err);
+	nft_batch_free(b);
+	return r;
+}
+
+/* Send d (when anything changed), then free its elements. */
+static int sets_send(struct nft_sock *sock, struct elem_diff d[2], int families, int r,
+		     size_t *ret_changed, struct nft_error *ret_err)
+{
+	size_t changed = 0;
+
+	for (int f = 0; f < families; f++)
+		changed += d[f].ndel + d[f].nadd;
+	if (r == 0 && changed)
+		r = send_elems(sock, d, families, ret_err);
+	for (int f = 0; f < 2; f++) {
+		free(d[f].del);
+		free(d[f].add);
+	}
+	if (r < 0 && !ret_err->err)
+		ret_err->err = r;
+	*ret_changed = changed;
+	return r;
+}
+
 /* The elements to delete and to add for one family: those of whole
  * intervals (see range_diff). */
 static int family_diff(const struct masq_ruleset *old, const struct masq_ruleset *new, int family,
@@ -364,14 +416,11 @@ static int family_diff(const struct masq_ruleset *old, const struct masq_ruleset
 	int r = range_diff(v6 ? old->v6 : old->v4, v6 ? old->n6 : old->n4, v6 ? new->v6 : new->v4,
 			   v6 ? new->n6 : new->n4, len, &del, &nd, &add, &na);
 
-	if (r == 0 && (r = range_elems(del, nd, len, &ret->del)) >= 0) {
-		ret->ndel = (size_t)r;
-		r = range_elems(add, na, len, &ret->add);
-		ret->nadd = r >= 0 ? (size_t)r : 0;
-	}
+	if (r == 0)
+		r = delta_elems(del, nd, add, na, len, ret);
 	free(del);
 	free(add);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 int nft_sets_update(struct nft_sock *sock, const struct masq_ruleset *old,
@@ -379,34 +428,22 @@ int nft_sets_update(struct nft_sock *sock, const struct masq_ruleset *old,
 {
 	struct elem_diff d[2] = { 0 };
 	int families = new->ipv6 ? 2 : 1, r = 0;
-	struct nft_batch *b = NULL;
-	size_t changed = 0;
 
 	memset(ret_err, 0, sizeof(*ret_err));
-	for (int f = 0; r == 0 && f < families; f++) {
+	for (int f = 0; r == 0 && f < families; f++)
 		r = family_diff(old, new, f ? AF_INET6 : AF_INET, &d[f]);
-		changed += d[f].ndel + d[f].nadd;
-	}
-	if (r == 0 && changed) {
-		b = nft_sock_batch_open(sock);
-		r = b ? 0 : -ENOMEM;
-		/* whole intervals out first, then the new ones in */
-		for (int f = 0; r == 0 && f < families; f++)
-			r = nft_batch_del_elems(b, f ? AF_INET6 : AF_INET, d[f].del, d[f].ndel);
-		for (int f = 0; r == 0 && f < families; f++)
-			r = nft_batch_add_elems(b, f ? AF_INET6 : AF_INET, d[f].add, d[f].nadd);
-		if (r == 0) {
-			r = nft_sock_batch_close(sock, b, true, ret_err);
-			b = NULL;
-		}
-	}
-	nft_batch_free(b);
-	for (int f = 0; f < 2; f++) {
-		free(d[f].del);
-		free(d[f].add);
-	}
-	if (r < 0 && !ret_err->err)
-		ret_err->err = r;
-	*ret_changed = changed;
-	return r;
+	return sets_send(sock, d, families, r, ret_changed, ret_err);
+}
+
+int nft_sets_apply(struct nft_sock *sock, const struct masq_delta *delta, bool ipv6,
+		   size_t *ret_changed, struct nft_error *ret_err)
+{
+	struct elem_diff d[2] = { 0 };
+	int families = ipv6 ? 2 : 1, r = 0;
+
+	memset(ret_err, 0, sizeof(*ret_err));
+	for (int f = 0; r == 0 && f < families; f++)
+		r = delta_elems(delta->del[f], delta->ndel[f], delta->add[f], delta->nadd[f],
+				cidr_addr_len(f ? AF_INET6 : AF_INET), &d[f]);
+	return sets_send(sock, d, families, r, ret_changed, ret_err);
 }

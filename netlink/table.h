@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct masq_delta;
 struct masq_ruleset;
 struct nft_counters;
 struct nft_error;
@@ -63,6 +64,13 @@ int nft_reconcile(struct nft_sock *sock, const struct masq_ruleset *rs, uint32_t
  * The caller must know the kernel holds old (masqd owns the table). */
 int nft_sets_update(struct nft_sock *sock, const struct masq_ruleset *old,
 		    const struct masq_ruleset *new, size_t *ret_changed, struct nft_error *ret_err)
+	__attribute__((warn_unused_result));
+
+/* The same from a delta already known (config/incr.h): delete its intervals
+ * that left, add those that joined, in one transaction; families 1 or 2
+ * (ipv6). The caller must know the kernel holds the intervals before it. */
+int nft_sets_apply(struct nft_sock *sock, const struct masq_delta *delta, bool ipv6,
+		   size_t *ret_changed, struct nft_error *ret_err)
 	__attribute__((warn_unused_result));
 
 /* The connection counters of masqd's rules now (a dump of the rules only). */

@@ -99,6 +99,11 @@ class Masqd:
             fields = f.read().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])  # utime + stime
 
+    def cpu_ns(self):
+        """CPU time masqd has used, user and kernel, in ns (schedstat: exact, not ticks)."""
+        with open("/proc/%d/schedstat" % self.p.pid) as f:
+            return int(f.read().split()[0])
+
     def stop(self):
         self.p.terminate()
         self.p.wait(timeout=10)

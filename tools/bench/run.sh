@@ -13,7 +13,7 @@ if [[ ${FULL:-0} == 1 ]]; then
 	program_args=(--sizes 64,1000,10000,100000 --v6-sizes 1000,10000 --repeat 5)
 	incremental_args=(--sizes 1000,10000,100000 --steps 100)
 	footprint_args=(--sizes 64,100000)
-	api_args=(--sizes 64,10000 --edits 200)
+	api_args=(--sizes 64,10000,99000 --edits 200)
 	apiscale_args=()
 	conn_args=(--sizes 64,1000,10000 --repeat 7 --probes 500)
 	snat_args=(--switches 200)
