@@ -170,15 +170,20 @@ static int sock_renew(struct ctclean *cc)
 	return 0;
 }
 
-/* Delete what the dump collected; an entry gone since (ENOENT) is fine. */
-static int delete_stale(struct ctclean *cc, const struct ctclean_pass *ps, size_t *ret_deleted)
+/* Delete what the dump collected; an entry gone since (ENOENT) is fine. A
+ * kernel before 6.4 refuses to delete one offloaded to a flowtable (EBUSY)
+ * until it leaves it: that one is counted in ret_busy and left, as failing
+ * here would stop at the same entry at every sync. */
+static int delete_stale(struct ctclean *cc, const struct ctclean_pass *ps, size_t *ret_deleted,
+			size_t *ret_busy)
 {
 	for (size_t i = 0; i < ps->nstale; i++) {
 		int r = ct_delete(cc->sock, &ps->stale[i]);
 
-		if (r < 0 && r != -ENOENT)
+		if (r < 0 && r != -ENOENT && r != -EBUSY)
 			return r;
 		*ret_deleted += r == 0;
+		*ret_busy += r == -EBUSY;
 	}
 	return 0;
 }
@@ -190,6 +195,7 @@ static int clean_family(struct ctclean *cc, const struct ctclean_plan *p, size_t
 				   .max_examined = CTCLEAN_MAX_EXAMINED,
 				   .max_delete = CTCLEAN_MAX_DELETE };
 	int r = ct_dump(cc->sock, &p->filter, ctclean_collect, &ps);
+	size_t busy = 0;
 
 	*ret_examined += ps.bounded ? ps.max_examined : ps.examined;
 	if (r < 0 || ps.bounded) {
@@ -198,7 +204,11 @@ static int clean_family(struct ctclean *cc, const struct ctclean_plan *p, size_t
 		r = r < 0 ? r : rn;
 	}
 	if (r == 0)
-		r = delete_stale(cc, &ps, ret_deleted);
+		r = delete_stale(cc, &ps, ret_deleted, &busy);
+	if (busy)
+		log_warnx("conntrack cleanup (%s): %zu stale entries offloaded to a flowtable "
+			  "(EBUSY) keep their old decision until they leave it",
+			  p->family == AF_INET ? "IPv4" : "IPv6", busy);
 	if (ps.bounded || ps.over)
 		cc->st->ct.bounded++;
 	if (ps.bounded)
