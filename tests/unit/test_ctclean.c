@@ -202,11 +202,47 @@ static void test_delete_failure_repeated(void **state)
 	masq_ruleset_free(new);
 }
 
+/* A cleanup that failed leaves two rulesets' entries in the kernel: those
+ * made before the commit (the old decision) and after it (the new one).
+ * When the next commit goes back to the old rules, the entries made in
+ * between are stale although the old and the newest set are the same. */
+static void test_failure_then_revert(void **state)
+{
+	struct masqd_stats st = { 0 };
+	struct ctclean *cc = ctclean_new(&st);
+	struct masq_ruleset *a = rules("10.0.0.0/8"), *b = rules(NULL);
+	struct ct_entry between = kept_entry("10.9.9.9", 3);
+	char note[CTCLEAN_NOTE_LEN];
+
+	(void)state;
+	assert_non_null(cc);
+	k.entries[k.n++] = kept_entry("10.1.2.3", 1);
+	k.del_err[0] = -ENOBUFS;
+	assert_int_equal(ctclean_after_commit(cc, a, note, sizeof(note)), 0);
+	assert_int_equal(ctclean_after_commit(cc, b, note, sizeof(note)), -ENOBUFS);
+	/* under b, 10.9.9.9 was masqueraded; then a is back */
+	between.status |= IPS_SRC_NAT;
+	k.entries[k.n++] = between;
+	assert_int_equal(ctclean_after_commit(cc, a, note, sizeof(note)), 1);
+	assert_int_equal(k.dumps, 2);
+	assert_int_equal(k.ndel, 2);
+	assert_int_equal(k.del_id[1], 3); /* the kept entry 1 agrees with a */
+	assert_int_equal(st.ct.failures, 1);
+	assert_int_equal(st.ct.cleanups, 1);
+	/* done: the uncertainty is gone with it */
+	assert_int_equal(ctclean_after_commit(cc, a, note, sizeof(note)), 0);
+	assert_int_equal(k.dumps, 2);
+	ctclean_free(cc);
+	masq_ruleset_free(a);
+	masq_ruleset_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_offloaded_entry_skipped, setup),
 		cmocka_unit_test_setup(test_delete_failure_repeated, setup),
+		cmocka_unit_test_setup(test_failure_then_revert, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
