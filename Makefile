@@ -73,7 +73,7 @@ LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_
 
 UNIT_TESTS  := cidr doc duration config precedence log flags ruleset batch reply expo sources kube \
                pstore snat podsrc
-UNIT_TESTS  += lpm masqcidrs explain conntrack incr
+UNIT_TESTS  += lpm masqcidrs explain conntrack incr ctclean
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper $(BUILD)/tests/netns/faultnl.so
 
@@ -114,7 +114,7 @@ $(BUILD)/tests/netns/faultnl.so: tests/netns/faultnl.c
 $(BUILD)/tests/unit/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 
 # Fuzz targets need clang's libFuzzer; `make fuzz` builds them, `make check` smoke-runs them.
-FUZZ_TARGETS := config doc duration cidr policy watch kubeconfig pstore snat node
+FUZZ_TARGETS := config doc duration cidr policy watch kubeconfig pstore snat node conntrack
 FUZZ_BINS    := $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
                 $(shell $(PKG_CONFIG) --cflags $(PKGS))
@@ -122,6 +122,8 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CONFIG_SRC)
 	$(call say,FUZZ,$@)
 	@mkdir -p $(dir $@)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+# conntrack.c alone: the fuzz target defines the two socket calls it makes
+build-fuzz/fuzz_conntrack: netlink/conntrack.c
 fuzz: $(FUZZ_BINS)
 
 check: all $(UNIT_BINS) $(NETNS_BINS) $(FUZZ_BINS)

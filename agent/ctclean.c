@@ -26,6 +26,11 @@ struct ctclean {
 	/* the intervals last cleaned up to, a copy (32 bytes an interval: the
 	 * reconciler's own is freed on a failed sync); NULL: not known */
 	struct masq_ruleset *prev;
+	/* per family, the intervals of changes whose cleanup failed since the
+	 * last one done (sorted, disjoint): entries there may hold either
+	 * decision, whatever prev and the next ruleset say */
+	struct addr_range *unsure[2];
+	size_t nunsure[2];
 };
 
 /* Binary search: is a (len bytes) inside one of n sorted, disjoint ranges? */
@@ -53,7 +58,8 @@ bool ctclean_entry_stale(const struct ctclean_plan *p, const struct ct_entry *e)
 		return false;
 	if (p->npods && !in_ranges(p->pods, p->npods, e->orig.src, p->len))
 		return false; /* a source masqd leaves alone, whatever the set says */
-	if (!in_ranges(p->del, p->ndel, dst, p->len) && !in_ranges(p->add, p->nadd, dst, p->len))
+	if (!in_ranges(p->del, p->ndel, dst, p->len) && !in_ranges(p->add, p->nadd, dst, p->len) &&
+	    !in_ranges(p->unsure, p->nunsure, dst, p->len))
 		return false;
 	masqueraded = e->status & IPS_SRC_NAT;
 	kept_now = in_ranges(p->now, p->nnow, dst, p->len);
@@ -124,6 +130,8 @@ void ctclean_free(struct ctclean *cc)
 		return;
 	nft_sock_free(cc->sock);
 	masq_ruleset_free(cc->prev);
+	free(cc->unsure[0]);
+	free(cc->unsure[1]);
 	free(cc);
 }
 
@@ -170,15 +178,20 @@ static int sock_renew(struct ctclean *cc)
 	return 0;
 }
 
-/* Delete what the dump collected; an entry gone since (ENOENT) is fine. */
-static int delete_stale(struct ctclean *cc, const struct ctclean_pass *ps, size_t *ret_deleted)
+/* Delete what the dump collected; an entry gone since (ENOENT) is fine. A
+ * kernel before 6.4 refuses to delete one offloaded to a flowtable (EBUSY)
+ * until it leaves it: that one is counted in ret_busy and left, as failing
+ * here would stop at the same entry at every sync. */
+static int delete_stale(struct ctclean *cc, const struct ctclean_pass *ps, size_t *ret_deleted,
+			size_t *ret_busy)
 {
 	for (size_t i = 0; i < ps->nstale; i++) {
 		int r = ct_delete(cc->sock, &ps->stale[i]);
 
-		if (r < 0 && r != -ENOENT)
+		if (r < 0 && r != -ENOENT && r != -EBUSY)
 			return r;
 		*ret_deleted += r == 0;
+		*ret_busy += r == -EBUSY;
 	}
 	return 0;
 }
@@ -190,6 +203,7 @@ static int clean_family(struct ctclean *cc, const struct ctclean_plan *p, size_t
 				   .max_examined = CTCLEAN_MAX_EXAMINED,
 				   .max_delete = CTCLEAN_MAX_DELETE };
 	int r = ct_dump(cc->sock, &p->filter, ctclean_collect, &ps);
+	size_t busy = 0;
 
 	*ret_examined += ps.bounded ? ps.max_examined : ps.examined;
 	if (r < 0 || ps.bounded) {
@@ -198,7 +212,11 @@ static int clean_family(struct ctclean *cc, const struct ctclean_plan *p, size_t
 		r = r < 0 ? r : rn;
 	}
 	if (r == 0)
-		r = delete_stale(cc, &ps, ret_deleted);
+		r = delete_stale(cc, &ps, ret_deleted, &busy);
+	if (busy)
+		log_warnx("conntrack cleanup (%s): %zu stale entries offloaded to a flowtable "
+			  "(EBUSY) keep their old decision until they leave it",
+			  p->family == AF_INET ? "IPv4" : "IPv6", busy);
 	if (ps.bounded || ps.over)
 		cc->st->ct.bounded++;
 	if (ps.bounded)
@@ -235,22 +253,85 @@ static struct masq_ruleset *copy_sets(const struct masq_ruleset *rs)
 	return c;
 }
 
+static int range_cmp(const void *a, const void *b, void *len)
+{
+	return memcmp(((const struct addr_range *)a)->lo, ((const struct addr_range *)b)->lo,
+		      *(const size_t *)len);
+}
+
+/* Add a failed plan's changed intervals to the unsure ones of its family;
+ * on ENOMEM they are not added, and that is logged. */
+static void add_unsure(struct ctclean *cc, const struct ctclean_plan *p)
+{
+	int f = p->family == AF_INET6;
+	size_t n = p->nunsure + p->ndel + p->nadd, len = p->len, out = 0;
+	struct addr_range *u = malloc((n ? n : 1) * sizeof(*u));
+
+	if (!u) {
+		log_warnx(
+			"conntrack cleanup: out of memory keeping the intervals to look at again");
+		return;
+	}
+	if (p->nunsure) /* memcpy from NULL is undefined, even of 0 bytes */
+		memcpy(u, p->unsure, p->nunsure * sizeof(*u));
+	if (p->ndel)
+		memcpy(u + p->nunsure, p->del, p->ndel * sizeof(*u));
+	if (p->nadd)
+		memcpy(u + p->nunsure + p->ndel, p->add, p->nadd * sizeof(*u));
+	qsort_r(u, n, sizeof(*u), range_cmp, &len);
+	for (size_t i = 0; i < n; i++) { /* merge overlapping ones */
+		if (out && memcmp(u[i].lo, u[out - 1].hi, len) <= 0) {
+			if (memcmp(u[i].hi, u[out - 1].hi, len) > 0)
+				memcpy(u[out - 1].hi, u[i].hi, sizeof(u[i].hi));
+		} else {
+			u[out++] = u[i];
+		}
+	}
+	free(cc->unsure[f]);
+	cc->unsure[f] = u;
+	cc->nunsure[f] = out;
+}
+
+/* The plan for one family, with the intervals left unsure by failed
+ * cleanups: these may hold entries of either direction. */
+static int plan_family(struct ctclean *cc, const struct masq_ruleset *rs, int f,
+		       struct ctclean_plan *p)
+{
+	int r = ctclean_plan_make(cc->prev, rs, f ? AF_INET6 : AF_INET, p);
+
+	if (r < 0 || !cc->nunsure[f])
+		return r;
+	p->unsure = cc->unsure[f];
+	p->nunsure = cc->nunsure[f];
+	p->filter.status_mask = p->filter.status = 0;
+	return r + (int)p->nunsure;
+}
+
 /* Both families' passes (IPv6 only where rs has IPv6 rules). Returns the
- * number of changed intervals or -errno. */
+ * number of changed intervals or -errno. A failure makes every family's
+ * changed intervals unsure; a cleanup done clears them. */
 static int clean(struct ctclean *cc, const struct masq_ruleset *rs, size_t *ret_examined,
 		 size_t *ret_deleted)
 {
-	int changed = 0, r = 0;
+	struct ctclean_plan p[2] = { 0 };
+	int nf = rs->ipv6 ? 2 : 1, made = 0, changed = 0, r = 0;
 
-	for (int f = 0; f < (rs->ipv6 ? 2 : 1) && r >= 0; f++) {
-		struct ctclean_plan p;
-
-		r = ctclean_plan_make(cc->prev, rs, f ? AF_INET6 : AF_INET, &p);
-		if (r > 0) {
-			changed += r;
-			r = clean_family(cc, &p, ret_examined, ret_deleted);
+	for (; made < nf && r >= 0; made += r >= 0) {
+		r = plan_family(cc, rs, made, &p[made]);
+		changed += r > 0 ? r : 0;
+	}
+	for (int f = 0; f < made && r >= 0; f++)
+		if (p[f].ndel + p[f].nadd + p[f].nunsure)
+			r = clean_family(cc, &p[f], ret_examined, ret_deleted);
+	for (int f = 0; f < nf; f++) {
+		if (r < 0 && f < made)
+			add_unsure(cc, &p[f]);
+		if (r >= 0) {
+			free(cc->unsure[f]);
+			cc->unsure[f] = NULL;
+			cc->nunsure[f] = 0;
 		}
-		ctclean_plan_done(&p);
+		ctclean_plan_done(&p[f]);
 	}
 	return r < 0 ? r : changed;
 }

@@ -34,6 +34,10 @@ struct ctclean_plan {
 	size_t ndel, nadd;
 	const struct addr_range *now;
 	size_t nnow;
+	/* intervals of the changes whose cleanup failed since the last one
+	 * done: their entries may hold either decision (borrowed; 0: none) */
+	const struct addr_range *unsure;
+	size_t nunsure;
 	/* the new ruleset's pod-source scope (--pod-cidr, the Node's podCIDRs):
 	 * masqd decides only for sources inside it; 0 ranges: every source */
 	const struct addr_range *pods;
@@ -48,7 +52,7 @@ struct ctclean_plan {
  * source is one masqd decides for (inside the pod-source scope, when there is
  * one); the address its packets were routed to (the reply's source: after a
  * DNAT, not the original destination) lies in an interval whose decision may
- * have changed; and its NAT state (IPS_SRC_NAT) disagrees with what the new
+ * have changed (del, add or unsure); and its NAT state (IPS_SRC_NAT) disagrees with what the new
  * set decides there (kept: inside it; masqueraded: outside). */
 bool ctclean_entry_stale(const struct ctclean_plan *p, const struct ct_entry *e);
 
@@ -88,7 +92,10 @@ void ctclean_free(struct ctclean *cc);
  * the ruleset committed before. The first call has nothing to compare with
  * (masqd just started: what the kernel held before is not known) and only
  * remembers rs. A failed cleanup keeps the earlier ruleset, so the next
- * commit (a resync at the latest) tries the same change again. note gets a
+ * commit (a resync at the latest) tries the same change again, and keeps
+ * the change's intervals as unsure until a cleanup is done: entries made
+ * after this commit hold rs's decision, so a next commit back to the
+ * earlier rules must still look there. note gets a
  * few words for the sync log line ("" when nothing was looked at). Returns
  * the entries deleted or -errno (logged and counted here). */
 int ctclean_after_commit(struct ctclean *cc, const struct masq_ruleset *rs, char *note, size_t len);

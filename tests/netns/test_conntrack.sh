@@ -12,7 +12,8 @@
 #     keeps its source, in both directions;
 #   - a cleanup that fails (the ctnetlink dump's send fails, injected by
 #     faultnl.so) leaves the rules committed, is counted, and is done by the
-#     next sync (SIGHUP).
+#     next sync (SIGHUP); and when the change is undone before a cleanup is
+#     done, a stream started in between is switched back too.
 # Topology and safety rules: tests/netns/lib.sh.
 #
 #   pod 10.244.1.2 ──── node (masqd) 10.10.0.1 ──── vpc 10.10.0.2: peer.py echo-stream
@@ -57,6 +58,7 @@ change_to() { # LOG CONTENT: apply it and wait for the sync's log line
 last_sync() { grep 'msg="rules \(updated\|programmed\)' "$1" | tail -n 1; }
 sync_says() { last_sync "$1" | grep -q -- "$2"; }
 deleted_in() { last_sync "$1" | sed -n 's/.*conntrack: \([0-9]*\) UDP entr\(y\|ies\) deleted.*/\1/p'; }
+deleted_at_least() { local n; n=$(deleted_in "$1"); ((${n:-0} >= $2)); } # LOG N
 
 topo_up
 bg "$VPC" python3 "$PEER" echo-stream "$SPORT"
@@ -191,6 +193,25 @@ kill -HUP "$DAEMON"
 expect_true "the next sync does the cleanup on a fresh socket" \
 	wait_until 100 log_reaches "$log" 'UDP entr\(y\|ies\) deleted' $((before + 1))
 expect_true "and the stream switches back" wait_until "$POLL" source_is "$u3" 10.10.0.1
+
+echo "== a failed cleanup, then the change undone: the entries made in between go"
+pretty "$NODE" "fault: call=send kind=dump err=ENOBUFS count=1"
+: >"$FLOG"
+echo "call=send kind=dump err=ENOBUFS count=1" >"$CTL"
+change_to "$log" "$KEEP"
+: >"$CTL"
+expect_eq "the fault hit the conntrack dump" 1 "$(count_in "$FLOG" 'send dump ENOBUFS')"
+expect_eq "masqd_conntrack_cleanup_failures_total is 3" 3 "$(metric masqd_conntrack_cleanup_failures_total)"
+u4=$WORK/udp4
+stream udp 40006 "$u4"
+expect_eq "a UDP stream started now is kept" 10.244.1.2 "$(source_of "$u4")"
+change_to "$log" "$MASQ"
+last_sync "$log"
+expect_true "going back to the earlier rules deletes its entry" deleted_at_least "$log" 1
+expect_true "the new stream now leaves with the node's address" \
+	wait_until "$POLL" source_is "$u4" 10.10.0.1
+expect_true "the stream from before goes on" more_answers "$u3"
+expect_eq "masqueraded all along" 10.10.0.1 "$(source_of "$u3")"
 stop_masqd
 
 finish
