@@ -72,6 +72,19 @@ static int ack_result(const struct nlmsghdr *nlh)
 	return ne->error > 0 ? -ne->error : ne->error;
 }
 
+/* A dump's end carries the dump's result (the kernel's netlink_dump_done):
+ * 0, or the error that ended the dump early, whose parts are then not the
+ * whole. An end without it (older subsystems) is a success. */
+static int done_result(const struct nlmsghdr *nlh)
+{
+	int err;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(err))
+		return 0;
+	memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+	return err > 0 ? -err : err;
+}
+
 /* One reply to a request, as libmnl's mnl_cb_run takes it. */
 static int request_reply(const struct nft_reply *rp, const struct nlmsghdr *nlh)
 {
@@ -80,7 +93,7 @@ static int request_reply(const struct nft_reply *rp, const struct nlmsghdr *nlh)
 	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
 		return -EINTR; /* the dump changed under us: its parts do not add up */
 	if (nlh->nlmsg_type == NLMSG_DONE)
-		return 0;
+		return done_result(nlh);
 	if (nlh->nlmsg_type == NLMSG_ERROR)
 		return ack_result(nlh);
 	if (nlh->nlmsg_type < NLMSG_MIN_TYPE || !rp->cb)

@@ -52,13 +52,19 @@ static void put_data(struct buf *b, uint32_t seq, uint32_t pid, uint16_t flags)
 	push(b, nlh);
 }
 
-static void put_done(struct buf *b, uint32_t seq, uint32_t pid)
+/* A dump's end with its result (0, or the error that cut the dump short). */
+static void put_done_with(struct buf *b, uint32_t seq, uint32_t pid, int result)
 {
 	struct nlmsghdr *nlh = put_hdr(b, NLMSG_DONE, NLM_F_MULTI, seq, pid);
-	int *zero = mnl_nlmsg_put_extra_header(nlh, sizeof(int));
+	int *r = mnl_nlmsg_put_extra_header(nlh, sizeof(int));
 
-	*zero = 0;
+	*r = result;
 	push(b, nlh);
+}
+
+static void put_done(struct buf *b, uint32_t seq, uint32_t pid)
+{
+	put_done_with(b, seq, pid, 0);
 }
 
 /* An ACK (error 0) or error reply; with text, the extended ACK message. A
@@ -156,6 +162,29 @@ static void test_request_interrupted_dump(void **state)
 	put_data(&b, 9, OURS, NLM_F_MULTI | NLM_F_DUMP_INTR);
 	assert_int_equal(nft_reply_walk(&rp, b.data, b.len), -EINTR);
 	assert_int_equal(seen, 0);
+}
+
+/* A dump the kernel ended with an error is no whole answer; an end that
+ * carries no result at all is taken as a success. */
+static void test_request_dump_ended_by_error(void **state)
+{
+	struct buf b = { .len = 0 };
+	int seen = 0;
+	struct nft_reply rp = request(9, &seen);
+	struct nlmsghdr *nlh;
+
+	put_data(&b, 9, OURS, NLM_F_MULTI);
+	put_done_with(&b, 9, OURS, -ENOBUFS);
+	assert_int_equal(nft_reply_walk(&rp, b.data, b.len), -ENOBUFS);
+	assert_int_equal(seen, 1);
+
+	b.len = 0;
+	seen = 0;
+	put_data(&b, 9, OURS, NLM_F_MULTI);
+	nlh = put_hdr(&b, NLMSG_DONE, NLM_F_MULTI, 9, OURS);
+	push(&b, nlh);
+	assert_int_equal(nft_reply_walk(&rp, b.data, b.len), 0);
+	assert_int_equal(seen, 1);
 }
 
 static int failing_cb(const struct nlmsghdr *nlh, void *data)
@@ -260,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_request_skips_foreign_replies),
 		cmocka_unit_test(test_request_dump),
 		cmocka_unit_test(test_request_interrupted_dump),
+		cmocka_unit_test(test_request_dump_ended_by_error),
 		cmocka_unit_test(test_request_callback_result),
 		cmocka_unit_test(test_request_short_error_reply),
 		cmocka_unit_test(test_batch_errors_by_sequence_number),
