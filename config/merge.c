@@ -9,13 +9,53 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* A chunk of origin strings: a load names 100,000 CIDRs with a few
+ * sources, so one copy per source, not a malloc per CIDR (issue 13). */
+struct merge_strs {
+	struct merge_strs *next;
+	size_t used, cap;
+	char buf[];
+};
+
+#define STRS_CHUNK 4096
+
+/* Room for n bytes in m's strings; NULL when out of memory. */
+static char *strs_alloc(struct masq_merged *m, size_t n)
+{
+	struct merge_strs *c = m->strs;
+
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > STRS_CHUNK ? n : STRS_CHUNK;
+		if (!(c = malloc(sizeof(*c) + cap)))
+			return NULL;
+		*c = (struct merge_strs){ .next = m->strs, .cap = cap };
+		m->strs = c;
+	}
+	c->used += n;
+	return c->buf + c->used - n;
+}
+
+/* origin as m keeps it: the one named last when it is the same. */
+static char *intern(struct merge *mg, const char *origin)
+{
+	size_t n = strlen(origin) + 1;
+	char *o;
+
+	if (mg->last && strcmp(mg->last, origin) == 0)
+		return mg->last;
+	if (!(o = strs_alloc(mg->m, n)))
+		return NULL;
+	memcpy(o, origin, n);
+	return mg->last = o;
+}
+
 void merged_clear(struct masq_merged *m)
 {
-	for (size_t i = 0; i < m->norigins; i++)
-		free(m->origins[i]);
+	for (struct merge_strs *c = m->strs, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
 	free(m->origins);
-	for (size_t i = 0; i < m->nmasq_origins; i++)
-		free(m->masq_origins[i]);
 	free(m->masq_origins);
 	cfg_free(m->cfg);
 	memset(m, 0, sizeof(*m));
@@ -53,7 +93,7 @@ int merge_add(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos
 	if (grow(&cfg->cidrs, &mg->m->origins, &cfg->pos, cfg->ncidrs, &mg->cap) < 0)
 		return -ENOMEM;
 	cfg->pos[cfg->ncidrs] = pos ? *pos : (struct cidr_pos){ 0 };
-	mg->m->origins[cfg->ncidrs] = strdup(origin);
+	mg->m->origins[cfg->ncidrs] = intern(mg, origin);
 	if (!mg->m->origins[cfg->ncidrs])
 		return -ENOMEM;
 	mg->m->norigins = cfg->ncidrs + 1;
@@ -68,7 +108,7 @@ int merge_add_masq(struct merge *mg, const struct cidr *c, const struct cidr_pos
 
 	if (grow(&cfg->masq_cidrs, &mg->m->masq_origins, &cfg->masq_pos, cfg->nmasq, &mg->mcap) < 0)
 		return -ENOMEM;
-	mg->m->masq_origins[cfg->nmasq] = strdup(origin);
+	mg->m->masq_origins[cfg->nmasq] = intern(mg, origin);
 	if (!mg->m->masq_origins[cfg->nmasq])
 		return -ENOMEM;
 	mg->m->nmasq_origins = cfg->nmasq + 1;
@@ -90,21 +130,25 @@ static bool named_in(const char *list, const char *name)
 }
 
 /* Append origin b to a's list unless it is named there already. */
-static void join_origin(char **a, const char *b)
+static void join_origin(struct masq_merged *m, char **a, const char *b)
 {
+	size_t na = strlen(*a), nb = strlen(b);
 	char *o;
 
 	if (named_in(*a, b))
 		return;
-	if (asprintf(&o, "%s, %s", *a, b) < 0)
+	if (!(o = strs_alloc(m, na + 2 + nb + 1)))
 		return; /* the CIDR stays; only a name is missing */
-	free(*a);
+	memcpy(o, *a, na);
+	memcpy(o + na, ", ", 2);
+	memcpy(o + na + 2, b, nb + 1);
 	*a = o;
 }
 
 /* Keep the first of each CIDR of one list, in input order, naming every
  * origin; pos (when there are positions) follows the first. */
-static int fold(struct cidr *v, char **origins, struct cidr_pos *pos, size_t *n)
+static int fold(struct masq_merged *m, struct cidr *v, char **origins, struct cidr_pos *pos,
+		size_t *n)
 {
 	size_t *first = malloc((*n ? *n : 1) * sizeof(*first)), out = 0;
 
@@ -114,10 +158,8 @@ static int fold(struct cidr *v, char **origins, struct cidr_pos *pos, size_t *n)
 	}
 	/* name the origins first, then compact: the first of each moves */
 	for (size_t i = 0; i < *n; i++) {
-		if (first[i] != i) {
-			join_origin(&origins[first[i]], origins[i]);
-			free(origins[i]);
-		}
+		if (first[i] != i)
+			join_origin(m, &origins[first[i]], origins[i]);
 	}
 	for (size_t i = 0; i < *n; i++) {
 		if (first[i] != i)
@@ -135,11 +177,11 @@ static int fold(struct cidr *v, char **origins, struct cidr_pos *pos, size_t *n)
 int merge_finish(struct merge *mg)
 {
 	struct masq_config *cfg = mg->m->cfg;
-	int r = fold(cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
+	int r = fold(mg->m, cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
 
 	mg->m->norigins = cfg->ncidrs;
 	if (r == 0)
-		r = fold(cfg->masq_cidrs, mg->m->masq_origins, cfg->masq_pos, &cfg->nmasq);
+		r = fold(mg->m, cfg->masq_cidrs, mg->m->masq_origins, cfg->masq_pos, &cfg->nmasq);
 	mg->m->nmasq_origins = cfg->nmasq;
 	return r;
 }

@@ -12,6 +12,7 @@
 struct merge {
 	struct masq_merged *m;
 	size_t cap, mcap;
+	char *last; /* the origin named last, in m->strs */
 };
 
 /* Append a non-masquerade CIDR, where it was written (NULL: nowhere), and
