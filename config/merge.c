@@ -145,17 +145,37 @@ static void join_origin(struct masq_merged *m, char **a, const char *b)
 	*a = o;
 }
 
+void merge_scratch_free(struct merge_scratch *s)
+{
+	cidr_eq_free(&s->eq);
+	free(s->first);
+	memset(s, 0, sizeof(*s));
+}
+
+/* s->first with room for n. */
+static int scratch_first(struct merge_scratch *s, size_t n)
+{
+	size_t *f;
+
+	if (n <= s->cap && s->first)
+		return 0;
+	if (!(f = realloc(s->first, (n ? n : 1) * sizeof(*f))))
+		return -ENOMEM;
+	s->first = f;
+	s->cap = n ? n : 1;
+	return 0;
+}
+
 /* Keep the first of each CIDR of one list, in input order, naming every
  * origin; pos (when there are positions) follows the first. */
-static int fold(struct masq_merged *m, struct cidr *v, char **origins, struct cidr_pos *pos,
-		size_t *n)
+static int fold(struct masq_merged *m, struct merge_scratch *s, struct cidr *v, char **origins,
+		struct cidr_pos *pos, size_t *n)
 {
-	size_t *first = malloc((*n ? *n : 1) * sizeof(*first)), out = 0;
+	size_t *first, out = 0;
 
-	if (!first || cidr_first_equal(v, *n, first) < 0) {
-		free(first);
+	if (scratch_first(s, *n) < 0 || cidr_eq_first(&s->eq, v, *n, s->first) < 0)
 		return -ENOMEM;
-	}
+	first = s->first;
 	/* name the origins first, then compact: the first of each moves */
 	for (size_t i = 0; i < *n; i++) {
 		if (first[i] != i)
@@ -170,19 +190,21 @@ static int fold(struct masq_merged *m, struct cidr *v, char **origins, struct ci
 		origins[out++] = origins[i];
 	}
 	*n = out;
-	free(first);
 	return 0;
 }
 
 int merge_finish(struct merge *mg)
 {
 	struct masq_config *cfg = mg->m->cfg;
-	int r = fold(mg->m, cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
+	struct merge_scratch own = { 0 }, *s = mg->scratch ? mg->scratch : &own;
+	int r = fold(mg->m, s, cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
 
 	mg->m->norigins = cfg->ncidrs;
 	if (r == 0)
-		r = fold(mg->m, cfg->masq_cidrs, mg->m->masq_origins, cfg->masq_pos, &cfg->nmasq);
+		r = fold(mg->m, s, cfg->masq_cidrs, mg->m->masq_origins, cfg->masq_pos,
+			 &cfg->nmasq);
 	mg->m->nmasq_origins = cfg->nmasq;
+	merge_scratch_free(&own);
 	return r;
 }
 

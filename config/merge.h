@@ -8,9 +8,18 @@
 
 #include "config/sources.h"
 
+/* What a merge uses for a while and the next one can use again (kept by
+ * config/sources.c between loads; zero it first, merge_scratch_free it). */
+struct merge_scratch {
+	struct cidr_eq eq;
+	size_t *first, cap;
+};
+void merge_scratch_free(struct merge_scratch *s);
+
 /* A merge in progress into m (m->cfg allocated by the caller). */
 struct merge {
 	struct masq_merged *m;
+	struct merge_scratch *scratch; /* NULL: allocated for this merge */
 	size_t cap, mcap;
 	char *last; /* the origin named last, in m->strs */
 };

@@ -20,6 +20,7 @@ const char *const source_names[SOURCE_COUNT] = { "file", "egress-nat-policy-dir"
 
 struct masq_sources {
 	struct slots files, policies;
+	struct merge_scratch scratch; /* the merge's tables, kept between loads */
 	uint64_t parses; /* files parsed, not skipped as unchanged */
 };
 
@@ -39,6 +40,7 @@ void sources_free(struct masq_sources *s)
 		return;
 	slots_free(&s->files);
 	slots_free(&s->policies);
+	merge_scratch_free(&s->scratch);
 	free(s);
 }
 
@@ -349,7 +351,7 @@ static void state_init(struct source_state *st)
 int sources_load(struct masq_sources *s, const struct sources_settings *set,
 		 struct masq_merged *ret, struct source_state st[SOURCE_COUNT], struct diags *d)
 {
-	struct merge mg = { .m = ret };
+	struct merge mg = { .m = ret, .scratch = &s->scratch };
 	bool failed = false;
 	size_t e0 = d->errors;
 	int nfiles, npol = 0, r;
