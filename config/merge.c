@@ -61,16 +61,20 @@ void merged_clear(struct masq_merged *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* Room for one more CIDR, its origin and (when pos) its position. */
-static int grow(struct cidr **v, char ***origins, struct cidr_pos **pos, size_t n, size_t *cap)
+/* Room for k more CIDRs, their origins and (when pos) their positions;
+ * a first list starts as large as the last load's (hint). */
+static int grow(struct cidr **v, char ***origins, struct cidr_pos **pos, size_t n, size_t k,
+		size_t *cap, size_t hint)
 {
-	size_t c = *cap ? *cap * 2 : 64;
+	size_t c = *cap ? *cap * 2 : hint > 64 ? hint : 64;
 	struct cidr *v2;
 	char **o2;
 	struct cidr_pos *p2;
 
-	if (n < *cap)
+	if (n + k <= *cap)
 		return 0;
+	if (c < n + k)
+		c = n + k;
 	if (!(v2 = realloc(*v, c * sizeof(*v2))))
 		return -ENOMEM;
 	*v = v2;
@@ -85,19 +89,37 @@ static int grow(struct cidr **v, char ***origins, struct cidr_pos **pos, size_t 
 	return 0;
 }
 
+static size_t hint(const struct merge *mg)
+{
+	return mg->scratch ? mg->scratch->last_n : 0;
+}
+
 int merge_add(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
 	      const char *origin)
 {
-	struct masq_config *cfg = mg->m->cfg;
+	return merge_add_all(mg, c, pos, 1, origin);
+}
 
-	if (grow(&cfg->cidrs, &mg->m->origins, &cfg->pos, cfg->ncidrs, &mg->cap) < 0)
+int merge_add_all(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos, size_t n,
+		  const char *origin)
+{
+	struct masq_config *cfg = mg->m->cfg;
+	char *o;
+
+	if (n == 0)
+		return 0;
+	if (grow(&cfg->cidrs, &mg->m->origins, &cfg->pos, cfg->ncidrs, n, &mg->cap, hint(mg)) < 0 ||
+	    !(o = intern(mg, origin)))
 		return -ENOMEM;
-	cfg->pos[cfg->ncidrs] = pos ? *pos : (struct cidr_pos){ 0 };
-	mg->m->origins[cfg->ncidrs] = intern(mg, origin);
-	if (!mg->m->origins[cfg->ncidrs])
-		return -ENOMEM;
-	mg->m->norigins = cfg->ncidrs + 1;
-	cfg->cidrs[cfg->ncidrs++] = *c;
+	if (pos)
+		memcpy(&cfg->pos[cfg->ncidrs], pos, n * sizeof(*pos));
+	else
+		memset(&cfg->pos[cfg->ncidrs], 0, n * sizeof(*cfg->pos));
+	memcpy(&cfg->cidrs[cfg->ncidrs], c, n * sizeof(*c));
+	for (size_t i = 0; i < n; i++)
+		mg->m->origins[cfg->ncidrs + i] = o;
+	cfg->ncidrs += n;
+	mg->m->norigins = cfg->ncidrs;
 	return 0;
 }
 
@@ -106,7 +128,8 @@ int merge_add_masq(struct merge *mg, const struct cidr *c, const struct cidr_pos
 {
 	struct masq_config *cfg = mg->m->cfg;
 
-	if (grow(&cfg->masq_cidrs, &mg->m->masq_origins, &cfg->masq_pos, cfg->nmasq, &mg->mcap) < 0)
+	if (grow(&cfg->masq_cidrs, &mg->m->masq_origins, &cfg->masq_pos, cfg->nmasq, 1, &mg->mcap,
+		 0) < 0)
 		return -ENOMEM;
 	mg->m->masq_origins[cfg->nmasq] = intern(mg, origin);
 	if (!mg->m->masq_origins[cfg->nmasq])
@@ -197,7 +220,10 @@ int merge_finish(struct merge *mg)
 {
 	struct masq_config *cfg = mg->m->cfg;
 	struct merge_scratch own = { 0 }, *s = mg->scratch ? mg->scratch : &own;
-	int r = fold(mg->m, s, cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
+	int r;
+
+	s->last_n = cfg->ncidrs;
+	r = fold(mg->m, s, cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
 
 	mg->m->norigins = cfg->ncidrs;
 	if (r == 0)

@@ -13,6 +13,7 @@
 struct merge_scratch {
 	struct cidr_eq eq;
 	size_t *first, cap;
+	size_t last_n; /* CIDRs the last merge added: the next starts that large */
 };
 void merge_scratch_free(struct merge_scratch *s);
 
@@ -28,6 +29,11 @@ struct merge {
  * who gave it. 0 or -ENOMEM. */
 int merge_add(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
 	      const char *origin) __attribute__((warn_unused_result));
+
+/* Append n non-masquerade CIDRs of one source at once (pos NULL: their
+ * positions are unknown). 0 or -ENOMEM. */
+int merge_add_all(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos, size_t n,
+		  const char *origin) __attribute__((warn_unused_result));
 
 /* Append a masqueradeCIDRs entry, where it was written, and who gave it. */
 int merge_add_masq(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,

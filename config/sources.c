@@ -138,7 +138,9 @@ static int load_member(struct masq_sources *s, const struct sources_settings *se
 		mg->m->cfg->resync_ns = sl->cfg->resync_ns;
 		mg->m->cfg->cidr_limit = sl->cfg->cidr_limit;
 	}
-	for (size_t i = 0; r != -ENOMEM && i < sl->cfg->ncidrs; i++) {
+	if (!mg->m->origin_lines) /* one origin for all: added at once */
+		r = merge_add_all(mg, sl->cfg->cidrs, sl->cfg->pos, sl->cfg->ncidrs, path);
+	for (size_t i = 0; mg->m->origin_lines && r != -ENOMEM && i < sl->cfg->ncidrs; i++) {
 		const struct cidr_pos *pos = sl->cfg->pos ? &sl->cfg->pos[i] : NULL; /* defaults */
 		r = merge_add(mg, &sl->cfg->cidrs[i], pos,
 			      file_origin(mg->m, path, pos, where, sizeof(where)));
