@@ -135,12 +135,16 @@ check-unit: all $(UNIT_BINS)
 demo: deps all
 	$(Q)BUILD=$(BUILD) bash tools/demo.sh
 
-bench: all $(BUILD)/tools/bench/flood $(BUILD)/tests/netns/nfthelper
+bench: all $(BUILD)/tools/bench/flood $(BUILD)/tools/bench/load $(BUILD)/tests/netns/nfthelper
 	$(Q)BUILD=$(BUILD) bash tools/bench/run.sh
 
 $(BUILD)/tools/bench/flood: $(BUILD)/tools/bench/flood.o
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tools/bench/load: $(BUILD)/tools/bench/load.o $(BUILD)/libmasq.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	$(Q)bash tools/deps.sh
