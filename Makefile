@@ -59,7 +59,7 @@ CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/doc.c config
                config/policy.c config/pstore.c config/nameset.c config/sources.c config/slots.c config/kubeconfig.c \
                config/kwatch.c config/snat.c config/podsrc.c config/node.c
 CONFIG_SRC  += config/lpm.c config/merge.c config/explain.c config/build.c config/avl.c \
-               config/lpmidx.c config/incr.c
+               config/lpmidx.c config/incr.c config/cidrbag.c
 NETLINK_SRC := netlink/batch.c netlink/exprs.c netlink/nft.c netlink/reply.c netlink/table.c \
                netlink/legacy.c netlink/state.c netlink/lookup.c netlink/nodeaddr.c \
                netlink/conntrack.c netlink/podset.c

@@ -412,7 +412,7 @@ int range_diff(const struct addr_range *old, size_t nold, const struct addr_rang
 	return 0;
 }
 
-static uint64_t cidr_hash(const struct cidr *c)
+uint64_t cidr_hash(const struct cidr *c)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)c->family ^ ((uint64_t)c->plen << 8);
 	size_t len = cidr_addr_len(c->family);

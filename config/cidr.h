@@ -97,6 +97,9 @@ int range_diff(const struct addr_range *old, size_t nold, const struct addr_rang
  * is exactly a prefix, "a-b" otherwise. */
 void range_format(const struct addr_range *r, int family, char buf[CIDR_STRLEN]);
 
+/* A hash of c's family, address and length (FNV-1a). */
+uint64_t cidr_hash(const struct cidr *c);
+
 /* For each CIDR, the index of the first one equal to it (its own index when
  * it is the first): duplicates found in O(n) with a hash table. Returns 0,
  * -ENOMEM, or -E2BIG past 2^31 CIDRs. */

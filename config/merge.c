@@ -171,7 +171,9 @@ static void join_origin(struct masq_merged *m, char **a, const char *b)
 void merge_scratch_free(struct merge_scratch *s)
 {
 	cidr_eq_free(&s->eq);
+	cidr_bag_free(&s->bag);
 	free(s->first);
+	free(s->prev);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -216,15 +218,54 @@ static int fold(struct masq_merged *m, struct merge_scratch *s, struct cidr *v, 
 	return 0;
 }
 
+/* Bring s->bag from the last merge's input (s->prev) to v: the lists'
+ * common head and tail stand, the CIDRs between them left and joined. */
+static int bag_update(struct merge_scratch *s, const struct cidr *v, size_t n)
+{
+	size_t h = 0, t = 0;
+	struct cidr *p;
+	int r = 0;
+
+	if (!s->bag_ok) {
+		cidr_bag_reset(&s->bag);
+		s->nprev = 0;
+	}
+	while (h < n && h < s->nprev && cidr_equal(&v[h], &s->prev[h]))
+		h++;
+	while (t < n - h && t < s->nprev - h &&
+	       cidr_equal(&v[n - 1 - t], &s->prev[s->nprev - 1 - t]))
+		t++;
+	for (size_t i = h; i < s->nprev - t; i++)
+		cidr_bag_del(&s->bag, &s->prev[i]);
+	for (size_t i = h; r == 0 && i < n - t; i++)
+		r = cidr_bag_add(&s->bag, &v[i]);
+	if (r == 0 && n > s->prevcap) {
+		if ((p = realloc(s->prev, n * sizeof(*p)))) {
+			s->prev = p;
+			s->prevcap = n;
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	s->bag_ok = r == 0;
+	if (r == 0 && n)
+		memcpy(s->prev, v, n * sizeof(*v));
+	s->nprev = r == 0 ? n : 0;
+	return r;
+}
+
 int merge_finish(struct merge *mg)
 {
 	struct masq_config *cfg = mg->m->cfg;
 	struct merge_scratch own = { 0 }, *s = mg->scratch ? mg->scratch : &own;
-	int r;
+	int r = 0;
 
 	s->last_n = cfg->ncidrs;
-	r = fold(mg->m, s, cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
-
+	/* No CIDR named twice (kept between loads: O(changed)): the fold would
+	 * change nothing, and its hash lookups are most of a 100,000-CIDR
+	 * merge. */
+	if (!mg->scratch || bag_update(s, cfg->cidrs, cfg->ncidrs) < 0 || s->bag.ndup)
+		r = fold(mg->m, s, cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
 	mg->m->norigins = cfg->ncidrs;
 	if (r == 0)
 		r = fold(mg->m, s, cfg->masq_cidrs, mg->m->masq_origins, cfg->masq_pos,

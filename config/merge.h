@@ -6,6 +6,7 @@
 #ifndef MASQ_MERGE_H
 #define MASQ_MERGE_H
 
+#include "config/cidrbag.h"
 #include "config/sources.h"
 
 /* What a merge uses for a while and the next one can use again (kept by
@@ -14,6 +15,13 @@ struct merge_scratch {
 	struct cidr_eq eq;
 	size_t *first, cap;
 	size_t last_n; /* CIDRs the last merge added: the next starts that large */
+	/* The last merge's non-masquerade input, before the fold, and how many
+	 * times each CIDR is in it: a load that names none twice skips the
+	 * fold, and keeping the bag costs only the CIDRs that changed. */
+	struct cidr *prev;
+	size_t nprev, prevcap;
+	struct cidr_bag bag;
+	bool bag_ok; /* bag counts prev */
 };
 void merge_scratch_free(struct merge_scratch *s);
 

@@ -17,7 +17,7 @@
 
 #define NFILES 4
 #define NPOL 2
-#define STEPS 400
+#define STEPS 600
 
 static char live[64], good[64], lpol[64], gpol[64];
 static bool present[NFILES], bad[NFILES], ever_good[NFILES];
@@ -31,20 +31,28 @@ static unsigned rnd(unsigned n)
 	return (unsigned)(rng % n);
 }
 
-/* A small universe, so files repeat each other's CIDRs: 10.N.0.0/16 and
- * fd00:N::/32 non-masquerade, 100.64.N.0/24 masquerade. */
+/* The CIDRs the files and policies pick from: a small universe, where
+ * they repeat each other's (the fold joins origins), a middle one, where
+ * often one CIDR is named twice, then a large one, where mostly none is
+ * (the fold is skipped). */
+static unsigned universe = 12;
+
+static int put_cidr(char *buf, size_t size, const char *indent)
+{
+	unsigned k = rnd(universe);
+
+	if (k % 4 == 3)
+		return snprintf(buf, size, "%sfd00:%x::/32\n", indent, k);
+	return snprintf(buf, size, "%s10.%u.%u.0/24\n", indent, k >> 8, k & 255);
+}
+
 static void random_file(char *buf, size_t size)
 {
 	size_t o = (size_t)snprintf(buf, size, "nonMasqueradeCIDRs:\n");
 	unsigned n = rnd(7), m = rnd(3);
 
-	for (unsigned i = 0; i < n; i++) {
-		unsigned k = rnd(12);
-		if (k < 9)
-			o += (size_t)snprintf(buf + o, size - o, "  - 10.%u.0.0/16\n", k);
-		else
-			o += (size_t)snprintf(buf + o, size - o, "  - fd00:%u::/32\n", k);
-	}
+	for (unsigned i = 0; i < n; i++)
+		o += (size_t)put_cidr(buf + o, size - o, "  - ");
 	if (m) {
 		o += (size_t)snprintf(buf + o, size - o, "masqueradeCIDRs:\n");
 		for (unsigned i = 0; i < m; i++)
@@ -52,20 +60,24 @@ static void random_file(char *buf, size_t size)
 	}
 }
 
-/* A file of EgressNATPolicies p0..p3 (the same name in both files is a
- * conflict both merges report). */
+/* A file of valid EgressNATPolicies p0..p3 (the same name in both files
+ * is a conflict both merges report; a refused policy would keep its last
+ * good version in one merge only). */
 static void random_policies(char *buf, size_t size)
 {
 	size_t o = 0;
 	unsigned n = rnd(3);
 
 	buf[0] = '\0';
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = rnd(universe);
 		o += (size_t)snprintf(buf + o, size - o,
 				      "%sapiVersion: networking.gke.io/v1\nkind: EgressNATPolicy\n"
 				      "metadata: {name: p%u}\nspec: {action: NoSNAT, destinations: "
-				      "[{cidr: 10.%u.0.0/16}, {cidr: 192.168.%u.0/24}]}\n",
-				      i ? "---\n" : "", rnd(4), rnd(9), rnd(3));
+				      "[{cidr: 10.%u.%u.0/24}, {cidr: 192.168.%u.0/24}]}\n",
+				      i ? "---\n" : "", rnd(4), k >> 8, k & 255,
+				      rnd(universe) & 255);
+	}
 }
 
 static void edit_file(void)
@@ -125,6 +137,11 @@ static void same_list(const struct cidr *a, const struct cidr_pos *apos, char **
 		      const struct cidr *b, const struct cidr_pos *bpos, char **bo, size_t nb)
 {
 	assert_int_equal(na, nb);
+	/* both merges share the fold and its shortcut; this does not: a
+	 * merged list names each CIDR once */
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = i + 1; j < na; j++)
+			assert_false(cidr_equal(&a[i], &a[j]));
 	for (size_t i = 0; i < na; i++) {
 		char x[512], y[512];
 
@@ -159,9 +176,14 @@ static void diags_text(const struct diags *d, char *buf, size_t size)
 	}
 }
 
+/* loads where some CIDR was named twice, one only, or none */
+static unsigned joined, joined1, unjoined;
+
 static void compare_step(struct masq_sources *kept, struct sources_settings *lset,
 			 struct sources_settings *gset)
 {
+	unsigned twice = 0;
+
 	struct masq_sources *fresh = sources_new();
 	struct source_state st[SOURCE_COUNT];
 	struct masq_merged a, b;
@@ -192,6 +214,11 @@ static void compare_step(struct masq_sources *kept, struct sources_settings *lse
 	same_list(a.cfg->masq_cidrs, a.cfg->masq_pos, a.masq_origins, a.cfg->nmasq,
 		  b.cfg->masq_cidrs, b.cfg->masq_pos, b.masq_origins, b.cfg->nmasq);
 	assert_int_equal(a.norigins, a.cfg->ncidrs);
+	for (size_t i = 0; i < a.cfg->ncidrs; i++)
+		twice += strstr(a.origins[i], ", ") != NULL;
+	joined += twice > 0;
+	joined1 += twice == 1;
+	unjoined += !twice && a.cfg->ncidrs > 1;
 	assert_int_equal(a.nmasq_origins, a.cfg->nmasq);
 	merged_clear(&a);
 	merged_clear(&b);
@@ -212,6 +239,7 @@ static void test_kept_merge_is_the_full_merge(void **state)
 	gset.policy_dir = gpol;
 	assert_non_null(kept);
 	for (int step = 0; step < STEPS; step++) {
+		universe = step < STEPS / 3 ? 12 : step < 2 * STEPS / 3 ? 150 : 4000;
 		if (rnd(4) == 0)
 			edit_policies();
 		else
@@ -222,6 +250,10 @@ static void test_kept_merge_is_the_full_merge(void **state)
 		nonempty += present[0] || present[1];
 	}
 	assert_true(nonempty > STEPS / 4); /* the walk did merge files */
+	/* both ways through the fold were compared, many times */
+	assert_true(joined > STEPS / 8);
+	assert_true(joined1 > STEPS / 20);
+	assert_true(unjoined > STEPS / 8);
 	sources_free(kept);
 }
 
