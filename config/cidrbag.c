@@ -1,22 +1,22 @@
-/* A multiset of CIDRs in an open-addressed table with linear probing;
- * deletion shifts the run back, so there are no tombstones. */
+/* A multiset of CIDR hashes in an open-addressed table with linear
+ * probing; deletion shifts the run back, so there are no tombstones. */
 #include "config/cidrbag.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static size_t home(const struct cidr_bag *b, const struct cidr *c)
+static size_t home(const struct cidr_bag *b, uint64_t h)
 {
-	return (size_t)cidr_hash(c) & (b->cap - 1);
+	return (size_t)(h ^ (h >> 32)) & (b->cap - 1);
 }
 
-/* The slot of c, or the empty one where it would go. */
-static size_t find(const struct cidr_bag *b, const struct cidr *c)
+/* The slot of h, or the empty one where it would go. */
+static size_t find(const struct cidr_bag *b, uint64_t h)
 {
-	size_t i = home(b, c);
+	size_t i = home(b, h);
 
-	while (b->v[i].count && !cidr_equal(&b->v[i].c, c))
+	while (b->v[i].count && b->v[i].hash != h)
 		i = (i + 1) & (b->cap - 1);
 	return i;
 }
@@ -32,7 +32,7 @@ static int grow(struct cidr_bag *b)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->cap; i++) {
 		if (b->v[i].count)
-			nb.v[find(&nb, &b->v[i].c)] = b->v[i];
+			nb.v[find(&nb, b->v[i].hash)] = b->v[i];
 	}
 	nb.used = b->used;
 	nb.ndup = b->ndup;
@@ -43,14 +43,15 @@ static int grow(struct cidr_bag *b)
 
 int cidr_bag_add(struct cidr_bag *b, const struct cidr *c)
 {
+	uint64_t h = cidr_hash(c);
 	size_t i;
 	int r;
 
 	if (2 * (b->used + 1) > b->cap && (r = grow(b)) < 0)
 		return r;
-	i = find(b, c);
+	i = find(b, h);
 	if (!b->v[i].count) {
-		b->v[i].c = *c;
+		b->v[i].hash = h;
 		b->used++;
 	}
 	if (++b->v[i].count == 2)
@@ -60,7 +61,7 @@ int cidr_bag_add(struct cidr_bag *b, const struct cidr *c)
 
 void cidr_bag_del(struct cidr_bag *b, const struct cidr *c)
 {
-	size_t mask = b->cap - 1, i = b->cap ? find(b, c) : 0;
+	size_t mask = b->cap - 1, i = b->cap ? find(b, cidr_hash(c)) : 0;
 
 	if (!b->cap || !b->v[i].count)
 		return;
@@ -72,7 +73,7 @@ void cidr_bag_del(struct cidr_bag *b, const struct cidr *c)
 	/* shift back what probed past i: an entry at j whose home is not
 	 * cyclically in (i, j] moves to i */
 	for (size_t j = (i + 1) & mask; b->v[j].count; j = (j + 1) & mask) {
-		size_t h = home(b, &b->v[j].c);
+		size_t h = home(b, b->v[j].hash);
 		if (i <= j ? (h > i && h <= j) : (h > i || h <= j))
 			continue;
 		b->v[i] = b->v[j];
