@@ -263,8 +263,10 @@ int merge_finish(struct merge *mg)
 	s->last_n = cfg->ncidrs;
 	/* No CIDR named twice (kept between loads: O(changed)): the fold would
 	 * change nothing, and its hash lookups are most of a 100,000-CIDR
-	 * merge. */
-	if (!mg->scratch || bag_update(s, cfg->cidrs, cfg->ncidrs) < 0 || s->bag.ndup)
+	 * merge. Not at a first merge: a one-shot load (masqd --once, masqctl,
+	 * explain) would build the multiset for nothing. */
+	if (!mg->scratch || s->merges++ == 0 || bag_update(s, cfg->cidrs, cfg->ncidrs) < 0 ||
+	    s->bag.ndup)
 		r = fold(mg->m, s, cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
 	mg->m->norigins = cfg->ncidrs;
 	if (r == 0)

@@ -22,6 +22,7 @@ struct merge_scratch {
 	size_t nprev, prevcap;
 	struct cidr_bag bag;
 	bool bag_ok; /* bag counts prev */
+	unsigned long merges; /* merges that used this scratch */
 };
 void merge_scratch_free(struct merge_scratch *s);
 
