@@ -59,7 +59,7 @@ CONFIG_SRC  := config/cidr.c config/duration.c config/diag.c config/doc.c config
                config/policy.c config/pstore.c config/nameset.c config/sources.c config/slots.c config/kubeconfig.c \
                config/kwatch.c config/snat.c config/podsrc.c config/node.c
 CONFIG_SRC  += config/lpm.c config/merge.c config/explain.c config/build.c config/avl.c \
-               config/lpmidx.c config/incr.c
+               config/lpmidx.c config/incr.c config/cidrbag.c
 NETLINK_SRC := netlink/batch.c netlink/exprs.c netlink/nft.c netlink/reply.c netlink/table.c \
                netlink/legacy.c netlink/state.c netlink/lookup.c netlink/nodeaddr.c \
                netlink/conntrack.c netlink/podset.c
@@ -73,7 +73,7 @@ LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_
 
 UNIT_TESTS  := cidr doc duration config precedence log flags ruleset batch reply expo sources kube \
                pstore snat podsrc
-UNIT_TESTS  += lpm masqcidrs explain conntrack incr ctclean
+UNIT_TESTS  += lpm masqcidrs explain conntrack incr ctclean mergekeep
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper $(BUILD)/tests/netns/faultnl.so
 
@@ -135,12 +135,16 @@ check-unit: all $(UNIT_BINS)
 demo: deps all
 	$(Q)BUILD=$(BUILD) bash tools/demo.sh
 
-bench: all $(BUILD)/tools/bench/flood $(BUILD)/tests/netns/nfthelper
+bench: all $(BUILD)/tools/bench/flood $(BUILD)/tools/bench/load $(BUILD)/tests/netns/nfthelper
 	$(Q)BUILD=$(BUILD) bash tools/bench/run.sh
 
 $(BUILD)/tools/bench/flood: $(BUILD)/tools/bench/flood.o
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tools/bench/load: $(BUILD)/tools/bench/load.o $(BUILD)/libmasq.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	$(Q)bash tools/deps.sh

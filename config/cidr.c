@@ -412,7 +412,7 @@ int range_diff(const struct addr_range *old, size_t nold, const struct addr_rang
 	return 0;
 }
 
-static uint64_t cidr_hash(const struct cidr *c)
+uint64_t cidr_hash(const struct cidr *c)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)c->family ^ ((uint64_t)c->plen << 8);
 	size_t len = cidr_addr_len(c->family);
@@ -422,27 +422,65 @@ static uint64_t cidr_hash(const struct cidr *c)
 	return h ^ (h >> 29);
 }
 
-int cidr_first_equal(const struct cidr *in, size_t n, size_t *ret_first)
+/* Room for n in t: a table at most half full. A new or grown table is
+ * zeroed (generation 0 is never used, so every entry reads empty). */
+static int eq_reserve(struct cidr_eq *t, size_t n)
 {
-	size_t cap = 16, mask;
-	size_t *slot;
+	size_t cap = t->cap ? t->cap : 16;
 
+	if (n > UINT32_MAX / 2)
+		return -E2BIG;
 	while (cap < 2 * n)
 		cap *= 2;
-	slot = malloc(cap * sizeof(*slot));
-	if (!slot)
-		return -ENOMEM;
-	memset(slot, 0xff, cap * sizeof(*slot)); /* SIZE_MAX: empty */
-	mask = cap - 1;
+	if (cap != t->cap) {
+		free(t->tab);
+		if (!(t->tab = calloc(cap, sizeof(*t->tab)))) {
+			t->cap = 0;
+			return -ENOMEM;
+		}
+		t->cap = cap;
+		t->gen = 0;
+	}
+	if (++t->gen == 0) { /* wrapped: clear what older generations left */
+		memset(t->tab, 0, t->cap * sizeof(*t->tab));
+		t->gen = 1;
+	}
+	return 0;
+}
+
+int cidr_eq_first(struct cidr_eq *t, const struct cidr *in, size_t n, size_t *ret_first)
+{
+	size_t mask;
+	int r = eq_reserve(t, n);
+
+	if (r < 0)
+		return r;
+	mask = t->cap - 1;
 	for (size_t i = 0; i < n; i++) {
 		size_t h = (size_t)cidr_hash(&in[i]) & mask;
 
-		while (slot[h] != SIZE_MAX && !cidr_equal(&in[slot[h]], &in[i]))
+		while (t->tab[h].gen == t->gen && !cidr_equal(&in[t->tab[h].idx], &in[i]))
 			h = (h + 1) & mask;
-		if (slot[h] == SIZE_MAX)
-			slot[h] = i;
-		ret_first[i] = slot[h];
+		if (t->tab[h].gen != t->gen) {
+			t->tab[h].gen = t->gen;
+			t->tab[h].idx = (uint32_t)i;
+		}
+		ret_first[i] = t->tab[h].idx;
 	}
-	free(slot);
 	return 0;
+}
+
+void cidr_eq_free(struct cidr_eq *t)
+{
+	free(t->tab);
+	memset(t, 0, sizeof(*t));
+}
+
+int cidr_first_equal(const struct cidr *in, size_t n, size_t *ret_first)
+{
+	struct cidr_eq t = { 0 };
+	int r = cidr_eq_first(&t, in, n, ret_first);
+
+	cidr_eq_free(&t);
+	return r;
 }

@@ -97,10 +97,27 @@ int range_diff(const struct addr_range *old, size_t nold, const struct addr_rang
  * is exactly a prefix, "a-b" otherwise. */
 void range_format(const struct addr_range *r, int family, char buf[CIDR_STRLEN]);
 
+/* A hash of c's family, address and length (FNV-1a). */
+uint64_t cidr_hash(const struct cidr *c);
+
 /* For each CIDR, the index of the first one equal to it (its own index when
- * it is the first): duplicates found in O(n) with a hash table. Returns 0 or
- * -ENOMEM. */
+ * it is the first): duplicates found in O(n) with a hash table. Returns 0,
+ * -ENOMEM, or -E2BIG past 2^31 CIDRs. */
 int cidr_first_equal(const struct cidr *in, size_t n, size_t *ret_first)
 	__attribute__((warn_unused_result));
+
+/* The same with a table kept between calls (zero it first): each call
+ * starts a new generation instead of allocating and clearing the table, so
+ * a reload at 100,000 CIDRs neither clears 2 MiB nor faults it in again. */
+struct cidr_eq {
+	struct {
+		uint32_t gen, idx;
+	} * tab;
+	size_t cap;
+	uint32_t gen;
+};
+int cidr_eq_first(struct cidr_eq *t, const struct cidr *in, size_t n, size_t *ret_first)
+	__attribute__((warn_unused_result));
+void cidr_eq_free(struct cidr_eq *t);
 
 #endif

@@ -403,12 +403,12 @@ static int parse(const char *name, const char *buf, size_t len, const struct mas
 				   .resync_ns = MASQ_DEFAULT_RESYNC_NS,
 				   .member = member } };
 	struct masq_config *cfg;
-	size_t errors = d->errors;
+	size_t errors = d->errors, n0 = d->n;
 	int r;
 
 	r = doc_reader_new(name, buf, len, d, &p.rd);
 	if (r < 0) {
-		diags_sort(d);
+		diags_sort(d, n0);
 		return r;
 	}
 	cfg = cfg_alloc();
@@ -416,7 +416,7 @@ static int parse(const char *name, const char *buf, size_t len, const struct mas
 	if (r >= 0)
 		r = written_build(&p.w, cfg);
 	parser_done(&p);
-	diags_sort(d);
+	diags_sort(d, n0);
 	if (r >= 0 && d->errors > errors)
 		r = -EINVAL;
 	if (r < 0) {

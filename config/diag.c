@@ -34,14 +34,14 @@ void diag_add(struct diags *d, enum diag_level level, const char *file, unsigned
 	va_end(ap);
 }
 
-void diags_sort(struct diags *d)
+void diags_sort(struct diags *d, size_t from)
 {
 	/* insertion sort: at most DIAG_MAX items, and it keeps equal ones in order */
-	for (size_t i = 1; i < d->n; i++) {
+	for (size_t i = from + 1; i < d->n; i++) {
 		struct diag tmp = d->items[i];
 		size_t j = i;
 
-		while (j > 0 &&
+		while (j > from &&
 		       (d->items[j - 1].line > tmp.line ||
 			(d->items[j - 1].line == tmp.line && d->items[j - 1].col > tmp.col))) {
 			d->items[j] = d->items[j - 1];

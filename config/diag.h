@@ -31,8 +31,11 @@ void diags_init(struct diags *d);
 void diag_add(struct diags *d, enum diag_level level, const char *file, unsigned line, unsigned col,
 	      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* Order the problems of one file by line and column (stable), as a reader meets them. */
-void diags_sort(struct diags *d);
+/* Order the problems of one file, those from index from on, by line and
+ * column (stable), as a reader meets them. Only those: the problems of the
+ * files read before it stay where they are (config/slots.c keeps a file's
+ * own problems by their indices, to report them again). */
+void diags_sort(struct diags *d, size_t from);
 
 /* "FILE:LINE:COL: message", "FILE: message", warnings with "warning: ". */
 void diag_format(const struct diag *g, char *buf, size_t len);

@@ -9,28 +9,72 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* A chunk of origin strings: a load names 100,000 CIDRs with a few
+ * sources, so one copy per source, not a malloc per CIDR (issue 13). */
+struct merge_strs {
+	struct merge_strs *next;
+	size_t used, cap;
+	char buf[];
+};
+
+#define STRS_CHUNK 4096
+
+/* Room for n bytes in m's strings; NULL when out of memory. */
+static char *strs_alloc(struct masq_merged *m, size_t n)
+{
+	struct merge_strs *c = m->strs;
+
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > STRS_CHUNK ? n : STRS_CHUNK;
+		if (!(c = malloc(sizeof(*c) + cap)))
+			return NULL;
+		*c = (struct merge_strs){ .next = m->strs, .cap = cap };
+		m->strs = c;
+	}
+	c->used += n;
+	return c->buf + c->used - n;
+}
+
+/* origin as m keeps it: the one named last when it is the same. */
+static char *intern(struct merge *mg, const char *origin)
+{
+	size_t n = strlen(origin) + 1;
+	char *o;
+
+	if (mg->last && strcmp(mg->last, origin) == 0)
+		return mg->last;
+	if (!(o = strs_alloc(mg->m, n)))
+		return NULL;
+	memcpy(o, origin, n);
+	return mg->last = o;
+}
+
 void merged_clear(struct masq_merged *m)
 {
-	for (size_t i = 0; i < m->norigins; i++)
-		free(m->origins[i]);
+	for (struct merge_strs *c = m->strs, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
 	free(m->origins);
-	for (size_t i = 0; i < m->nmasq_origins; i++)
-		free(m->masq_origins[i]);
 	free(m->masq_origins);
 	cfg_free(m->cfg);
 	memset(m, 0, sizeof(*m));
 }
 
-/* Room for one more CIDR, its origin and (when pos) its position. */
-static int grow(struct cidr **v, char ***origins, struct cidr_pos **pos, size_t n, size_t *cap)
+/* Room for k more CIDRs, their origins and (when pos) their positions;
+ * a first list starts as large as the last load's (hint). */
+static int grow(struct cidr **v, char ***origins, struct cidr_pos **pos, size_t n, size_t k,
+		size_t *cap, size_t hint)
 {
-	size_t c = *cap ? *cap * 2 : 64;
+	size_t c = *cap ? *cap * 2 : hint > 64 ? hint : 64;
 	struct cidr *v2;
 	char **o2;
 	struct cidr_pos *p2;
 
-	if (n < *cap)
+	if (n + k <= *cap)
 		return 0;
+	if (c < n + k)
+		c = n + k;
 	if (!(v2 = realloc(*v, c * sizeof(*v2))))
 		return -ENOMEM;
 	*v = v2;
@@ -45,19 +89,37 @@ static int grow(struct cidr **v, char ***origins, struct cidr_pos **pos, size_t 
 	return 0;
 }
 
+static size_t hint(const struct merge *mg)
+{
+	return mg->scratch ? mg->scratch->last_n : 0;
+}
+
 int merge_add(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos,
 	      const char *origin)
 {
-	struct masq_config *cfg = mg->m->cfg;
+	return merge_add_all(mg, c, pos, 1, origin);
+}
 
-	if (grow(&cfg->cidrs, &mg->m->origins, &cfg->pos, cfg->ncidrs, &mg->cap) < 0)
+int merge_add_all(struct merge *mg, const struct cidr *c, const struct cidr_pos *pos, size_t n,
+		  const char *origin)
+{
+	struct masq_config *cfg = mg->m->cfg;
+	char *o;
+
+	if (n == 0)
+		return 0;
+	if (grow(&cfg->cidrs, &mg->m->origins, &cfg->pos, cfg->ncidrs, n, &mg->cap, hint(mg)) < 0 ||
+	    !(o = intern(mg, origin)))
 		return -ENOMEM;
-	cfg->pos[cfg->ncidrs] = pos ? *pos : (struct cidr_pos){ 0 };
-	mg->m->origins[cfg->ncidrs] = strdup(origin);
-	if (!mg->m->origins[cfg->ncidrs])
-		return -ENOMEM;
-	mg->m->norigins = cfg->ncidrs + 1;
-	cfg->cidrs[cfg->ncidrs++] = *c;
+	if (pos)
+		memcpy(&cfg->pos[cfg->ncidrs], pos, n * sizeof(*pos));
+	else
+		memset(&cfg->pos[cfg->ncidrs], 0, n * sizeof(*cfg->pos));
+	memcpy(&cfg->cidrs[cfg->ncidrs], c, n * sizeof(*c));
+	for (size_t i = 0; i < n; i++)
+		mg->m->origins[cfg->ncidrs + i] = o;
+	cfg->ncidrs += n;
+	mg->m->norigins = cfg->ncidrs;
 	return 0;
 }
 
@@ -66,9 +128,10 @@ int merge_add_masq(struct merge *mg, const struct cidr *c, const struct cidr_pos
 {
 	struct masq_config *cfg = mg->m->cfg;
 
-	if (grow(&cfg->masq_cidrs, &mg->m->masq_origins, &cfg->masq_pos, cfg->nmasq, &mg->mcap) < 0)
+	if (grow(&cfg->masq_cidrs, &mg->m->masq_origins, &cfg->masq_pos, cfg->nmasq, 1, &mg->mcap,
+		 0) < 0)
 		return -ENOMEM;
-	mg->m->masq_origins[cfg->nmasq] = strdup(origin);
+	mg->m->masq_origins[cfg->nmasq] = intern(mg, origin);
 	if (!mg->m->masq_origins[cfg->nmasq])
 		return -ENOMEM;
 	mg->m->nmasq_origins = cfg->nmasq + 1;
@@ -90,34 +153,58 @@ static bool named_in(const char *list, const char *name)
 }
 
 /* Append origin b to a's list unless it is named there already. */
-static void join_origin(char **a, const char *b)
+static void join_origin(struct masq_merged *m, char **a, const char *b)
 {
+	size_t na = strlen(*a), nb = strlen(b);
 	char *o;
 
 	if (named_in(*a, b))
 		return;
-	if (asprintf(&o, "%s, %s", *a, b) < 0)
+	if (!(o = strs_alloc(m, na + 2 + nb + 1)))
 		return; /* the CIDR stays; only a name is missing */
-	free(*a);
+	memcpy(o, *a, na);
+	memcpy(o + na, ", ", 2);
+	memcpy(o + na + 2, b, nb + 1);
 	*a = o;
+}
+
+void merge_scratch_free(struct merge_scratch *s)
+{
+	cidr_eq_free(&s->eq);
+	cidr_bag_free(&s->bag);
+	free(s->first);
+	free(s->prev);
+	memset(s, 0, sizeof(*s));
+}
+
+/* s->first with room for n. */
+static int scratch_first(struct merge_scratch *s, size_t n)
+{
+	size_t *f;
+
+	if (n <= s->cap && s->first)
+		return 0;
+	if (!(f = realloc(s->first, (n ? n : 1) * sizeof(*f))))
+		return -ENOMEM;
+	s->first = f;
+	s->cap = n ? n : 1;
+	return 0;
 }
 
 /* Keep the first of each CIDR of one list, in input order, naming every
  * origin; pos (when there are positions) follows the first. */
-static int fold(struct cidr *v, char **origins, struct cidr_pos *pos, size_t *n)
+static int fold(struct masq_merged *m, struct merge_scratch *s, struct cidr *v, char **origins,
+		struct cidr_pos *pos, size_t *n)
 {
-	size_t *first = malloc((*n ? *n : 1) * sizeof(*first)), out = 0;
+	size_t *first, out = 0;
 
-	if (!first || cidr_first_equal(v, *n, first) < 0) {
-		free(first);
+	if (scratch_first(s, *n) < 0 || cidr_eq_first(&s->eq, v, *n, s->first) < 0)
 		return -ENOMEM;
-	}
+	first = s->first;
 	/* name the origins first, then compact: the first of each moves */
 	for (size_t i = 0; i < *n; i++) {
-		if (first[i] != i) {
-			join_origin(&origins[first[i]], origins[i]);
-			free(origins[i]);
-		}
+		if (first[i] != i)
+			join_origin(m, &origins[first[i]], origins[i]);
 	}
 	for (size_t i = 0; i < *n; i++) {
 		if (first[i] != i)
@@ -128,19 +215,65 @@ static int fold(struct cidr *v, char **origins, struct cidr_pos *pos, size_t *n)
 		origins[out++] = origins[i];
 	}
 	*n = out;
-	free(first);
 	return 0;
+}
+
+/* Bring s->bag from the last merge's input (s->prev) to v: the lists'
+ * common head and tail stand, the CIDRs between them left and joined. */
+static int bag_update(struct merge_scratch *s, const struct cidr *v, size_t n)
+{
+	size_t h = 0, t = 0;
+	struct cidr *p;
+	int r = 0;
+
+	if (!s->bag_ok) {
+		cidr_bag_reset(&s->bag);
+		s->nprev = 0;
+	}
+	while (h < n && h < s->nprev && cidr_equal(&v[h], &s->prev[h]))
+		h++;
+	while (t < n - h && t < s->nprev - h &&
+	       cidr_equal(&v[n - 1 - t], &s->prev[s->nprev - 1 - t]))
+		t++;
+	for (size_t i = h; i < s->nprev - t; i++)
+		cidr_bag_del(&s->bag, &s->prev[i]);
+	for (size_t i = h; r == 0 && i < n - t; i++)
+		r = cidr_bag_add(&s->bag, &v[i]);
+	if (r == 0 && n > s->prevcap) {
+		if ((p = realloc(s->prev, n * sizeof(*p)))) {
+			s->prev = p;
+			s->prevcap = n;
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	s->bag_ok = r == 0;
+	if (r == 0 && n)
+		memcpy(s->prev, v, n * sizeof(*v));
+	s->nprev = r == 0 ? n : 0;
+	return r;
 }
 
 int merge_finish(struct merge *mg)
 {
 	struct masq_config *cfg = mg->m->cfg;
-	int r = fold(cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
+	struct merge_scratch own = { 0 }, *s = mg->scratch ? mg->scratch : &own;
+	int r = 0;
 
+	s->last_n = cfg->ncidrs;
+	/* No CIDR named twice (kept between loads: O(changed)): the fold would
+	 * change nothing, and its hash lookups are most of a 100,000-CIDR
+	 * merge. Not at a first merge: a one-shot load (masqd --once, masqctl,
+	 * explain) would build the multiset for nothing. */
+	if (!mg->scratch || s->merges++ == 0 || bag_update(s, cfg->cidrs, cfg->ncidrs) < 0 ||
+	    s->bag.ndup)
+		r = fold(mg->m, s, cfg->cidrs, mg->m->origins, cfg->pos, &cfg->ncidrs);
 	mg->m->norigins = cfg->ncidrs;
 	if (r == 0)
-		r = fold(cfg->masq_cidrs, mg->m->masq_origins, cfg->masq_pos, &cfg->nmasq);
+		r = fold(mg->m, s, cfg->masq_cidrs, mg->m->masq_origins, cfg->masq_pos,
+			 &cfg->nmasq);
 	mg->m->nmasq_origins = cfg->nmasq;
+	merge_scratch_free(&own);
 	return r;
 }
 

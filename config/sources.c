@@ -20,6 +20,7 @@ const char *const source_names[SOURCE_COUNT] = { "file", "egress-nat-policy-dir"
 
 struct masq_sources {
 	struct slots files, policies;
+	struct merge_scratch scratch; /* the merge's tables, kept between loads */
 	uint64_t parses; /* files parsed, not skipped as unchanged */
 };
 
@@ -39,6 +40,7 @@ void sources_free(struct masq_sources *s)
 		return;
 	slots_free(&s->files);
 	slots_free(&s->policies);
+	merge_scratch_free(&s->scratch);
 	free(s);
 }
 
@@ -136,7 +138,9 @@ static int load_member(struct masq_sources *s, const struct sources_settings *se
 		mg->m->cfg->resync_ns = sl->cfg->resync_ns;
 		mg->m->cfg->cidr_limit = sl->cfg->cidr_limit;
 	}
-	for (size_t i = 0; r != -ENOMEM && i < sl->cfg->ncidrs; i++) {
+	if (!mg->m->origin_lines) /* one origin for all: added at once */
+		r = merge_add_all(mg, sl->cfg->cidrs, sl->cfg->pos, sl->cfg->ncidrs, path);
+	for (size_t i = 0; mg->m->origin_lines && r != -ENOMEM && i < sl->cfg->ncidrs; i++) {
 		const struct cidr_pos *pos = sl->cfg->pos ? &sl->cfg->pos[i] : NULL; /* defaults */
 		r = merge_add(mg, &sl->cfg->cidrs[i], pos,
 			      file_origin(mg->m, path, pos, where, sizeof(where)));
@@ -349,7 +353,7 @@ static void state_init(struct source_state *st)
 int sources_load(struct masq_sources *s, const struct sources_settings *set,
 		 struct masq_merged *ret, struct source_state st[SOURCE_COUNT], struct diags *d)
 {
-	struct merge mg = { .m = ret };
+	struct merge mg = { .m = ret, .scratch = &s->scratch };
 	bool failed = false;
 	size_t e0 = d->errors;
 	int nfiles, npol = 0, r;

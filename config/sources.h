@@ -67,8 +67,11 @@ struct source_state {
  * "EgressNATPolicy/NAME" or "defaults"; several joined by ", "). Each list
  * is the union of every source's, in input order; EgressNATPolicy NoSNAT
  * destinations are non-masquerade prefixes like the files' own. */
+struct merge_strs;
 struct masq_merged {
 	struct masq_config *cfg;
+	/* The origin strings live in strs, one copy per source (not per CIDR):
+	 * read them, never free or change them. */
 	char **origins; /* one per CIDR merged; the caller may take cfg alone */
 	size_t norigins;
 	char **masq_origins; /* one per masqueradeCIDRs entry merged */
@@ -76,6 +79,7 @@ struct masq_merged {
 	bool incomplete; /* a failed source had no last good version to stand in */
 	bool origin_lines; /* a file's origins are "FILE:LINE" */
 	bool is_dir; /* the config was a directory */
+	struct merge_strs *strs; /* where origins and masq_origins point */
 };
 
 struct masq_sources;

@@ -408,6 +408,33 @@ static void test_unchanged_files_skip_the_parse(void **state)
 	set.policy_dir = NULL;
 }
 
+/* A file parsed after an unchanged one sorts its own problems, not the
+ * ones said again before it: each is reported once, file by file. */
+static void test_problems_said_again_stay_in_place(void **state)
+{
+	struct masq_merged m;
+	char a[DIAG_MSG_LEN + DIAG_FILE_LEN + 64];
+
+	unit_put(dir, "ip-masq-a", "nonMasqueradeCIDRs:\n  - 10.0.0.0/8\n  - 10.0.0.0/8\n");
+	unit_put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.16.0.0/12, 172.16.0.0/12]\n");
+	load(0, &m);
+	merged_clear(&m);
+	/* b changes: its new problem is on line 1, before a's on line 3 */
+	unit_put(dir, "ip-masq-b", "nonMasqueradeCIDRs: [172.17.0.0/16, 172.17.0.0/16]\n");
+	load(0, &m);
+	merged_clear(&m);
+	assert_int_equal(d.n, 2);
+	diag_format(&d.items[0], a, sizeof(a));
+	assert_non_null(strstr(a, "ip-masq-a:3:"));
+	diag_format(&d.items[1], a, sizeof(a));
+	assert_non_null(strstr(a, "ip-masq-b:1:"));
+	/* and both are said again, once each, when nothing changes */
+	load(0, &m);
+	merged_clear(&m);
+	assert_int_equal(d.n, 2);
+	assert_non_null(strstr(d.items[1].file, "ip-masq-b"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +449,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unchanged_files_skip_the_parse, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_policy_duplicates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_problems_said_again_stay_in_place, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("sources", tests, NULL, NULL);
 }

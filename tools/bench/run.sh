@@ -12,6 +12,7 @@ if [[ ${FULL:-0} == 1 ]]; then
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 10000 --idle 60)
 	program_args=(--sizes 64,1000,10000,100000 --v6-sizes 1000,10000 --repeat 5)
 	incremental_args=(--sizes 1000,10000,100000 --steps 100)
+	load_args=(--sizes 10000,100000 --steps 100)
 	footprint_args=(--sizes 64,100000)
 	api_args=(--sizes 64,10000,99000 --edits 200)
 	apiscale_args=()
@@ -22,6 +23,7 @@ else
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 2000 --idle 10)
 	program_args=(--sizes 64,1000,10000 --v6-sizes 1000 --repeat 3)
 	incremental_args=(--sizes 1000,10000 --steps 10)
+	load_args=(--sizes 10000,100000 --steps 10)
 	footprint_args=(--sizes 64,10000)
 	api_args=(--sizes 64,10000 --edits 50)
 	apiscale_args=(--quick)
@@ -37,6 +39,8 @@ in_netns python3 tools/bench/program.py --masqd "$PWD/$BUILD/masqd" \
 echo "== incremental change"
 in_netns python3 tools/bench/incremental.py --masqd "$PWD/$BUILD/masqd" "${incremental_args[@]}" \
 	--out "bench-results/incremental-$stamp.md"
+echo "== config load before a sync (no kernel)"
+"$BUILD/tools/bench/load" "${load_args[@]}" | tee "bench-results/load-$stamp.md"
 echo "== reload"
 in_netns python3 tools/bench/reload.py --masqd "$PWD/$BUILD/masqd" "${reload_args[@]}" \
 	--out "bench-results/reload-$stamp.md"
