@@ -73,7 +73,7 @@ LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_
 
 UNIT_TESTS  := cidr doc duration config precedence log flags ruleset batch reply expo sources kube \
                pstore snat podsrc
-UNIT_TESTS  += lpm masqcidrs explain conntrack incr ctclean mergekeep
+UNIT_TESTS  += lpm masqcidrs explain conntrack incr ctclean mergekeep natchains
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper $(BUILD)/tests/netns/faultnl.so
 

@@ -118,7 +118,8 @@ int nft_natrule_scan(const struct nlmsghdr *nlh, struct nft_natscan *s)
 
 	if (!r)
 		return -ENOMEM;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 || !(it = nftnl_expr_iter_create(r))) {
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 || !nftnl_rule_is_set(r, NFTNL_RULE_CHAIN) ||
+	    !(it = nftnl_expr_iter_create(r))) {
 		nftnl_rule_free(r);
 		return -EBADMSG;
 	}
