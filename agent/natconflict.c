@@ -11,6 +11,7 @@
 #include "agent/log.h"
 #include "config/ruleset.h"
 #include "netlink/natchains.h"
+#include "netlink/nft.h"
 
 static const char *family_name(uint8_t f)
 {
@@ -77,8 +78,15 @@ void natconflict_check(struct nft_sock *nft, struct masqd_stats *st)
 	struct masqd_natconflict_stats *nc = &st->natc;
 	struct nft_natchains now;
 	struct timespec t0, t1;
+	uint32_t gen;
+	bool gen_ok = nft_sock_genid(nft, &gen) == 0;
 	int r;
 
+	/* nothing committed on the host since the last good check: nothing to
+	 * read again (a node with kube-proxy's chains pays ms for a dump) */
+	if (gen_ok && nc->gen_ok && nc->checked && !nc->err && gen == nc->gen)
+		return;
+	nc->gen_ok = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = nft_natchains_find(nft, &now);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -95,6 +103,8 @@ void natconflict_check(struct nft_sock *nft, struct masqd_stats *st)
 		return; /* the last result stays */
 	}
 	nc->err = 0;
+	nc->gen = gen; /* read before the dump: a commit during it is read next time */
+	nc->gen_ok = gen_ok;
 	if (nc->checked && same_chains(&nc->found, &now))
 		return;
 	if (nc->checked || now.n)

@@ -13,7 +13,9 @@
 struct nft_sock;
 
 /* Find the chains now, keep them in st->natc, and warn once when the set
- * changes. A failed dump keeps the last result and is logged once. */
+ * changes; skipped when the host's nftables generation has not moved since
+ * the last good check. A failed dump keeps the last result and is logged
+ * once. */
 void natconflict_check(struct nft_sock *nft, struct masqd_stats *st);
 
 enum natconflict_override { NATC_NO, NATC_MAY, NATC_DOES };

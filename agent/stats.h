@@ -55,6 +55,8 @@ struct masqd_natconflict_stats {
 	bool checked; /* found once at least */
 	int err; /* the last check's failure; 0: it succeeded */
 	uint64_t changes; /* times the set of chains changed */
+	uint32_t gen; /* the nftables generation the last good check read */
+	bool gen_ok;
 	struct nft_natchains found;
 };
 

@@ -41,6 +41,11 @@ expect_true "explain --live: none" grep -q 'no other NAT chain at the nat postro
 expect_eq "the gauge is 0" 0 "$(gauge)"
 expect_eq "the VPC peer sees the pod IP" 10.244.1.2 "$(seen_from "$POD" $KEPT)"
 expect_eq "nothing logged" "0 0" "$(warns) $(nones)"
+checks() { count_in "$LOG" 'nat postrouting hook checked in'; }
+before=$(checks)
+two_resyncs
+expect_eq "a quiet host (the nftables generation stands still): the resyncs skip the check" \
+	"$before" "$(checks)"
 
 echo "== chains without NAT are not listed"
 expect_true "a nat postrouting chain that only counts" node nft add table ip quiet
