@@ -62,18 +62,18 @@ CONFIG_SRC  += config/lpm.c config/merge.c config/explain.c config/build.c confi
                config/lpmidx.c config/incr.c config/cidrbag.c
 NETLINK_SRC := netlink/batch.c netlink/exprs.c netlink/nft.c netlink/reply.c netlink/table.c \
                netlink/legacy.c netlink/state.c netlink/lookup.c netlink/nodeaddr.c \
-               netlink/conntrack.c netlink/podset.c
+               netlink/conntrack.c netlink/podset.c netlink/natchains.c
 AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/intake.c \
                agent/legacy.c agent/uninstall.c agent/loop.c agent/watch.c agent/caps.c \
                agent/expo.c agent/http.c agent/metrics.c agent/status.c agent/kube.c \
                agent/kube_http.c agent/kube_recv.c agent/kube_state.c agent/explain_live.c agent/dl.c agent/snat.c agent/podsrc.c \
-               agent/ctclean.c
-MASQCTL_SRC := tools/masqctl.c
+               agent/ctclean.c agent/natconflict.c
+MASQCTL_SRC := tools/masqctl.c tools/masqctl_status.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 
 UNIT_TESTS  := cidr doc duration config precedence log flags ruleset batch reply expo sources kube \
                pstore snat podsrc
-UNIT_TESTS  += lpm masqcidrs explain conntrack incr ctclean mergekeep
+UNIT_TESTS  += lpm masqcidrs explain conntrack incr ctclean mergekeep natchains
 UNIT_BINS   := $(addprefix $(BUILD)/tests/unit/test_,$(UNIT_TESTS))
 NETNS_BINS  := $(BUILD)/tests/netns/nfthelper $(BUILD)/tests/netns/faultnl.so
 

@@ -17,6 +17,7 @@
 #include "agent/intake.h"
 #include "agent/kube.h"
 #include "agent/legacy.h"
+#include "agent/natconflict.h"
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "agent/metrics.h"
@@ -198,7 +199,7 @@ static int reconcile(struct agent *a, const char *reason, bool incremental)
 		if (a->genpoll)
 			loop_timer_arm(a->genpoll, AGENT_GENPOLL_NS, AGENT_GENPOLL_NS);
 	}
-
+	natconflict_check(a->nft, &a->st); /* a sync is when someone else's rules may have come */
 	if (r < 0) {
 		retry_later(a);
 	} else if (a->st.retry_unix > 0) {
@@ -211,6 +212,7 @@ static int reconcile(struct agent *a, const char *reason, bool incremental)
 static void check_legacy(struct agent *a)
 {
 	legacy_check(a->nft, a->set.masq_chain, a->set.remove_legacy, &a->st);
+	natconflict_check(a->nft, &a->st);
 }
 
 /* The SNAT address changed: one sync replaces the final rules (before the
@@ -433,7 +435,7 @@ static char *status_request(void *data, const char *line)
 
 	if (strncmp(line, "explain ", 8) == 0)
 		return explain_live(a->in, a->nft, a->snat ? snat_follow_now(a->snat) : NULL,
-				    podsrc_follow_now(a->pods), line + 8);
+				    podsrc_follow_now(a->pods), &a->st, line + 8);
 	return NULL;
 }
 

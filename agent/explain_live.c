@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 
 #include "agent/intake.h"
+#include "agent/natconflict.h"
 #include "config/snat.h"
 #include "config/explain.h"
 #include "config/ruleset.h"
@@ -60,7 +61,7 @@ static void leaves_with(const struct explain *e, const struct masq_snat *snat, F
 }
 
 char *explain_live(struct intake *in, struct nft_sock *nft, const struct masq_snat *snat,
-		   const struct podsrc *pods, const char *addr)
+		   const struct podsrc *pods, const struct masqd_stats *st, const char *addr)
 {
 	char action[INET6_ADDRSTRLEN + 64] = "";
 	struct masq_merged m;
@@ -89,11 +90,14 @@ char *explain_live(struct intake *in, struct nft_sock *nft, const struct masq_sn
 		explain_write(&e, addr, NULL, f);
 		if (e.family_on && e.masqueraded)
 			leaves_with(&e, snat, f, action, sizeof(action));
+		if (e.family_on)
+			natconflict_write(&st->natc, &e.dest, e.masqueraded, f);
 		fclose(f);
 	}
-	o = json_pack("{s:o, s:s?, s:b, s:o, s:s?}", "explain", explain_to_json(&e, addr, NULL),
-		      "text", text, "current", current, "kernel", kernel_json(nft, &e),
-		      "leavesWith", action[0] ? action : NULL);
+	o = json_pack("{s:o, s:s?, s:b, s:o, s:s?, s:o}", "explain",
+		      explain_to_json(&e, addr, NULL), "text", text, "current", current, "kernel",
+		      kernel_json(nft, &e), "leavesWith", action[0] ? action : NULL, "natConflicts",
+		      natconflict_json(&st->natc, &e.dest, e.masqueraded));
 	if (o)
 		doc = json_dumps(o, JSON_COMPACT);
 	json_decref(o);

@@ -3,7 +3,6 @@
  * agent/stats.h, never the agent. */
 #include "agent/metrics.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "agent/expo.h"
 #include "agent/kube.h"
+#include "agent/natconflict.h"
 #include "agent/stats.h"
 #include "config/sources.h"
 #include "netlink/nft.h"
@@ -52,6 +52,7 @@ enum metric {
 	M_API_LIST_PAGES_TOTAL,
 	M_API_WATCH_LIST,
 	M_API_POLICIES_OVER_BUDGET,
+	M_FOREIGN_NAT_CHAINS,
 	M_PROCESS_CPU_SECONDS_TOTAL,
 	M_PROCESS_RESIDENT_MEMORY_BYTES,
 	M_PROCESS_VIRTUAL_MEMORY_BYTES,
@@ -137,6 +138,9 @@ static const struct metric_def {
 	[M_API_POLICIES_OVER_BUDGET] = { "masqd_api_policies_over_budget", "gauge",
 					 "EgressNATPolicies from the API not applied because they are past "
 					 "--max-api-policies or --max-api-cidrs, taken in name order." },
+	[M_FOREIGN_NAT_CHAINS] = { "masqd_foreign_nat_chains", "gauge",
+				   "Other base chains at the nat postrouting hook that masquerade or snat: "
+				   "they can override masqd's decisions (masqctl status lists them)." },
 	[M_PROCESS_CPU_SECONDS_TOTAL] = { "process_cpu_seconds_total", "counter",
 					  "Total user and system CPU time spent in seconds." },
 	[M_PROCESS_RESIDENT_MEMORY_BYTES] = { "process_resident_memory_bytes", "gauge",
@@ -191,6 +195,8 @@ static void sync_metrics(struct expo *e, const struct masqd_stats *st)
 	sample(e, M_LEGACY_CHAIN_REMOVALS_TOTAL, NULL, (double)st->legacy_removed);
 	family(e, M_TABLE_ADOPTIONS_TOTAL);
 	sample(e, M_TABLE_ADOPTIONS_TOTAL, NULL, (double)st->adoptions);
+	family(e, M_FOREIGN_NAT_CHAINS);
+	sample(e, M_FOREIGN_NAT_CHAINS, NULL, st->natc.found.n);
 }
 
 static void config_metrics(struct expo *e, const struct masqd_stats *st)
@@ -341,33 +347,6 @@ static void api_metrics(struct expo *e, const struct kube_stats *ks)
 	}
 }
 
-static double boot_time(void)
-{
-	FILE *f = fopen("/proc/stat", "re");
-	char line[256];
-	double btime = 0;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "btime %lf", &btime) == 1)
-			break;
-	}
-	if (f)
-		fclose(f);
-	return btime;
-}
-
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned n = 0;
-
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n > 2 ? n - 3 : 0; /* ".", ".." and the directory's own fd */
-}
-
 /* The standard process_* set, from /proc/self. */
 static void process_metrics(struct expo *e)
 {
@@ -396,9 +375,10 @@ static void process_metrics(struct expo *e)
 	family(e, M_PROCESS_VIRTUAL_MEMORY_BYTES);
 	sample(e, M_PROCESS_VIRTUAL_MEMORY_BYTES, NULL, (double)vsize);
 	family(e, M_PROCESS_START_TIME_SECONDS);
-	sample(e, M_PROCESS_START_TIME_SECONDS, NULL, boot_time() + (double)start / (double)hz);
+	sample(e, M_PROCESS_START_TIME_SECONDS, NULL,
+	       stats_boot_time() + (double)start / (double)hz);
 	family(e, M_PROCESS_OPEN_FDS);
-	sample(e, M_PROCESS_OPEN_FDS, NULL, open_fds());
+	sample(e, M_PROCESS_OPEN_FDS, NULL, stats_open_fds());
 	family(e, M_PROCESS_MAX_FDS);
 	sample(e, M_PROCESS_MAX_FDS, NULL, (double)rl.rlim_cur);
 }
@@ -590,6 +570,8 @@ char *metrics_status_json(const struct stats_view *v)
 		json_object_set_new(doc, "podSource", podsrc_json(st));
 	if (doc && st->ct.enabled)
 		json_object_set_new(doc, "conntrackCleanup", ct_json(&st->ct));
+	if (doc)
+		json_object_set_new(doc, "natConflicts", natconflict_json(&st->natc, NULL, false));
 	text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(doc);
 	return text;

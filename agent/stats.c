@@ -1,6 +1,9 @@
-/* The sync histogram's buckets and the clock the counters use. */
+/* The sync histogram's buckets, the clock the counters use, and the two
+ * /proc readings of the process metrics. */
 #include "agent/stats.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <time.h>
 
 const double stats_sync_bounds[STATS_SYNC_BUCKETS] = {
@@ -24,4 +27,31 @@ double stats_wall_now(void)
 
 	clock_gettime(CLOCK_REALTIME, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+double stats_boot_time(void)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	char line[256];
+	double btime = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "btime %lf", &btime) == 1)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return btime;
+}
+
+unsigned stats_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n > 2 ? n - 3 : 0; /* ".", ".." and the directory's own fd */
 }

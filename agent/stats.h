@@ -10,6 +10,7 @@
 #include "config/podsrc.h"
 #include "config/snat.h"
 #include "config/sources.h"
+#include "netlink/natchains.h"
 
 struct kube_stats;
 struct nft_counters;
@@ -49,6 +50,16 @@ struct masqd_ct_stats {
 	double last_seconds;
 };
 
+/* The other NAT chains at the postrouting hook (agent/natconflict.c). */
+struct masqd_natconflict_stats {
+	bool checked; /* found once at least */
+	int err; /* the last check's failure; 0: it succeeded */
+	uint64_t changes; /* times the set of chains changed */
+	uint32_t gen; /* the nftables generation the last good check read */
+	bool gen_ok;
+	struct nft_natchains found;
+};
+
 #define STATS_SYNC_BUCKETS 15 /* 1 ms, 2 ms, ... 16.384 s, as kube-proxy's */
 
 struct masqd_stats {
@@ -73,6 +84,7 @@ struct masqd_stats {
 	struct masqd_nat_stats nat[2]; /* IPv4, IPv6 */
 	struct masqd_podsrc_stats pods;
 	struct masqd_ct_stats ct;
+	struct masqd_natconflict_stats natc;
 };
 
 /* Upper bounds of the sync duration buckets, in seconds. */
@@ -83,6 +95,12 @@ void stats_observe_sync(struct masqd_stats *st, double seconds);
 
 /* The wall clock, in seconds since the epoch. */
 double stats_wall_now(void);
+
+/* The host's boot time, in seconds since the epoch (0: unknown). */
+double stats_boot_time(void);
+
+/* This process's open file descriptors. */
+unsigned stats_open_fds(void);
 
 /* What metrics and status read: the counters, and what only the agent can
  * answer, through its callbacks (ctx is theirs). */

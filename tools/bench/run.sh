@@ -18,6 +18,7 @@ if [[ ${FULL:-0} == 1 ]]; then
 	apiscale_args=()
 	conn_args=(--sizes 64,1000,10000 --repeat 7 --probes 500)
 	snat_args=(--switches 200)
+	hook_args=(--sizes 0,1000,10000,50000 --checks 20)
 	conntrack_args=(--sizes 0,10000,100000 --rounds 10)
 else
 	reload_args=(--swaps 200 --sizes 64,10000 --reloads 2000 --idle 10)
@@ -29,6 +30,7 @@ else
 	apiscale_args=(--quick)
 	conn_args=(--sizes 64,1000,10000 --repeat 3 --probes 200)
 	snat_args=(--switches 20)
+	hook_args=(--sizes 0,1000,10000 --checks 10)
 	conntrack_args=(--sizes 0,10000 --rounds 3)
 fi
 # each benchmark in a network namespace of its own; lo up so masqd serves its endpoints
@@ -50,6 +52,9 @@ in_netns python3 tools/bench/api.py --masqd "$PWD/$BUILD/masqd" "${api_args[@]}"
 echo "== API state at scale"
 in_netns python3 tools/bench/apiscale.py --masqd "$PWD/$BUILD/masqd" ${apiscale_args[@]+"${apiscale_args[@]}"} \
 	--out "bench-results/apiscale-$stamp.md"
+echo "== the check for other NAT chains at the hook"
+in_netns python3 tools/bench/hook.py --masqd "$PWD/$BUILD/masqd" "${hook_args[@]}" \
+	--out "bench-results/hook-$stamp.md"
 echo "== SNAT address changes"
 in_netns python3 tools/bench/snat.py --masqd "$PWD/$BUILD/masqd" "${snat_args[@]}" \
 	--out "bench-results/snat-$stamp.md"

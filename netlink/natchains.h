@@ -1,0 +1,64 @@
+/* The other NAT chains at masqd's hook: every base chain of type nat at the
+ * postrouting hook, in any family, that masquerades or snats (in itself or
+ * in a chain it jumps to). masqd's `return` does not stop them: the first
+ * NAT a connection gets is the one it keeps, so one that runs before masqd
+ * decides for it, and one that runs after can masquerade what masqd kept. */
+#ifndef MASQ_NFT_NATCHAINS_H
+#define MASQ_NFT_NATCHAINS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libmnl/libmnl.h>
+
+struct nft_sock;
+
+#define NFT_NATCHAINS_MAX 16 /* chains reported; more set truncated */
+#define NFT_NATCHAINS_RULES_MAX 4096 /* rules examined in one check, jumps included */
+#define NFT_NATCHAINS_DEPTH 2 /* jumps followed from a base chain */
+#define NFT_NATCHAINS_NAME_LEN 256 /* the kernel's NFT_TABLE_MAXNAMELEN and chain's */
+
+/* One foreign base chain that NATs. */
+struct nft_natchain {
+	uint8_t family; /* NFPROTO_IPV4, NFPROTO_IPV6 or NFPROTO_INET */
+	int32_t priority;
+	char table[NFT_NATCHAINS_NAME_LEN], chain[NFT_NATCHAINS_NAME_LEN];
+	char via[NFT_NATCHAINS_NAME_LEN]; /* the jumped-to chain that NATs; "": itself */
+	bool snat; /* snat (or iptables' SNAT); false: masquerade */
+	/* the NAT rule has a match before it, or an earlier rule may end the
+	 * chain: it "may" override; false: it does, for every packet */
+	bool conditional;
+};
+
+struct nft_natchains {
+	unsigned n;
+	bool truncated; /* more chains, or more rules, than the bounds: some not examined */
+	struct nft_natchain c[NFT_NATCHAINS_MAX];
+};
+
+/* Dump every family's chains and the rules of the nat postrouting ones,
+ * except masqd's own table. Returns 0 with *ret filled, or -errno (a
+ * reply libnftnl cannot parse is -EBADMSG). */
+int nft_natchains_find(struct nft_sock *sock, struct nft_natchains *ret)
+	__attribute__((warn_unused_result));
+
+/* What a rule's expressions do, for nft_natchains_find and tests: pure, it
+ * never touches a socket. */
+struct nft_natscan {
+	bool found, snat, conditional; /* the first NAT met, as nft_natchain */
+	bool ended; /* an earlier rule has a verdict: later rules may not run */
+	unsigned njumps;
+	char jumps[4][NFT_NATCHAINS_NAME_LEN]; /* chains jumped to, before any NAT */
+	bool jump_conditional[4];
+};
+
+/* Is this NEWCHAIN message a nat postrouting base chain of another table
+ * than masqd's? 1 with *ret's family, table, chain and priority; 0 if not;
+ * -EBADMSG when libnftnl cannot parse it. */
+int nft_natchain_parse(const struct nlmsghdr *nlh, struct nft_natchain *ret);
+
+/* Scan one NEWRULE message into s, rule after rule of one chain. Returns 0,
+ * or -EBADMSG. */
+int nft_natrule_scan(const struct nlmsghdr *nlh, struct nft_natscan *s);
+
+#endif
