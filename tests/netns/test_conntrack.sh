@@ -43,6 +43,27 @@ stream() { # PROTO SOURCE_PORT FILE [PEER]: start one, wait for its first answer
 	bg "$POD" python3 "$PEER" stream "$1" "${4:-10.10.0.2}" "$SPORT" "$2" "$3"
 	wait_until "$POLL" answered_since "$3" 1 || not_ok "the $1 stream from :$2 got no answer"
 }
+# PID... -- COMMAND: run COMMAND with the UDP streams' senders stopped.
+# Going from kept to masqueraded, an answer still on its way to the pod's
+# own address when the cleanup deletes the entry makes a new entry, the
+# other way round (peer to pod, no NAT), and the pod's next packets match
+# it as its reply direction: the stream keeps the pod's address until that
+# entry times out. conntrack does this to any cleanup (kube-proxy's too;
+# see the README's "Conntrack cleanup"). The senders stop, the answers
+# already sent land (a round trip here is well under a millisecond), and
+# the stream then goes on from the same port: the entry that was deleted is
+# the stream's own, made before the change.
+paused() {
+	local pids=() rc
+	while [[ $1 != -- ]]; do pids+=("$1") && shift; done
+	shift
+	kill -STOP "${pids[@]}"
+	sleep 0.2
+	"$@"
+	rc=$?
+	kill -CONT "${pids[@]}"
+	return $rc
+}
 # Several more answers on FILE after now: the stream went on across the change.
 more_answers() { wait_until "$POLL" answered_since "$1" $(($(answers "$1") + 5)); }
 config() { # CONTENT: mv into place, as an editor does
@@ -54,6 +75,9 @@ change_to() { # LOG CONTENT: apply it and wait for the sync's log line
 	before=$(count_in "$1" 'msg="rules \(updated\|programmed\)')
 	config "$2"
 	wait_until 100 synced "$1" $((before + 1)) || not_ok "masqd did not apply the change"
+}
+sighup_cleans() { # N: SIGHUP, then wait for the (N+1)th cleanup's log line
+	kill -HUP "$DAEMON" && wait_until 100 log_reaches "$log" 'UDP entr\(y\|ies\) deleted' $(($1 + 1))
 }
 last_sync() { grep 'msg="rules \(updated\|programmed\)' "$1" | tail -n 1; }
 sync_says() { last_sync "$1" | grep -q -- "$2"; }
@@ -95,8 +119,10 @@ start_masqd "$log" --config "$cfg" --metrics-bind-address "$M" --healthz-bind-ad
 expect_eq "the first sync has nothing to compare with: no cleanup" "" "$(deleted_in "$log")"
 u1=$WORK/udp1 t1=$WORK/tcp1 t2=$WORK/tcp2 u6=$WORK/udp6
 stream udp 40001 "$u1"
+p1=$LAST_PID
 stream tcp 40002 "$t1"
 stream udp 40004 "$u6" fd10:10::2
+p6=$LAST_PID
 expect_eq "UDP stream masqueraded" 10.10.0.1 "$(source_of "$u1")"
 expect_eq "IPv6 UDP stream masqueraded" fd10:10::1 "$(source_of "$u6")"
 expect_eq "TCP stream masqueraded" 10.10.0.1 "$(source_of "$t1")"
@@ -115,7 +141,7 @@ expect_eq "untouched: still the node's address, the same port" "10.10.0.1 $tcp_p
 echo "== with --conntrack-cleanup=udp: kept to masqueraded"
 stream tcp 40003 "$t2"
 expect_eq "a TCP stream opened now is kept" 10.244.1.2 "$(source_of "$t2")"
-change_to "$log" "$MASQ46"
+paused "$p1" "$p6" -- change_to "$log" "$MASQ46"
 expect_true "both streams' entries were deleted" test "$(deleted_in "$log")" -ge 2
 expect_true "the UDP stream now leaves with the node's address" wait_until "$POLL" source_is "$u1" 10.10.0.1
 expect_true "the IPv6 UDP stream too" wait_until "$POLL" source_is "$u6" fd10:10::1
@@ -157,6 +183,7 @@ BG_PIDS+=("$DAEMON")
 wait_until 300 log_reaches "$log" 'msg="running' 1 || not_ok "masqd did not start (log $log)"
 u3=$WORK/udp3
 stream udp 40005 "$u3"
+p3=$LAST_PID
 expect_eq "the UDP stream is masqueraded" 10.10.0.1 "$(source_of "$u3")"
 pretty "$NODE" "fault: call=send kind=dump err=ENOBUFS count=1"
 echo "call=send kind=dump err=ENOBUFS count=1" >"$CTL"
@@ -189,9 +216,8 @@ expect_eq "the fault cut the conntrack dump's reply" 1 "$(count_in "$FLOG" 'recv
 expect_true "the sync's log line says the cleanup failed" sync_says "$log" 'conntrack cleanup failed'
 expect_eq "masqd_conntrack_cleanup_failures_total is 2" 2 "$(metric masqd_conntrack_cleanup_failures_total)"
 before=$(count_in "$log" 'UDP entr\(y\|ies\) deleted')
-kill -HUP "$DAEMON"
 expect_true "the next sync does the cleanup on a fresh socket" \
-	wait_until 100 log_reaches "$log" 'UDP entr\(y\|ies\) deleted' $((before + 1))
+	paused "$p3" -- sighup_cleans "$before"
 expect_true "and the stream switches back" wait_until "$POLL" source_is "$u3" 10.10.0.1
 
 echo "== a failed cleanup, then the change undone: the entries made in between go"
@@ -204,8 +230,9 @@ expect_eq "the fault hit the conntrack dump" 1 "$(count_in "$FLOG" 'send dump EN
 expect_eq "masqd_conntrack_cleanup_failures_total is 3" 3 "$(metric masqd_conntrack_cleanup_failures_total)"
 u4=$WORK/udp4
 stream udp 40006 "$u4"
+p4=$LAST_PID
 expect_eq "a UDP stream started now is kept" 10.244.1.2 "$(source_of "$u4")"
-change_to "$log" "$MASQ"
+paused "$p4" -- change_to "$log" "$MASQ"
 last_sync "$log"
 expect_true "going back to the earlier rules deletes its entry" deleted_at_least "$log" 1
 expect_true "the new stream now leaves with the node's address" \
