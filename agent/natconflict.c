@@ -73,17 +73,42 @@ static void log_change(const struct nft_natchains *now)
 		  line);
 }
 
+/* The generation after g: the kernel skips 0 when it wraps. */
+static uint32_t gen_next(uint32_t g)
+{
+	return g + 1 ? g + 1 : 1;
+}
+
+/* masqd's own commit moves the generation too. When it was masqd's only
+ * commit since the last good check, and it made the generation right after
+ * the one that check read, nobody else committed before it: the check's
+ * result still holds at the generation it made. Two commits, or one whose
+ * generation the kernel did not say, leave the check to read again. */
+static void own_commit(struct nft_sock *nft, struct masqd_natconflict_stats *nc)
+{
+	uint64_t commits = nft_sock_commits(nft);
+	uint32_t made;
+
+	if (commits == nc->commits + 1 && nc->gen_ok && nc->checked && !nc->err &&
+	    nft_sock_last_commit_gen(nft, &made) && made == gen_next(nc->gen))
+		nc->gen = made;
+	nc->commits = commits;
+}
+
 void natconflict_check(struct nft_sock *nft, struct masqd_stats *st)
 {
 	struct masqd_natconflict_stats *nc = &st->natc;
 	struct nft_natchains now;
 	struct timespec t0, t1;
 	uint32_t gen;
-	bool gen_ok = nft_sock_genid(nft, &gen) == 0;
+	bool gen_ok;
 	int r;
 
-	/* nothing committed on the host since the last good check: nothing to
-	 * read again (a node with kube-proxy's chains pays ms for a dump) */
+	own_commit(nft, nc);
+	gen_ok = nft_sock_genid(nft, &gen) == 0;
+	/* nothing committed on the host since the last good check, but for
+	 * masqd's own commit: nothing to read again (a node with kube-proxy's
+	 * chains pays ms for a dump) */
 	if (gen_ok && nc->gen_ok && nc->checked && !nc->err && gen == nc->gen)
 		return;
 	nc->gen_ok = false;

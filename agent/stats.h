@@ -57,6 +57,7 @@ struct masqd_natconflict_stats {
 	uint64_t changes; /* times the set of chains changed */
 	uint32_t gen; /* the nftables generation the last good check read */
 	bool gen_ok;
+	uint64_t commits; /* masqd's own commits when the last check began */
 	struct nft_natchains found;
 };
 

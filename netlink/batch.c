@@ -41,6 +41,7 @@ struct nft_batch {
 	char (*desc)[DESC_LEN]; /* desc[seq - first_seq] */
 	size_t ndesc;
 	uint32_t set_id;
+	bool echo_next; /* BATCH_BEGIN was the last message: echo the next one */
 };
 
 struct nft_batch *nft_batch_new(uint32_t first_seq)
@@ -120,6 +121,15 @@ start(struct nft_batch *b, uint16_t type, uint16_t flags, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(b->desc[b->seq - b->first_seq], DESC_LEN, fmt, ap);
 	va_end(ap);
+	/* Echo on the first message after BATCH_BEGIN: the kernel takes the
+	 * flags of the batch's first message (BATCH_BEGIN is gone by then) for
+	 * the generation notice, so a commit answers with the generation it
+	 * made (NFT_MSG_NEWGEN, to this port, with this message's sequence
+	 * number). That message's own notices come back too (a table's, or at
+	 * most NFT_ELEMS_PER_MSG elements'); the reply walk skips them. */
+	if (b->echo_next)
+		flags |= NLM_F_ECHO;
+	b->echo_next = false;
 	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags, b->seq);
 }
 
@@ -138,6 +148,7 @@ static int batch_marker(struct nft_batch *b, bool begin)
 	snprintf(b->desc[b->seq - b->first_seq], DESC_LEN, "batch %s", begin ? "begin" : "end");
 	nlh = begin ? nftnl_batch_begin(b->buf + b->len, b->seq)
 		    : nftnl_batch_end(b->buf + b->len, b->seq);
+	b->echo_next = begin;
 	push(b, nlh);
 	return 0;
 }
@@ -323,15 +334,18 @@ static int elems_msg(struct nft_batch *b, const char *set, int family, const str
 	return 0;
 }
 
-/* elems in messages of NFT_ELEMS_PER_MSG elements */
+/* elems in messages of NFT_ELEMS_PER_MSG elements; as a batch's first
+ * message, which the kernel echoes element by element, one element alone */
 static int elems_msgs(struct nft_batch *b, const char *set, int family,
 		      const struct set_elem *elems, size_t n, bool del)
 {
+	size_t per;
 	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < n; i += NFT_ELEMS_PER_MSG)
-		r = elems_msg(b, set, family, elems, i,
-			      i + NFT_ELEMS_PER_MSG < n ? i + NFT_ELEMS_PER_MSG : n, del);
+	for (size_t i = 0; r == 0 && i < n; i += per) {
+		per = b->echo_next ? 1 : NFT_ELEMS_PER_MSG;
+		r = elems_msg(b, set, family, elems, i, i + per < n ? i + per : n, del);
+	}
 	return r;
 }
 

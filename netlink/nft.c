@@ -33,6 +33,9 @@ struct nft_sock {
 	uint32_t portid;
 	uint32_t seq;
 	int64_t last_commit_ns;
+	uint64_t commits; /* batches sent with BATCH_END */
+	uint32_t last_gen; /* the generation the last one made, when last_gen_ok */
+	bool last_gen_ok;
 	char buf[REPLY_BUF] __attribute__((aligned(8))); /* every reply is read into it */
 };
 
@@ -249,7 +252,23 @@ int nft_sock_batch_close(struct nft_sock *sock, struct nft_batch *b, bool commit
 		e->err = r;
 	sock->seq = nft_batch_get_next_seq(b);
 	nft_batch_free(b);
+	if (commit) {
+		sock->commits++;
+		sock->last_gen_ok = r == 0 && e->gen_seen;
+		sock->last_gen = e->gen;
+	}
 	return r;
+}
+
+uint64_t nft_sock_commits(const struct nft_sock *sock)
+{
+	return sock->commits;
+}
+
+bool nft_sock_last_commit_gen(const struct nft_sock *sock, uint32_t *ret)
+{
+	*ret = sock->last_gen;
+	return sock->last_gen_ok;
 }
 
 int nft_sock_probe_table_flags(struct nft_sock *sock, uint32_t flags)
@@ -274,15 +293,8 @@ int nft_sock_probe_table_flags(struct nft_sock *sock, uint32_t flags)
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct nlattr *attr;
-
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
-		if (mnl_attr_get_type(attr) == NFTA_GEN_ID &&
-		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0) {
-			*(uint32_t *)data = ntohl(mnl_attr_get_u32(attr));
-			return MNL_CB_OK;
-		}
-	}
+	if (nft_gen_parse(nlh, data) == 0)
+		return MNL_CB_OK;
 	errno = EBADMSG;
 	return MNL_CB_ERROR;
 }

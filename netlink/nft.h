@@ -20,6 +20,12 @@ struct nft_error {
 	char msg[128]; /* the kernel's extended ACK message, if any */
 	unsigned count; /* errors reported for the whole batch */
 	uint16_t msg_type; /* the refused message's NFT_MSG_* type; 0: none known */
+	/* The generation the batch's commit made (NFT_MSG_NEWGEN, which the
+	 * kernel echoes for BATCH_BEGIN's NLM_F_ECHO). Not seen: nothing was
+	 * committed (an error, an empty transaction), or a kernel before 5.10
+	 * left the echo out (it sent it only to listeners of the group). */
+	uint32_t gen;
+	bool gen_seen;
 };
 
 /* Open the socket (O_NONBLOCK|O_CLOEXEC); NULL with errno set. */
@@ -44,6 +50,16 @@ int nft_sock_probe_table_flags(struct nft_sock *sock, uint32_t flags)
  * through the batch's sequence numbers; the first one fills ret_err. */
 int nft_sock_send_batch(struct nft_sock *sock, const struct nft_batch *b, struct nft_error *ret_err)
 	__attribute__((warn_unused_result));
+
+/* masqd's own commits through this socket: the batches sent with BATCH_END,
+ * whatever came of them. */
+uint64_t nft_sock_commits(const struct nft_sock *sock);
+
+/* The generation the last of them made, into ret: true when the kernel said
+ * which (its commit succeeded and echoed NFT_MSG_NEWGEN). A commit moves the
+ * generation by exactly one, so a reader that last saw gen - 1 knows that
+ * nobody else committed in between. */
+bool nft_sock_last_commit_gen(const struct nft_sock *sock, uint32_t *ret);
 
 /* The nftables generation id: it moves with every commit on the host. */
 int nft_sock_genid(struct nft_sock *sock, uint32_t *ret) __attribute__((warn_unused_result));

@@ -3,6 +3,8 @@
 #include "netlink/reply.h"
 
 #include <errno.h>
+#include <arpa/inet.h> /* before the kernel headers, which redefine in.h */
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <stdbool.h>
@@ -105,6 +107,37 @@ static int request_reply(const struct nft_reply *rp, const struct nlmsghdr *nlh)
 	return r == MNL_CB_STOP ? 0 : 1;
 }
 
+int nft_gen_parse(const struct nlmsghdr *nlh, uint32_t *ret)
+{
+	const struct nlattr *attr;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
+		return -EBADMSG;
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(attr) == NFTA_GEN_ID) {
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+				return -EBADMSG;
+			*ret = ntohl(mnl_attr_get_u32(attr));
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* A batch's reply that is not an error: the generation its commit made
+ * (BATCH_BEGIN asks for it); anything else is ignored, as before. */
+static void note_data(const struct nlmsghdr *nlh, struct nft_error *e)
+{
+	uint32_t gen;
+
+	if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
+		return;
+	if (nft_gen_parse(nlh, &gen) == 0) {
+		e->gen = gen;
+		e->gen_seen = true;
+	}
+}
+
 int nft_reply_walk(const struct nft_reply *rp, const void *buf, size_t len)
 {
 	const struct nlmsghdr *nlh = buf;
@@ -116,6 +149,8 @@ int nft_reply_walk(const struct nft_reply *rp, const void *buf, size_t len)
 		if (rp->batch) {
 			if (nlh->nlmsg_type == NLMSG_ERROR)
 				note_error(rp->batch, nlh, rp->err);
+			else
+				note_data(nlh, rp->err);
 			continue;
 		}
 		r = request_reply(rp, nlh);

@@ -29,6 +29,10 @@ struct nft_reply {
  * MNL_CB_ERROR, an interrupted dump). A batch's walk always returns 1: every
  * error reply is recorded in err, and the caller reads until the queue is
  * empty. */
+/* NFTA_GEN_ID of a NEWGEN message (a GETGEN answer, a commit's echo) into
+ * ret: 0, or -EBADMSG when it is short or has none. */
+int nft_gen_parse(const struct nlmsghdr *nlh, uint32_t *ret) __attribute__((warn_unused_result));
+
 int nft_reply_walk(const struct nft_reply *rp, const void *buf, size_t len)
 	__attribute__((warn_unused_result));
 

@@ -46,6 +46,13 @@ before=$(checks)
 two_resyncs
 expect_eq "a quiet host (the nftables generation stands still): the resyncs skip the check" \
 	"$before" "$(checks)"
+updates() { count_in "$LOG" 'msg="rules updated'; }
+n=$(updates)
+printf 'nonMasqueradeCIDRs: [10.10.0.0/16, 192.0.2.0/24]\nresyncInterval: 1s\n' >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+expect_true "a config change: masqd commits" wait_until 100 log_reaches "$LOG" 'msg="rules updated' $((n + 1))
+two_resyncs
+expect_eq "its own commit moved the generation, by one: no check reads the chains again" \
+	"$before" "$(checks)"
 
 echo "== chains without NAT are not listed"
 expect_true "a nat postrouting chain that only counts" node nft add table ip quiet
@@ -58,6 +65,7 @@ expect_true "a nat prerouting chain that dnats" node nft add table ip pre
 expect_true "...its chain" node nft add chain ip pre pre '{ type nat hook prerouting priority -100; }'
 expect_true "...its rule" node nft add rule ip pre pre tcp dport 1 dnat to 10.10.0.9
 two_resyncs
+expect_true "someone else's commits: the chains are read again" test "$(checks)" -gt "$before"
 expect_eq "status --json: still none" 0 "$(status --json | jq_ "len(d['natConflicts'])")"
 expect_eq "the gauge is 0" 0 "$(gauge)"
 expect_eq "nothing logged" 0 "$(warns)"

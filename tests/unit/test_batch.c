@@ -241,6 +241,10 @@ static void test_default_batch_layout(void **state)
 	assert_string_equal(el[6], "192.168.0.0");
 	assert_string_equal(el[7], "192.169.0.0 END");
 	assert_int_equal(m.m[9]->nlmsg_type, NFNL_MSG_BATCH_END);
+	/* the first message after BATCH_BEGIN, and only it, asks for an echo:
+	 * the kernel sends the commit's generation for it */
+	for (size_t i = 0; i < m.n; i++)
+		assert_int_equal(!!(m.m[i]->nlmsg_flags & NLM_F_ECHO), i == 1);
 	/* sequence numbers are consecutive and map back to the objects */
 	for (size_t i = 0; i < m.n; i++)
 		assert_int_equal(m.m[i]->nlmsg_seq, 100 + i);
@@ -390,6 +394,36 @@ static void test_large_sets_are_chunked(void **state)
 	free(rs.v4);
 }
 
+/* An incremental batch starts with elements: the echoed first message holds
+ * one alone, so the kernel echoes one element's notice, not 1,024. */
+static void test_elements_first_echoes_one(void **state)
+{
+	struct set_elem e[3] = { { .key = { 10 } },
+				 { .key = { 11 }, .end = true },
+				 { .key = { 12 } } };
+	struct nft_batch *b = nft_batch_new(1);
+	struct msgs m;
+	char el[4][64];
+
+	assert_int_equal(nft_batch_begin(b), 0);
+	assert_int_equal(nft_batch_add_elems(b, AF_INET, e, 3), 0);
+	assert_int_equal(nft_batch_add_elems(b, AF_INET, e, 2), 0);
+	assert_int_equal(nft_batch_end(b), 0);
+	split(b, &m);
+	assert_int_equal(m.n, 5);
+	assert_true(m.m[1]->nlmsg_flags & NLM_F_ECHO);
+	assert_int_equal(parse_elems(m.m[1], AF_INET, el, 4), 1);
+	assert_string_equal(el[0], "10.0.0.0");
+	assert_false(m.m[2]->nlmsg_flags & NLM_F_ECHO);
+	assert_int_equal(parse_elems(m.m[2], AF_INET, el, 4), 2);
+	assert_string_equal(el[0], "11.0.0.0 END");
+	assert_false(m.m[3]->nlmsg_flags & NLM_F_ECHO);
+	assert_int_equal(parse_elems(m.m[3], AF_INET, el, 4), 2); /* later ones: whole */
+	assert_string_equal(nft_batch_describe(b, 2), "set nomasq4 elements 1-1");
+	assert_string_equal(nft_batch_describe(b, 3), "set nomasq4 elements 2-3");
+	nft_batch_free(b);
+}
+
 static void test_delete_elements(void **state)
 {
 	struct set_elem e[2] = { { .key = { 10 } }, { .key = { 11 }, .end = true } };
@@ -403,7 +437,7 @@ static void test_delete_elements(void **state)
 	split(b, &m);
 	assert_int_equal(m.n, 1);
 	assert_int_equal(m.m[0]->nlmsg_type, MSG(NFT_MSG_DELSETELEM));
-	assert_false(m.m[0]->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL));
+	assert_false(m.m[0]->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO));
 	list = raw_attr(m.m[0], NFTA_SET_ELEM_LIST_ELEMENTS);
 	assert_non_null(list);
 	mnl_attr_for_each_nested(elem, list) {
@@ -593,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_end_element_carry),
 		cmocka_unit_test(test_large_sets_are_chunked),
 		cmocka_unit_test(test_delete_elements),
+		cmocka_unit_test(test_elements_first_echoes_one),
 		cmocka_unit_test(test_to_ports_expressions),
 		cmocka_unit_test(test_snat_expressions),
 	};

@@ -282,6 +282,50 @@ static void test_batch_uncapped_error(void **state)
 	nft_batch_free(batch);
 }
 
+/* NFT_MSG_NEWGEN, as a commit echoes it (gen < 0: without NFTA_GEN_ID) */
+static void put_gen(struct buf *b, uint32_t seq, uint32_t pid, int64_t gen)
+{
+	struct nlmsghdr *nlh =
+		put_hdr(b, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN, 0, seq, pid);
+	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+
+	g->nfgen_family = AF_UNSPEC;
+	if (gen >= 0)
+		mnl_attr_put_u32(nlh, NFTA_GEN_ID, htonl((uint32_t)gen));
+	mnl_attr_put_u32(nlh, NFTA_GEN_PROC_PID, htonl(1));
+	push(b, nlh);
+}
+
+static void test_batch_commit_generation(void **state)
+{
+	struct nft_batch *batch = small_batch();
+	struct nft_error e = { 0 };
+	struct nft_reply rp = { .portid = OURS, .batch = batch, .err = &e };
+	struct buf b = { .len = 0 };
+
+	/* another port's commit, or one outside the batch: not ours */
+	put_gen(&b, 101, OTHER, 7);
+	put_gen(&b, 99, OURS, 8);
+	put_data(&b, 101, OURS, 0); /* the echoed message's own notice: skipped */
+	assert_int_equal(nft_reply_walk(&rp, b.data, b.len), 1);
+	assert_false(e.gen_seen);
+	assert_int_equal(e.count, 0);
+
+	/* without its attribute it says nothing */
+	b.len = 0;
+	put_gen(&b, 101, OURS, -1);
+	assert_int_equal(nft_reply_walk(&rp, b.data, b.len), 1);
+	assert_false(e.gen_seen);
+
+	b.len = 0;
+	put_gen(&b, 101, OURS, 0xfffffffeu);
+	assert_int_equal(nft_reply_walk(&rp, b.data, b.len), 1);
+	assert_true(e.gen_seen);
+	assert_int_equal(e.gen, 0xfffffffeu);
+	assert_int_equal(e.count, 0); /* not an error */
+	nft_batch_free(batch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_request_short_error_reply),
 		cmocka_unit_test(test_batch_errors_by_sequence_number),
 		cmocka_unit_test(test_batch_uncapped_error),
+		cmocka_unit_test(test_batch_commit_generation),
 	};
 	return cmocka_run_group_tests_name("reply", tests, NULL, NULL);
 }
