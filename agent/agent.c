@@ -396,7 +396,7 @@ static int setup_loop(struct agent *a)
 	if (!a->resync || !a->debounce || !a->genpoll || !a->retry || !a->watch ||
 	    (a->set.policy_dir[0] && !a->polwatch))
 		return -errno;
-	return 0;
+	return reconciler_ctclean_loop(a->rc, a->loop);
 }
 
 /* At start a bad config with no table in the kernel gets the defaults, as

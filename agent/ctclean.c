@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "agent/ctrecheck.h"
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "netlink/nft.h"
@@ -31,6 +32,7 @@ struct ctclean {
 	 * decision, whatever prev and the next ruleset say */
 	struct addr_range *unsure[2];
 	size_t nunsure[2];
+	struct ctrecheck *recheck; /* in a daemon: answers in flight (agent/ctrecheck.h) */
 };
 
 /* Binary search: is a (len bytes) inside one of n sorted, disjoint ranges? */
@@ -128,11 +130,18 @@ void ctclean_free(struct ctclean *cc)
 {
 	if (!cc)
 		return;
+	ctrecheck_free(cc->recheck);
 	nft_sock_free(cc->sock);
 	masq_ruleset_free(cc->prev);
 	free(cc->unsure[0]);
 	free(cc->unsure[1]);
 	free(cc);
+}
+
+int ctclean_set_loop(struct ctclean *cc, struct loop *l)
+{
+	cc->recheck = ctrecheck_new(l, cc->sock, cc->st);
+	return cc->recheck ? 0 : -errno;
 }
 
 int ctclean_collect(const struct ct_entry *e, void *data)
@@ -181,17 +190,28 @@ static int sock_renew(struct ctclean *cc)
 /* Delete what the dump collected; an entry gone since (ENOENT) is fine. A
  * kernel before 6.4 refuses to delete one offloaded to a flowtable (EBUSY)
  * until it leaves it: that one is counted in ret_busy and left, as failing
- * here would stop at the same entry at every sync. */
+ * here would stop at the same entry at every sync. A kept entry deleted
+ * (it is masqueraded now) is watched for the entry an answer in flight
+ * makes (agent/ctrecheck.h). */
 static int delete_stale(struct ctclean *cc, const struct ctclean_pass *ps, size_t *ret_deleted,
 			size_t *ret_busy)
 {
+	bool warned = false;
+
 	for (size_t i = 0; i < ps->nstale; i++) {
-		int r = ct_delete(cc->sock, &ps->stale[i]);
+		const struct ct_entry *e = &ps->stale[i];
+		int r = ct_delete(cc->sock, e);
 
 		if (r < 0 && r != -ENOENT && r != -EBUSY)
 			return r;
 		*ret_deleted += r == 0;
 		*ret_busy += r == -EBUSY;
+		if (r == 0 && cc->recheck && !(e->status & IPS_SRC_NAT) &&
+		    ctrecheck_watch(cc->recheck, e, CTCLEAN_MAX_DELETE) < 0 && !warned) {
+			log_warnx(
+				"conntrack cleanup: out of memory watching for answers in flight");
+			warned = true;
+		}
 	}
 	return 0;
 }
@@ -320,6 +340,8 @@ static int clean(struct ctclean *cc, const struct masq_ruleset *rs, size_t *ret_
 		r = plan_family(cc, rs, made, &p[made]);
 		changed += r > 0 ? r : 0;
 	}
+	if (changed && cc->recheck)
+		ctrecheck_reset(cc->recheck); /* these rules decide now */
 	for (int f = 0; f < made && r >= 0; f++)
 		if (p[f].ndel + p[f].nadd + p[f].nunsure)
 			r = clean_family(cc, &p[f], ret_examined, ret_deleted);
@@ -367,6 +389,8 @@ int ctclean_after_commit(struct ctclean *cc, const struct masq_ruleset *rs, char
 	r = clean(cc, rs, &examined, &deleted);
 	if (r == 0)
 		return 0; /* the same intervals: nothing to remember either */
+	if (cc->recheck)
+		ctrecheck_start(cc->recheck); /* what was deleted, even by a failed one */
 	ms = (double)(loop_now_ns() - t0) / 1e6;
 	cc->st->ct.deleted += deleted;
 	if (r < 0) {

@@ -88,6 +88,11 @@ struct ctclean *ctclean_new(struct masqd_stats *st);
 /* Free it; NULL is fine. */
 void ctclean_free(struct ctclean *cc);
 
+/* In a daemon: recheck on l for the entries answers in flight make after a
+ * kept-to-masqueraded cleanup (agent/ctrecheck.h). Returns 0 or -errno. */
+struct loop;
+int ctclean_set_loop(struct ctclean *cc, struct loop *l) __attribute__((warn_unused_result));
+
 /* rs has just been committed: delete the entries it decides otherwise than
  * the ruleset committed before. The first call has nothing to compare with
  * (masqd just started: what the kernel held before is not known) and only

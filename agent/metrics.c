@@ -46,6 +46,7 @@ enum metric {
 	M_CONNTRACK_EXAMINED_TOTAL,
 	M_CONNTRACK_DELETED_TOTAL,
 	M_CONNTRACK_CLEANUP_SECONDS,
+	M_CONNTRACK_INFLIGHT_DELETED_TOTAL,
 	M_API_REQUESTS_TOTAL,
 	M_API_WATCH_RESTARTS_TOTAL,
 	M_API_UP,
@@ -124,6 +125,10 @@ static const struct metric_def {
 					"otherwise." },
 	[M_CONNTRACK_CLEANUP_SECONDS] = { "masqd_conntrack_cleanup_seconds", "gauge",
 					  "Duration of the last conntrack cleanup: dumps and deletions." },
+	[M_CONNTRACK_INFLIGHT_DELETED_TOTAL] = { "masqd_conntrack_inflight_deleted_total",
+						 "counter",
+						 "UDP conntrack entries that answers in flight made again "
+						 "after a cleanup, deleted by its rechecks." },
 	[M_API_REQUESTS_TOTAL] = { "masqd_api_requests_total", "counter",
 				   "Requests to the Kubernetes API by resource and HTTP code (<error>: no answer)." },
 	[M_API_WATCH_RESTARTS_TOTAL] = { "masqd_api_watch_restarts_total", "counter",
@@ -284,6 +289,7 @@ static void ct_metrics(struct expo *e, const struct masqd_ct_stats *ct)
 		{ M_CONNTRACK_EXAMINED_TOTAL, (double)ct->examined },
 		{ M_CONNTRACK_DELETED_TOTAL, (double)ct->deleted },
 		{ M_CONNTRACK_CLEANUP_SECONDS, ct->last_seconds },
+		{ M_CONNTRACK_INFLIGHT_DELETED_TOTAL, (double)ct->inflight },
 	};
 
 	if (!ct->enabled)
@@ -533,10 +539,11 @@ static json_t *podsrc_json(const struct masqd_stats *st)
 /* --conntrack-cleanup=udp's counts (the caller asks only with it). */
 static json_t *ct_json(const struct masqd_ct_stats *ct)
 {
-	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:f}", "mode", "udp", "cleanups",
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f}", "mode", "udp", "cleanups",
 			 (json_int_t)ct->cleanups, "failures", (json_int_t)ct->failures, "examined",
 			 (json_int_t)ct->examined, "deleted", (json_int_t)ct->deleted,
-			 "lastSeconds", ct->last_seconds);
+			 "inflightDeleted", (json_int_t)ct->inflight, "lastSeconds",
+			 ct->last_seconds);
 }
 
 /* Seconds until the pending retry of a failed sync; 0: none pending. */

@@ -76,6 +76,11 @@ int reconciler_enable_ctclean(struct reconciler *rc)
 	return rc->ct ? 0 : -errno;
 }
 
+int reconciler_ctclean_loop(struct reconciler *rc, struct loop *l)
+{
+	return rc->ct ? ctclean_set_loop(rc->ct, l) : 0;
+}
+
 /* After a commit: the conntrack cleanup, and its note for the log line. */
 static void clean_conntrack(struct reconciler *rc, const struct masq_ruleset *rs, char *note,
 			    size_t len)

@@ -44,6 +44,12 @@ void reconciler_set_podsrc(struct reconciler *rc, const struct podsrc *p);
  * -errno when its ctnetlink socket cannot be opened. */
 int reconciler_enable_ctclean(struct reconciler *rc) __attribute__((warn_unused_result));
 
+/* In a daemon, with the cleanup: its rechecks run on l (agent/ctrecheck.h).
+ * Returns 0 (also without the cleanup) or -errno. */
+struct loop;
+int reconciler_ctclean_loop(struct reconciler *rc, struct loop *l)
+	__attribute__((warn_unused_result));
+
 /* Keep the resolved intervals between syncs (a daemon; not --once): a
  * config change then costs what it changes (config/incr.h). Not with the
  * conntrack cleanup, which compares whole rulesets anyway. */

@@ -47,6 +47,7 @@ struct masqd_ct_stats {
 	bool enabled;
 	uint64_t cleanups, failures, bounded; /* bounded: a pass stopped at a bound */
 	uint64_t examined, deleted; /* UDP entries looked at, and deleted */
+	uint64_t inflight; /* entries answers in flight made again, deleted by a recheck */
 	double last_seconds;
 };
 

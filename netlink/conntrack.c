@@ -101,6 +101,16 @@ struct nlmsghdr *ct_delete_req(void *buf, uint32_t seq, const struct ct_entry *e
 	return nlh;
 }
 
+struct nlmsghdr *ct_get_req(void *buf, uint32_t seq, const struct ct_entry *e)
+{
+	struct nlmsghdr *nlh = req_start(buf, IPCTNL_MSG_CT_GET, NLM_F_ACK, seq, e->family);
+
+	put_tuple(nlh, CTA_TUPLE_ORIG, e->family, e->proto, &e->orig);
+	if (e->zone)
+		mnl_attr_put_u16(nlh, CTA_ZONE, htons(e->zone));
+	return nlh;
+}
+
 struct nlmsghdr *ct_new_req(void *buf, uint32_t seq, const struct ct_entry *e, uint32_t timeout_s)
 {
 	struct nlmsghdr *nlh = req_start(buf, IPCTNL_MSG_CT_NEW,
@@ -237,6 +247,29 @@ int ct_dump(struct nft_sock *sock, const struct ct_filter *f, ct_entry_cb cb, vo
 	struct nlmsghdr *nlh = ct_dump_req(buf, nft_sock_next_seq(sock), f);
 
 	return nft_sock_request(sock, nlh, ct_dump_cb, &d);
+}
+
+/* A GET's answer: one entry, then the ACK. */
+static int get_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (ct_entry_parse(nlh, data) < 0) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+int ct_get(struct nft_sock *sock, const struct ct_entry *key, struct ct_entry *ret)
+{
+	char buf[CT_REQ_LEN] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh = ct_get_req(buf, nft_sock_next_seq(sock), key);
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = nft_sock_request(sock, nlh, get_cb, ret);
+	if (r == 0 && !ret->family)
+		return -EBADMSG; /* an ACK without the entry */
+	return r;
 }
 
 int ct_delete(struct nft_sock *sock, const struct ct_entry *e)

@@ -60,6 +60,11 @@ struct nlmsghdr *ct_dump_req(void *buf, uint32_t seq, const struct ct_filter *f)
  * id, and is left alone. */
 struct nlmsghdr *ct_delete_req(void *buf, uint32_t seq, const struct ct_entry *e);
 
+/* Build the request that reads the entry with e's original tuple in e's
+ * zone (an entry is found by either of its tuples: the caller checks which
+ * one the answer's original is). */
+struct nlmsghdr *ct_get_req(void *buf, uint32_t seq, const struct ct_entry *e);
+
 /* Build the request that creates e (both tuples; its status, zone and id
  * are the kernel's to choose) with a timeout of timeout_s seconds, failing
  * if it exists. masqd never creates entries: this is for the benchmark and
@@ -93,6 +98,12 @@ int ct_dump_cb(const struct nlmsghdr *nlh, void *ctx);
  * more: protocol and status are checked here as well. Returns 0 or -errno
  * (a malformed entry is -EBADMSG). */
 int ct_dump(struct nft_sock *sock, const struct ct_filter *f, ct_entry_cb cb, void *data)
+	__attribute__((warn_unused_result));
+
+/* Read the entry key's original tuple names, in key's zone, into ret.
+ * Returns 0, -ENOENT when there is none, or -errno (-EBADMSG: a malformed
+ * answer). */
+int ct_get(struct nft_sock *sock, const struct ct_entry *key, struct ct_entry *ret)
 	__attribute__((warn_unused_result));
 
 /* Delete e. Returns 0, -ENOENT when it is gone already (expired, or

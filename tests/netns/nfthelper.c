@@ -15,7 +15,11 @@
  *                      create N conntrack entries through ctnetlink (UDP, or
  *                      TCP and UDP in turn), from SRC+i, port 1024+i%60000,
  *                      to DST+i%256 port 53, each with a 600 s timeout; they
- *                      go with the namespace. Prints "created N" */
+ *                      go with the namespace. Prints "created N"
+ *   nfthelper ct-udp SRC SPORT DST DPORT
+ *                      create one IPv4 UDP entry, SRC:SPORT to DST:DPORT with
+ *                      the plain reverse as its reply (as a packet that meets
+ *                      no entry and no NAT makes it), 120 s. Prints "created 1" */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -205,6 +209,29 @@ static int ct_fill(struct nft_sock *sock, unsigned n, const char *kind, const ch
 	return 0;
 }
 
+static int ct_udp(struct nft_sock *sock, char **a)
+{
+	char buf[CT_REQ_LEN] __attribute__((aligned(8)));
+	struct ct_entry e = { .family = AF_INET, .proto = IPPROTO_UDP };
+	int r;
+
+	if (inet_pton(AF_INET, a[0], e.orig.src) != 1 || inet_pton(AF_INET, a[2], e.orig.dst) != 1)
+		return 2;
+	e.orig.sport = htons((uint16_t)strtoul(a[1], NULL, 10));
+	e.orig.dport = htons((uint16_t)strtoul(a[3], NULL, 10));
+	memcpy(e.reply.src, e.orig.dst, 4);
+	memcpy(e.reply.dst, e.orig.src, 4);
+	e.reply.sport = e.orig.dport;
+	e.reply.dport = e.orig.sport;
+	r = nft_sock_request(sock, ct_new_req(buf, nft_sock_next_seq(sock), &e, 120), NULL, NULL);
+	if (r < 0) {
+		printf("%s\n", strerror(-r));
+		return 1;
+	}
+	printf("created 1\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct nft_sock *ctx = nft_sock_new();
@@ -219,6 +246,11 @@ int main(int argc, char **argv)
 	}
 	if (ctx && argc == 6 && strcmp(argv[1], "ct-fill") == 0) {
 		r = ct_fill(ctx, (unsigned)strtoul(argv[2], NULL, 10), argv[3], argv[4], argv[5]);
+		nft_sock_free(ctx);
+		return r;
+	}
+	if (ctx && argc == 6 && strcmp(argv[1], "ct-udp") == 0) {
+		r = ct_udp(ctx, argv + 2);
 		nft_sock_free(ctx);
 		return r;
 	}

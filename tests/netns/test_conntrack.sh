@@ -164,6 +164,33 @@ expect_true "masqd_conntrack_cleanup_seconds is set" \
 st=$(q "$NODE" "$MASQCTL" status --socket "$WORK/masqd.sock")
 expect_true "masqctl status shows the cleanups" \
 	grep -qE '^conntrack cleanup: udp, 2 cleanups \(0 failed\), [0-9]+ UDP entries deleted of [0-9]+ examined, the last in [0-9.]+ ms$' <<<"$st"
+expect_eq "no recheck has deleted anything yet" 0 "$(metric masqd_conntrack_inflight_deleted_total)"
+
+echo "== an answer in flight makes the entry again: a recheck deletes it"
+# The race the senders were stopped for above, made on purpose: with the
+# sender stopped, the entry an answer in flight would make (the peer to the
+# pod's own address, no NAT) is made through ctnetlink right after the
+# cleanup. Without the rechecks the stream keeps the pod's address until
+# that entry expires (120 s).
+change_to "$log" "$KEEP46"
+u5=$WORK/udp5
+stream udp 40007 "$u5"
+p5=$LAST_PID
+expect_eq "a UDP stream started now is kept" 10.244.1.2 "$(source_of "$u5")"
+kill -STOP "$p5"
+sleep 0.2
+n=$(count_in "$log" 'made again by answers in flight')
+change_to "$log" "$MASQ46"
+expect_eq "the entry an answer in flight makes, made" "created 1" \
+	"$(q "$NODE" "$NFTHELPER" ct-udp 10.10.0.2 "$SPORT" 10.244.1.2 40007)"
+kill -CONT "$p5"
+expect_true "a recheck deletes it, and says so" \
+	wait_until 100 log_reaches "$log" 'UDP entr\(y\|ies\) made again by answers in flight to the pods. own addresses deleted (recheck [123] of 3' $((n + 1))
+expect_true "the stream now leaves with the node's address" wait_until "$POLL" source_is "$u5" 10.10.0.1
+expect_true "masqd_conntrack_inflight_deleted_total counts it" \
+	test "$(metric masqd_conntrack_inflight_deleted_total)" -ge 1
+expect_true "status --json too" test "$(q "$NODE" "$MASQCTL" status --json --socket "$WORK/masqd.sock" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["conntrackCleanup"]["inflightDeleted"])')" -ge 1
 stop_masqd
 
 echo "== a failed cleanup: the rules stay committed, the next sync cleans up"

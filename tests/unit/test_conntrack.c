@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "agent/ctclean.h"
+#include "agent/ctrecheck.h"
 #include "config/podsrc.h"
 #include "config/ruleset.h"
 #include "netlink/conntrack.h"
@@ -316,6 +317,64 @@ static void test_delete_request(void **state)
 	same_tuple(nlh, put_entry(&b, &e, 1, OURS, WHOLE), CTA_TUPLE_ORIG);
 }
 
+/* A read: the original tuple and zone, an ACK after the answer, and no id
+ * (the entry an answer made is not known yet). */
+static void test_get_request(void **state)
+{
+	char buf[CT_REQ_LEN] __attribute__((aligned(8)));
+	struct ct_entry e = udp_entry("198.51.100.7", false);
+	struct buf b = { .len = 0 };
+	struct nlmsghdr *nlh;
+
+	e.zone = 3;
+	nlh = ct_get_req(buf, 45, &e);
+	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK); /* not a dump */
+	assert_int_equal(nlh->nlmsg_seq, 45);
+	assert_int_equal(ntohs(mnl_attr_get_u16(find(nlh, NULL, CTA_ZONE))), 3);
+	assert_null(find(nlh, NULL, CTA_ID));
+	assert_null(find(nlh, NULL, CTA_TUPLE_REPLY));
+	same_tuple(nlh, put_entry(&b, &e, 1, OURS, WHOLE), CTA_TUPLE_ORIG);
+}
+
+/* The entry an answer in flight makes after a kept entry is deleted: the
+ * deleted one's reply is its original; only that, untranslated, is it. */
+static void test_recheck_answer(void **state)
+{
+	struct ct_entry kept = udp_entry("10.10.0.2", false), key, found;
+
+	kept.zone = 2;
+	ctrecheck_inverse(&kept, &key);
+	assert_memory_equal(&key.orig, &kept.reply, sizeof(key.orig));
+	assert_memory_equal(&key.reply, &kept.orig, sizeof(key.reply));
+	assert_int_equal(key.zone, 2);
+	assert_false(key.has_id); /* a delete then hits whatever the kernel holds */
+
+	/* the peer's answer made it: peer to pod, without NAT */
+	found = key;
+	found.status = IPS_CONFIRMED;
+	found.id = 9;
+	found.has_id = true;
+	assert_true(ctrecheck_is_answer(&key, &found));
+	/* the pod's own new entry, found by its reply tuple: left alone */
+	found.orig = kept.orig;
+	found.reply = kept.reply;
+	assert_false(ctrecheck_is_answer(&key, &found));
+	/* translated: not an answer's */
+	found = key;
+	found.status = IPS_CONFIRMED | IPS_SRC_NAT;
+	assert_false(ctrecheck_is_answer(&key, &found));
+	found.status = IPS_CONFIRMED | IPS_DST_NAT;
+	assert_false(ctrecheck_is_answer(&key, &found));
+	/* another zone, or port */
+	found = key;
+	found.zone = 0;
+	assert_false(ctrecheck_is_answer(&key, &found));
+	found = key;
+	found.orig.sport = htons(1);
+	assert_false(ctrecheck_is_answer(&key, &found));
+}
+
 /* The benchmark's create request: both tuples as a dump part has them,
  * and the timeout. */
 static void test_new_request(void **state)
@@ -498,6 +557,8 @@ int main(void)
 		cmocka_unit_test(test_dump_bad_replies),
 		cmocka_unit_test(test_dump_request),
 		cmocka_unit_test(test_delete_request),
+		cmocka_unit_test(test_get_request),
+		cmocka_unit_test(test_recheck_answer),
 		cmocka_unit_test(test_new_request),
 		cmocka_unit_test(test_plan_filter),
 		cmocka_unit_test(test_stale_kept_to_masqueraded),
