@@ -91,8 +91,9 @@ struct cli {
 		  "at SIGTERM, ask the API for this DaemonSet (masqd's own): gone or being deleted means " \
 		  "an uninstall, and the table is removed; otherwise (an update) it stays"),               \
 		X("conntrack-cleanup", STRING, (c).set.conntrack_cleanup, "off|udp",                       \
-		  "udp: after a change of the non-masquerade set, delete the UDP conntrack entries it "    \
-		  "now decides otherwise, so that long-lived streams follow it (TCP never; default off)"), \
+		  "udp: after a change of the non-masquerade set or the SNAT address, delete the UDP "     \
+		  "conntrack entries it now decides otherwise, so that long-lived streams follow it "      \
+		  "(TCP never; default off)"),                                                             \
 		X("v", INT, (c).verbosity, "N", "log verbosity; 2 or more adds debug")
 
 /* masqd: a struct flag_def that sets the member. */

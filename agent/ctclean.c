@@ -51,6 +51,18 @@ static bool in_ranges(const struct addr_range *r, size_t n, const uint8_t *a, si
 	return lo < n && memcmp(a, r[lo].lo, len) >= 0;
 }
 
+/* The final rule's address changed: e was translated to the wrong source. */
+static bool snat_stale(const struct ctclean_plan *p, const struct ct_entry *e)
+{
+	const uint8_t *src = e->reply.dst; /* the source e's packets leave with */
+
+	if (!(e->status & IPS_SRC_NAT) || in_ranges(p->now, p->nnow, e->reply.src, p->len))
+		return false;
+	if (p->snat.on)
+		return memcmp(src, p->snat.addr, p->len) != 0;
+	return p->snat_was.on && memcmp(src, p->snat_was.addr, p->len) == 0;
+}
+
 bool ctclean_entry_stale(const struct ctclean_plan *p, const struct ct_entry *e)
 {
 	const uint8_t *dst = e->reply.src;
@@ -60,6 +72,8 @@ bool ctclean_entry_stale(const struct ctclean_plan *p, const struct ct_entry *e)
 		return false;
 	if (p->npods && !in_ranges(p->pods, p->npods, e->orig.src, p->len))
 		return false; /* a source masqd leaves alone, whatever the set says */
+	if (p->snat_changed && snat_stale(p, e))
+		return true;
 	if (!in_ranges(p->del, p->ndel, dst, p->len) && !in_ranges(p->add, p->nadd, dst, p->len) &&
 	    !in_ranges(p->unsure, p->nunsure, dst, p->len))
 		return false;
@@ -100,7 +114,19 @@ int ctclean_plan_make(const struct masq_ruleset *old, const struct masq_ruleset 
 		ret->filter.status_mask = IPS_SRC_NAT;
 		ret->filter.status = ret->nadd ? IPS_SRC_NAT : 0;
 	}
-	return (int)(ret->ndel + ret->nadd);
+	ret->snat = new->snat[family == AF_INET6];
+	ret->snat_was = old->snat[family == AF_INET6];
+	ret->snat_changed =
+		ret->snat.on != ret->snat_was.on ||
+		(ret->snat.on && memcmp(ret->snat.addr, ret->snat_was.addr, ret->len) != 0);
+	if (ret->snat_changed && !ret->ndel && !ret->nadd) {
+		/* only translated entries can have the wrong source */
+		ret->filter.status_mask = IPS_SRC_NAT;
+		ret->filter.status = IPS_SRC_NAT;
+	} else if (ret->snat_changed && ret->filter.status_mask && !ret->filter.status) {
+		ret->filter.status_mask = 0; /* kept ones for the set, translated ones for this */
+	}
+	return (int)(ret->ndel + ret->nadd) + ret->snat_changed;
 }
 
 void ctclean_plan_done(struct ctclean_plan *p)
@@ -260,6 +286,7 @@ static struct masq_ruleset *copy_sets(const struct masq_ruleset *rs)
 		return NULL;
 	c->n4 = rs->n4;
 	c->n6 = rs->n6;
+	memcpy(c->snat, rs->snat, sizeof(c->snat)); /* the final rules' addresses */
 	c->v4 = malloc((rs->n4 ? rs->n4 : 1) * sizeof(*c->v4));
 	c->v6 = malloc((rs->n6 ? rs->n6 : 1) * sizeof(*c->v6));
 	if (!c->v4 || !c->v6) {
@@ -343,7 +370,7 @@ static int clean(struct ctclean *cc, const struct masq_ruleset *rs, size_t *ret_
 	if (changed && cc->recheck)
 		ctrecheck_reset(cc->recheck); /* these rules decide now */
 	for (int f = 0; f < made && r >= 0; f++)
-		if (p[f].ndel + p[f].nadd + p[f].nunsure)
+		if (p[f].ndel + p[f].nadd + p[f].nunsure || p[f].snat_changed)
 			r = clean_family(cc, &p[f], ret_examined, ret_deleted);
 	for (int f = 0; f < nf; f++) {
 		if (r < 0 && f < made)

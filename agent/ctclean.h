@@ -46,14 +46,25 @@ struct ctclean_plan {
 	 * addresses now kept) only masqueraded entries can be stale, with only
 	 * removals only kept ones: the kernel filters on IPS_SRC_NAT then */
 	struct ct_filter filter;
+	/* the family's final rule changed its source address (--snat-to-address,
+	 * --snat-interface: the address came, went or moved): translated
+	 * entries to masqueraded destinations whose source is no longer the one
+	 * it gives are stale too. snat: the new rule's address (on: snat to it;
+	 * off: masquerade); snat_was: the old one's */
+	bool snat_changed;
+	struct masq_snat snat, snat_was;
 };
 
 /* The predicate: should e go? It is UDP, of the plan's family; its original
  * source is one masqd decides for (inside the pod-source scope, when there is
- * one); the address its packets were routed to (the reply's source: after a
- * DNAT, not the original destination) lies in an interval whose decision may
- * have changed (del, add or unsure); and its NAT state (IPS_SRC_NAT) disagrees with what the new
- * set decides there (kept: inside it; masqueraded: outside). */
+ * one); and either the address its packets were routed to (the reply's
+ * source: after a DNAT, not the original destination) lies in an interval
+ * whose decision may have changed (del, add or unsure) and its NAT state
+ * (IPS_SRC_NAT) disagrees with what the new set decides there (kept: inside
+ * it; masqueraded: outside), or the final rule's address changed
+ * (snat_changed), the address is masqueraded, and e was translated to a
+ * source the new rule no longer gives: not the snat address while there is
+ * one, the old snat address when it went (masquerade picks another). */
 bool ctclean_entry_stale(const struct ctclean_plan *p, const struct ct_entry *e);
 
 /* The plan from old to new for family; ret->del and ->add are malloc'ed

@@ -193,6 +193,47 @@ expect_true "status --json too" test "$(q "$NODE" "$MASQCTL" status --json --soc
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["conntrackCleanup"]["inflightDeleted"])')" -ge 1
 stop_masqd
 
+echo "== the SNAT address goes and comes back: UDP streams follow it"
+# --snat-to-address 10.10.0.5, a secondary on the node's VPC side. When it
+# leaves the node the family masquerades (the primary, 10.10.0.1): a stream
+# snatted to it would go on leaving with an address the node no longer has
+# (whose answers, in a real network, go where the address went; here the
+# peer's ARP cache still sends them to the node). The cleanup deletes the
+# entries translated to it, and when it is back, those masqueraded with
+# another address.
+config "$MASQ"
+node ip addr add 10.10.0.5/24 dev vpc0
+log=$WORK/snat.log
+start_masqd "$log" --config "$cfg" --metrics-bind-address "$M" --healthz-bind-address "" \
+	--conntrack-cleanup udp --snat-to-address 10.10.0.5
+u6s=$WORK/udp6s
+stream udp 40009 "$u6s"
+p6s=$LAST_PID
+expect_eq "the UDP stream leaves snatted to 10.10.0.5" 10.10.0.5 "$(source_of "$u6s")"
+syncs_now() { count_in "$log" 'msg="rules \(updated\|programmed\)'; }
+n=$(syncs_now)
+node ip addr del 10.10.0.5/24 dev vpc0
+expect_true "the address went: masqd masquerades instead" \
+	wait_until 100 log_reaches "$log" 'msg="rules \(updated\|programmed\)' $((n + 1))
+expect_true "and its sync deletes the stream's entry" deleted_at_least "$log" 1
+last_sync "$log"
+expect_true "the stream now leaves with the node's primary address" \
+	wait_until "$POLL" source_is "$u6s" 10.10.0.1
+expect_true "and is answered" more_answers "$u6s"
+n=$(syncs_now)
+# from masquerade to snat, an answer in flight goes to the node's own
+# address: it makes no entry the stream would match, but stop the sender
+# anyway, so that this checks the cleanup alone
+paused "$p6s" -- node ip addr add 10.10.0.5/24 dev vpc0
+expect_true "the address is back: masqd snats again" \
+	wait_until 100 log_reaches "$log" 'msg="rules \(updated\|programmed\)' $((n + 1))
+expect_true "and its sync deletes the masqueraded entry" deleted_at_least "$log" 1
+expect_true "the stream leaves snatted to 10.10.0.5 again" \
+	wait_until "$POLL" source_is "$u6s" 10.10.0.5
+stop_masqd
+kill "$p6s" 2>/dev/null
+node ip addr del 10.10.0.5/24 dev vpc0
+
 echo "== a failed cleanup: the rules stay committed, the next sync cleans up"
 SHIM=$ROOT/$BUILD/tests/netns/faultnl.so CTL=$WORK/faultnl.ctl FLOG=$WORK/faultnl.log
 preload=$SHIM

@@ -547,6 +547,60 @@ static void test_stale_pod_scope(void **state)
 	masq_ruleset_free(new);
 }
 
+/* The final rule's address moved (the set the same): translated entries to
+ * masqueraded destinations go when their source is not the new one. */
+static void test_stale_snat_change(void **state)
+{
+	struct masq_ruleset *old = rules(ten, 1), *new = rules(ten, 1);
+	struct ct_entry at_a = udp_entry("198.51.100.7", true), at_node = at_a, kept, to_ten;
+	struct ctclean_plan p;
+
+	ip4(at_a.reply.dst, "192.0.2.10"); /* snatted to A */
+	ip4(at_node.reply.dst, "10.10.0.1"); /* masqueraded with the node's primary */
+	kept = udp_entry("198.51.100.7", false);
+	to_ten = at_a;
+	ip4(to_ten.reply.src, "10.1.2.3"); /* a kept destination: not masqd's translation */
+
+	/* the same rules: nothing changed */
+	assert_int_equal(ctclean_plan_make(old, new, AF_INET, &p), 0);
+	assert_false(p.snat_changed);
+	ctclean_plan_done(&p);
+
+	/* masquerade -> snat to A: what left with another address goes */
+	new->snat[0].on = true;
+	ip4(new->snat[0].addr, "192.0.2.10");
+	assert_int_equal(ctclean_plan_make(old, new, AF_INET, &p), 1);
+	assert_true(p.snat_changed);
+	assert_int_equal(p.filter.status_mask, IPS_SRC_NAT); /* translated ones only */
+	assert_int_equal(p.filter.status, IPS_SRC_NAT);
+	assert_true(ctclean_entry_stale(&p, &at_node));
+	assert_false(ctclean_entry_stale(&p, &at_a));
+	assert_false(ctclean_entry_stale(&p, &kept));
+	assert_false(ctclean_entry_stale(&p, &to_ten));
+	ctclean_plan_done(&p);
+
+	/* snat to A -> masquerade (A left the node): what left with A goes */
+	assert_int_equal(ctclean_plan_make(new, old, AF_INET, &p), 1);
+	assert_true(ctclean_entry_stale(&p, &at_a));
+	assert_false(ctclean_entry_stale(&p, &at_node));
+	assert_false(ctclean_entry_stale(&p, &kept));
+	ctclean_plan_done(&p);
+
+	/* A -> B: A's go, B's stay; the other family is untouched */
+	old->snat[0] = new->snat[0];
+	ip4(new->snat[0].addr, "192.0.2.11");
+	assert_int_equal(ctclean_plan_make(old, new, AF_INET, &p), 1);
+	assert_true(ctclean_entry_stale(&p, &at_a));
+	ip4(at_a.reply.dst, "192.0.2.11");
+	assert_false(ctclean_entry_stale(&p, &at_a));
+	ctclean_plan_done(&p);
+	assert_int_equal(ctclean_plan_make(old, new, AF_INET6, &p), 0);
+	assert_false(p.snat_changed);
+	ctclean_plan_done(&p);
+	masq_ruleset_free(old);
+	masq_ruleset_free(new);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -566,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_stale_interval_grows),
 		cmocka_unit_test(test_stale_after_dnat),
 		cmocka_unit_test(test_stale_pod_scope),
+		cmocka_unit_test(test_stale_snat_change),
 		cmocka_unit_test(test_pass_bounds),
 	};
 
