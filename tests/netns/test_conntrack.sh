@@ -192,6 +192,8 @@ expect_true "masqd_conntrack_inflight_deleted_total counts it" \
 expect_true "status --json too" test "$(q "$NODE" "$MASQCTL" status --json --socket "$WORK/masqd.sock" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["conntrackCleanup"]["inflightDeleted"])')" -ge 1
 stop_masqd
+expect_eq "the Grafana dashboard's conntrack metrics are all in the scrape" "" \
+	"$(dashboard_missing "$WORK/scrape.txt" '^masqd_conntrack_')"
 
 echo "== the SNAT address goes and comes back: UDP streams follow it"
 # --snat-to-address 10.10.0.5, a secondary on the node's VPC side. When it
