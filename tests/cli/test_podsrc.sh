@@ -12,12 +12,6 @@ source "$ROOT/tests/assert.sh"
 WORK=$(mktemp -d /tmp/masqctl-podsrc.XXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-run() { # run ARGS...: sets out, err, rc
-	out=$("$MASQCTL" "$@" 2>"$WORK/err")
-	rc=$?
-	err=$(cat "$WORK/err")
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" <<<"$out"; }
 cfg=$WORK/ip-masq-agent
 printf 'nonMasqueradeCIDRs: [10.10.0.0/16]\n' >"$cfg"
 pods=(--enable-ipv6 --pod-cidr 10.244.1.0/24,10.244.2.0/24 --pod-cidr fd00:244:1::/64)
