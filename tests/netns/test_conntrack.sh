@@ -165,6 +165,8 @@ st=$(q "$NODE" "$MASQCTL" status --socket "$WORK/masqd.sock")
 expect_true "masqctl status shows the cleanups" \
 	grep -qE '^conntrack cleanup: udp, 2 cleanups \(0 failed\), [0-9]+ UDP entries deleted of [0-9]+ examined, the last in [0-9.]+ ms$' <<<"$st"
 expect_eq "no recheck has deleted anything yet" 0 "$(metric masqd_conntrack_inflight_deleted_total)"
+expect_eq "the Grafana dashboard's conntrack metrics are all in the scrape" "" \
+	"$(dashboard_missing "$WORK/scrape.txt" '^masqd_conntrack_')"
 
 echo "== an answer in flight makes the entry again: a recheck deletes it"
 # The race the senders were stopped for above, made on purpose: with the
@@ -192,8 +194,6 @@ expect_true "masqd_conntrack_inflight_deleted_total counts it" \
 expect_true "status --json too" test "$(q "$NODE" "$MASQCTL" status --json --socket "$WORK/masqd.sock" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["conntrackCleanup"]["inflightDeleted"])')" -ge 1
 stop_masqd
-expect_eq "the Grafana dashboard's conntrack metrics are all in the scrape" "" \
-	"$(dashboard_missing "$WORK/scrape.txt" '^masqd_conntrack_')"
 
 echo "== the SNAT address goes and comes back: UDP streams follow it"
 # --snat-to-address 10.10.0.5, a secondary on the node's VPC side. When it
