@@ -521,28 +521,23 @@ static json_t *nat_json(const struct masqd_stats *st)
 	return o;
 }
 
-/* One family's pod CIDRs, an array of strings as explain --json's CIDR
- * lists; empty when there are none (every source is decided). */
-static json_t *podsrc_cidrs_json(const struct podsrc *p, int f)
-{
-	json_t *a = json_array();
-	char c[CIDR_STRLEN];
-
-	for (size_t i = 0; a && i < p->n[f]; i++) {
-		cidr_format(&p->v[f][i], c);
-		json_array_append_new(a, json_string(c));
-	}
-	return a;
-}
-
-/* The pod-source scope: each family's pod CIDRs, and the Node they come from. */
+/* The pod-source scope: each family's pod CIDRs, an array of strings as
+ * explain --json's CIDR lists (empty: every source is decided), and the Node. */
 static json_t *podsrc_json(const struct masqd_stats *st)
 {
 	const struct masqd_podsrc_stats *p = &st->pods;
 	json_t *o = json_object();
+	char c[CIDR_STRLEN];
 
-	for (int f = 0; o && f < 2; f++)
-		json_object_set_new(o, families[f], podsrc_cidrs_json(&p->now, f));
+	for (int f = 0; o && f < 2; f++) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; a && i < p->now.n[f]; i++) {
+			cidr_format(&p->now.v[f][i], c);
+			json_array_append_new(a, json_string(c));
+		}
+		json_object_set_new(o, families[f], a);
+	}
 	if (o && p->node)
 		json_object_set_new(o, "fromNode",
 				    json_pack("{s:s s:b s:b}", "name", p->node, "listed",
