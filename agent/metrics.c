@@ -14,6 +14,7 @@
 #include "agent/kube.h"
 #include "agent/natconflict.h"
 #include "agent/stats.h"
+#include "config/cidr.h"
 #include "config/sources.h"
 #include "netlink/nft.h"
 #include "netlink/state.h"
@@ -273,7 +274,7 @@ static void podsrc_metrics(struct expo *e, const struct masqd_stats *st)
 	family(e, M_POD_CIDRS);
 	for (int f = 0; f < 2; f++)
 		sample(e, M_POD_CIDRS, (const char *[]){ "family", families[f], NULL },
-		       st->pods.n[f]);
+		       st->pods.now.n[f]);
 }
 
 /* Only with --conntrack-cleanup=udp: an absent series is not a 0. */
@@ -520,15 +521,23 @@ static json_t *nat_json(const struct masqd_stats *st)
 	return o;
 }
 
-/* The pod-source scope: each family's pod CIDRs, null for every source. */
+/* The pod-source scope: each family's pod CIDRs, an array of strings as
+ * explain --json's CIDR lists (empty: every source is decided), and the Node. */
 static json_t *podsrc_json(const struct masqd_stats *st)
 {
 	const struct masqd_podsrc_stats *p = &st->pods;
 	json_t *o = json_object();
+	char c[CIDR_STRLEN];
 
-	for (int f = 0; o && f < 2; f++)
-		json_object_set_new(o, families[f],
-				    p->n[f] ? json_string(p->cidrs[f]) : json_null());
+	for (int f = 0; o && f < 2; f++) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; a && i < p->now.n[f]; i++) {
+			cidr_format(&p->now.v[f][i], c);
+			json_array_append_new(a, json_string(c));
+		}
+		json_object_set_new(o, families[f], a);
+	}
 	if (o && p->node)
 		json_object_set_new(o, "fromNode",
 				    json_pack("{s:s s:b s:b}", "name", p->node, "listed",

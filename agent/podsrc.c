@@ -69,10 +69,7 @@ static void note(struct podsrc_follow *f)
 
 	p->node_listed = f->listed;
 	p->node_present = f->node.present;
-	for (int fi = 0; fi < 2; fi++) {
-		p->n[fi] = (unsigned)f->now.n[fi];
-		podsrc_format(&f->now, fi, p->cidrs[fi]);
-	}
+	p->now = f->now;
 }
 
 /* Where the scope comes from, for the log. */
@@ -87,11 +84,14 @@ static const char *origin(const struct podsrc_follow *f)
 /* One line per family that masqd decides. */
 static void log_scope(const struct podsrc_follow *f)
 {
+	char text[PODSRC_TEXT_LEN];
+
 	for (int fi = 0; fi < (f->set->opts.enable_ipv6 ? 2 : 1); fi++) {
+		podsrc_format(&f->now, fi, text);
 		if (podsrc_scoped(&f->now, fi))
 			log_info("pod-source scope: %s traffic is decided only from %s (%s); other "
 				 "sources keep theirs",
-				 fam[fi], f->st->pods.cidrs[fi], origin(f));
+				 fam[fi], text, origin(f));
 		else
 			log_info("pod-source scope: no %s pod CIDR known: %s traffic from every "
 				 "source is decided, as upstream",

@@ -37,8 +37,7 @@ struct masqd_podsrc_stats {
 	const char *node; /* --pod-cidr-from-node's Node; NULL when not asked */
 	bool node_listed; /* the API answered for it */
 	bool node_present; /* and it exists */
-	unsigned n[2]; /* pod CIDRs in force, IPv4 and IPv6; 0: every source */
-	char cidrs[2][PODSRC_TEXT_LEN]; /* them, "10.244.1.0/24, ..." */
+	struct podsrc now; /* the pod CIDRs in force; a family with none: every source */
 };
 
 /* --conntrack-cleanup=udp (agent/ctclean.c keeps it). A cleanup is one

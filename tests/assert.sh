@@ -1,5 +1,6 @@
 # TAP-like assertions shared by the shell suites. Each prints one line;
 # finish prints the summary line tests/run.sh reads: "N passed, M failed".
+# Also the masqctl runner and JSON readers several suites share.
 npass=0 nfail=0 nskip=0
 
 ok() {
@@ -20,6 +21,15 @@ expect_eq() { # expect_eq DESCRIPTION WANT GOT
 expect_true() { # expect_true DESCRIPTION CMD...
 	if "${@:2}"; then ok "$1"; else not_ok "$1"; fi
 }
+# Run masqctl ($MASQCTL, stderr through $WORK/err): sets out, err and rc.
+# A suite that runs something else defines its own run after sourcing this.
+run() { # run ARGS...
+	out=$("$MASQCTL" "$@" 2>"$WORK/err")
+	rc=$?
+	err=$(cat "$WORK/err")
+}
+jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; } # jq_ EXPR: of d, the JSON on stdin
+json() { jq_ "$1" <<<"$out"; } # json EXPR: the same of $out, the JSON run printed
 finish() {
 	echo "$npass passed, $nfail failed$( ((nskip)) && echo ", $nskip skipped")"
 	((nfail == 0))

@@ -31,6 +31,25 @@ static void print_conflicts(json_t *list)
 	}
 }
 
+/* The pod-source scope, a line per family: its pod CIDRs (an array in the
+ * document; empty: every source is decided), and the Node they come from. */
+static void print_pods(json_t *p)
+{
+	json_t *n = json_object_get(p, "fromNode"), *c;
+	size_t j;
+
+	for (int i = 0; p && i < 2; i++) {
+		json_t *list = json_object_get(p, i ? "ipv6" : "ipv4");
+
+		printf("pod-source scope %s: ", i ? "IPv6" : "IPv4");
+		json_array_foreach(list, j, c)
+			printf("%s%s", j ? ", " : "", json_string_value(c));
+		printf("%s%s%s\n", json_array_size(list) ? "" : "every source (no pod CIDR known)",
+		       n ? ", from node " : "",
+		       n ? json_string_value(json_object_get(n, "name")) : "");
+	}
+}
+
 static const char *when(double unix_time, char *buf, size_t len)
 {
 	time_t t = (time_t)unix_time;
@@ -92,14 +111,7 @@ void masqctl_print_status(json_t *d)
 			printf("final rule %s: %s\n", i ? "IPv6" : "IPv4",
 			       json_string_value(json_object_get(nat, "action")));
 	}
-	for (i = 0; json_object_get(d, "podSource") && i < 2; i++) {
-		json_t *p = json_object_get(d, "podSource"), *n = json_object_get(p, "fromNode");
-		printf("pod-source scope %s: %s%s%s\n", i ? "IPv6" : "IPv4",
-		       json_string_value(json_object_get(p, i ? "ipv6" : "ipv4"))
-			       ?: "every source (no pod CIDR known)",
-		       n ? ", from node " : "",
-		       n ? json_string_value(json_object_get(n, "name")) : "");
-	}
+	print_pods(json_object_get(d, "podSource"));
 	if ((ct = json_object_get(d, "conntrackCleanup")))
 		printf("conntrack cleanup: %s, %lld cleanups (%lld failed), %lld UDP entries deleted "
 		       "of %lld examined, the last in %.3f ms\n",

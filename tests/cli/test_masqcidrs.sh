@@ -11,12 +11,6 @@ source "$ROOT/tests/assert.sh"
 WORK=$(mktemp -d /tmp/masqctl-lpm.XXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-run() { # run ARGS...: sets out, err, rc
-	out=$("$MASQCTL" "$@" 2>"$WORK/err")
-	rc=$?
-	err=$(cat "$WORK/err")
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" <<<"$out"; }
 elements() { sed -n '/set nomasq'"$1"' {/,/}/p' <<<"$out" | tr -d '\n\t' | sed 's/.*elements = { //; s/ }.*//'; }
 
 nested=$WORK/nested.yaml

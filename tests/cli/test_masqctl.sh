@@ -9,13 +9,6 @@ source "$ROOT/tests/assert.sh"
 WORK=$(mktemp -d /tmp/masqctl-test.XXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-run() { # run ARGS...: sets out, err, rc
-	out=$("$MASQCTL" "$@" 2>"$WORK/err")
-	rc=$?
-	err=$(cat "$WORK/err")
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" <<<"$out"; }
-
 good=$WORK/good.yaml
 printf 'nonMasqueradeCIDRs:\n  - 10.0.0.0/8\n  - 100.64.0.0/10\n  - 10.0.0.0/8\nresyncInterval: 1500ms\n' >"$good"
 

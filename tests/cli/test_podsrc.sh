@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pod-source scoping through masqctl: --pod-cidr in render (the podsrc sets
-# and the head rules), its usage errors, and masqctl explain with --source
-# inside and outside the pod CIDRs, text and --json, both families. No root.
+# and the head rules), its usage errors, masqctl explain with --source
+# inside and outside the pod CIDRs, text and --json, both families, and
+# masqctl status printing the status document's podSource. No root.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -11,12 +12,6 @@ source "$ROOT/tests/assert.sh"
 WORK=$(mktemp -d /tmp/masqctl-podsrc.XXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-run() { # run ARGS...: sets out, err, rc
-	out=$("$MASQCTL" "$@" 2>"$WORK/err")
-	rc=$?
-	err=$(cat "$WORK/err")
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" <<<"$out"; }
 cfg=$WORK/ip-masq-agent
 printf 'nonMasqueradeCIDRs: [10.10.0.0/16]\n' >"$cfg"
 pods=(--enable-ipv6 --pod-cidr 10.244.1.0/24,10.244.2.0/24 --pod-cidr fd00:244:1::/64)
@@ -99,4 +94,28 @@ expect_eq "--json without scoping: every source" "True True False None" \
 run explain "${pods[@]}" --source 10.244.1.2 "$cfg" 2001:db8::2
 expect_eq "--source of the other family" \
 	"2 masqctl: --source 10.244.1.2 and 2001:db8::2 are not of the same family" "$rc $err"
+echo "== status: podSource's arrays, as people read them"
+# One status answer from a stand-in for masqd's socket (masqctl status reads
+# a line's request and the document up to EOF).
+status_from() { # status_from JSON: sets out, err, rc of masqctl status
+	rm -f "$WORK/status.sock"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept(); c.recv(64); c.sendall(sys.argv[2].encode()); c.close()' \
+		"$WORK/status.sock" "$1" &
+	for _ in $(seq 100); do [[ -S $WORK/status.sock ]] && break; sleep 0.05; done
+	run status --socket "$WORK/status.sock"
+	wait $!
+}
+status_from '{"podSource": {"ipv4": ["10.244.1.0/24", "10.244.2.0/24"], "ipv6": []}}'
+expect_eq "two IPv4 pod CIDRs, none for IPv6" \
+	"0|pod-source scope IPv4: 10.244.1.0/24, 10.244.2.0/24|pod-source scope IPv6: every source (no pod CIDR known)" \
+	"$rc|$(grep '^pod-source' <<<"$out" | paste -sd'|')"
+status_from '{"podSource": {"ipv4": [], "ipv6": ["fd00:244:1::/64"], "fromNode": {"name": "node-a", "listed": true, "exists": true}}}'
+expect_eq "from a Node" \
+	"pod-source scope IPv4: every source (no pod CIDR known), from node node-a|pod-source scope IPv6: fd00:244:1::/64, from node node-a" \
+	"$(grep '^pod-source' <<<"$out" | paste -sd'|')"
+status_from '{}'
+expect_eq "no podSource: no scope lines" 0 "$(grep -c '^pod-source' <<<"$out")"
 finish

@@ -71,7 +71,6 @@ A test's own request, to check what the server accepts:
   fakeapi.py get --ca CA [--token T] PATH      prints the HTTP status
 """
 import argparse
-import base64
 import json
 import socket
 import ssl
@@ -81,8 +80,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-POLICIES = "egressnatpolicies"
-CONFIGMAPS = "configmaps"
+from apistore import CONFIGMAPS, POLICIES, Store, selects, status
+
 DAEMONSETS = "daemonsets"  # GET of one, for masqd --cleanup-on-uninstall
 NODES = "nodes"
 # resource -> (apiVersion, kind) of its objects
@@ -90,13 +89,10 @@ KINDS = {POLICIES: ("networking.gke.io/v1", "EgressNATPolicy"), CONFIGMAPS: ("v1
          NODES: ("v1", "Node")}
 
 
-class State:
+class State(Store):
     def __init__(self, token_file):
+        super().__init__((POLICIES, CONFIGMAPS, DAEMONSETS, NODES))
         self.lock = threading.Condition()
-        self.rv = 100
-        self.compacted = 0
-        self.objects = {POLICIES: {}, CONFIGMAPS: {}, DAEMONSETS: {}, NODES: {}}  # key -> object
-        self.log = []  # (rv, type, resource, object)
         self.faults = []
         self.split = 0
         self.bookmark_s = 0.0
@@ -105,7 +101,6 @@ class State:
         self.kick_gen = 0
         self.stalled = False
         self.token_file = token_file
-        self.snapshots = {}  # rv -> the sorted items of a paginated list
         self.watch_cache = True
         self.watch_list = "off"  # on | off (422, the gate off) | ignore (an old server)
 
@@ -121,17 +116,8 @@ class State:
             return False
         return header == "Bearer " + want
 
-    def change(self, typ, resource, obj):
-        self.rv += 1
-        obj = json.loads(json.dumps(obj))
-        obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
-        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-        if typ == "DELETED":
-            self.objects[resource].pop(key, None)
-        else:
-            self.objects[resource][key] = obj
-        self.log.append((self.rv, typ, resource, obj))
-        self.lock.notify_all()
+    def tell(self, typ, resource, obj):
+        self.lock.notify_all()  # the watches wait on it (self.lock held)
 
     def take_fault(self, resource, phase):
         for f in self.faults:
@@ -141,11 +127,6 @@ class State:
                     self.faults.remove(f)
                 return f
         return None
-
-
-def status(code, reason, message):
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -179,21 +160,13 @@ class Handler(BaseHTTPRequestHandler):
     def control(self, st, req):
         op = req["op"]
         if op == "put":
-            obj = req["object"]
-            key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-            typ = "MODIFIED" if key in st.objects[req["resource"]] else "ADDED"
-            st.change(typ, req["resource"], obj)
+            st.put(req["resource"], req["object"])
         elif op == "delete":
-            key = (req.get("namespace", ""), req["name"])
-            obj = st.objects[req["resource"]].get(key)
-            if obj:
-                st.change("DELETED", req["resource"], obj)
+            st.delete(req["resource"], req.get("namespace", ""), req["name"])
         elif op == "fault":
             st.faults.append(dict(req, count=req.get("count", 1)))
         elif op == "compact":
-            st.compacted = st.rv
-            st.rv += 1  # what a watch from the newest RV before may not see
-            st.snapshots.clear()
+            st.compact()
         elif op == "generate":
             k, step = req["cidrs"], req.get("step", 1)
             addr = int.from_bytes(socket.inet_aton(req.get("base", "10.0.0.0")), "big")
@@ -250,12 +223,6 @@ class Handler(BaseHTTPRequestHandler):
             name = sel[len("metadata.name="):] if sel.startswith("metadata.name=") else None
             return CONFIGMAPS, parts[3], name, q
         return None, None, None, q
-
-    def matches(self, resource, ns, name, obj):
-        if resource == POLICIES:
-            return True
-        md = obj["metadata"]  # a Node has no namespace, nor a route for one
-        return md.get("namespace") == ns and (name is None or md["name"] == name)
 
     def do_GET(self):
         st = self.server.state
@@ -315,32 +282,9 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             if st.watch_cache and q.get("resourceVersion") and not q.get("continue"):
                 limit = 0  # the watch cache ignores limit
-            if q.get("continue"):
-                try:
-                    tok = json.loads(base64.b64decode(q["continue"]))
-                    rv, start = int(tok["rv"]), int(tok["start"])
-                except (ValueError, KeyError, TypeError):
-                    return self.send_json(400, status(400, "BadRequest",
-                                                      "invalid continue token"))
-                items = st.snapshots.get(rv)
-                if items is None or rv <= st.compacted:
-                    return self.send_json(410, status(
-                        410, "Expired", "The provided continue parameter is too old to display "
-                        "a consistent list result. You can start a new list without the "
-                        "continue parameter."))
-            else:
-                items = [o for _, o in sorted(st.objects[resource].items())
-                         if self.matches(resource, ns, name, o)]
-                rv, start = st.rv, 0
-            page = items[start:start + limit] if limit else items[start:]
-            meta = {"resourceVersion": str(rv)}
-            if limit and start + limit < len(items):
-                st.snapshots[rv] = items
-                while len(st.snapshots) > 4:
-                    st.snapshots.pop(min(st.snapshots))
-                meta["continue"] = base64.b64encode(json.dumps(
-                    {"rv": rv, "start": start + limit}).encode()).decode()
-                meta["remainingItemCount"] = len(items) - start - limit
+            code, meta, page = st.page(resource, ns, name, limit, q.get("continue"))
+        if code != 200:
+            return self.send_json(code, meta)
         self.send_json(200, {"kind": kind, "apiVersion": api, "metadata": meta,
                              "items": page})
 
@@ -443,7 +387,7 @@ class Handler(BaseHTTPRequestHandler):
         them, then the changes, as a watch from that point."""
         with st.lock:
             items = [o for _, o in sorted(st.objects[resource].items())
-                     if self.matches(resource, ns, name, o)]
+                     if selects(resource, ns, name, o)]
             cur = st.rv
         for o in items:
             self.send_event(st, {"type": "ADDED", "object": o})
@@ -457,7 +401,7 @@ class Handler(BaseHTTPRequestHandler):
     def changes(self, st, resource, ns, name, since):
         """The events after since (st.lock held)."""
         return [(rv, t, o) for rv, t, r, o in st.log
-                if rv > since and r == resource and self.matches(resource, ns, name, o)]
+                if rv > since and r == resource and selects(resource, ns, name, o)]
 
     def stream(self, st, resource, ns, name, since, timeout, bookmarks):
         end = time.monotonic() + timeout

@@ -157,6 +157,24 @@ expect_render_matches() { # MODE CONFIG MASQCTL_FLAGS...
 	fi
 }
 masq_counter() { q "$NODE" nft list table inet ip-masq-agent | sed -n 's/.*nfproto ipv4 counter packets \([0-9]*\).*/\1/p'; }
+# The metrics deploy/grafana/masqd.json queries (its panels and its node
+# variable) that match the ERE ONLY and not SKIP but are not in the scrape
+# file; says so when none matches, so a check that covers nothing fails.
+dashboard_missing() { # SCRAPE_FILE ONLY_ERE [SKIP_ERE]
+	local name n=0 missing=""
+	for name in $(python3 -c "
+import json, re
+d = json.load(open('$ROOT/deploy/grafana/masqd.json'))
+exprs = [t['expr'] for p in d['panels'] for t in p.get('targets', [])]
+exprs.append(d['templating']['list'][1]['query'])
+print('\n'.join(sorted({m for e in exprs for m in re.findall(r'\b((?:masqd|process)_[a-z0-9_]+)', e)})))" |
+		grep -E -- "$2" | grep -vE -- "${3:-^$}"); do
+		n=$((n + 1))
+		grep -q "^$name[{ ]" "$1" || missing="$missing $name"
+	done
+	((n)) || missing="no dashboard metric matches '$2'${3:+ but not '$3'}"
+	echo "${missing# }"
+}
 
 # Start masqd in the node namespace; its log goes to $1. Sets DAEMON.
 start_masqd() { # LOG ARGS...: start masqd, wait for its "running" line; sets DAEMON

@@ -203,6 +203,8 @@ done
 q "$NODE" python3 "$HTTP" get "http://$M/metrics" | sed '1s/^200 //' >"$WORK/scrape.txt"
 expect_true "promtool check metrics passes with the API families" \
 	bash -c "promtool check metrics <'$WORK/scrape.txt'"
+expect_eq "the Grafana dashboard's API metrics are all in the scrape" "" \
+	"$(dashboard_missing "$WORK/scrape.txt" '^masqd_api_')"
 
 echo "== an API outage changes nothing"
 before=$(set4)

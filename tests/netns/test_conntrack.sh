@@ -165,6 +165,8 @@ st=$(q "$NODE" "$MASQCTL" status --socket "$WORK/masqd.sock")
 expect_true "masqctl status shows the cleanups" \
 	grep -qE '^conntrack cleanup: udp, 2 cleanups \(0 failed\), [0-9]+ UDP entries deleted of [0-9]+ examined, the last in [0-9.]+ ms$' <<<"$st"
 expect_eq "no recheck has deleted anything yet" 0 "$(metric masqd_conntrack_inflight_deleted_total)"
+expect_eq "the Grafana dashboard's conntrack metrics are all in the scrape" "" \
+	"$(dashboard_missing "$WORK/scrape.txt" '^masqd_conntrack_')"
 
 echo "== an answer in flight makes the entry again: a recheck deletes it"
 # The race the senders were stopped for above, made on purpose: with the

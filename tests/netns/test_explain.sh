@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib.sh"
 
 SOCK=$WORK/masqd.sock
 live() { q "$NODE" "$MASQCTL" explain --live --socket "$SOCK" "$@"; }
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 topo_up
 cfg=$WORK/config

@@ -18,7 +18,6 @@ M=127.0.0.1:9745
 LOG=$WORK/masqd.log
 status() { q "$NODE" "$MASQCTL" status --socket "$SOCK" "$@"; }
 live() { q "$NODE" "$MASQCTL" explain --live --socket "$SOCK" "$@"; }
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 gauge() { q "$NODE" python3 "$HTTP" get "http://$M/metrics" | awk '$1 == "masqd_foreign_nat_chains" {print $2}'; }
 gauge_is() { [[ $(gauge) == "$1" ]]; }
 resyncs() { count_in "$LOG" 'sync (resync)'; }

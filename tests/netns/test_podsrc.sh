@@ -51,6 +51,10 @@ gauge() { scrape | awk -v k="masqd_pod_cidrs{family=\"$1\"}" '$1 == k {print $2}
 gauge_is() { [[ $(gauge "$1") == "$2" ]]; }
 scoped() { dump | grep -q 'ip saddr != @podsrc4 return'; }
 cni_masqueraded() { [[ $(from_cni) == 203.0.113.1 ]]; }
+pods_json() { # the status document's podSource, one family per line
+	q "$NODE" "$MASQCTL" status --json --socket "$SOCK" |
+		python3 -c 'import json,sys; p=json.load(sys.stdin)["podSource"]; print(p["ipv4"]); print(p["ipv6"])'
+}
 
 echo "== without the flag: every source is masqueraded (upstream)"
 start_masqd "$LOG" --config "$cfg" --enable-ipv6 --metrics-bind-address "$M" --healthz-bind-address ""
@@ -77,6 +81,8 @@ expect_eq "masqd_pod_cidrs{family=\"ipv4\"} 1" 1 "$(gauge ipv4)"
 expect_eq "masqd_pod_cidrs{family=\"ipv6\"} 1" 1 "$(gauge ipv6)"
 st=$(q "$NODE" "$MASQCTL" status --socket "$SOCK")
 expect_true "masqctl status shows the scope" grep -qx 'pod-source scope IPv4: 10.244.1.0/24' <<<"$st"
+expect_eq "status --json: podSource's CIDR arrays" "['10.244.1.0/24']|['fd00:244:1::/64']" \
+	"$(pods_json | paste -sd'|')"
 expect_true "the log says it" grep -q 'IPv4 traffic is decided only from 10.244.1.0/24 (--pod-cidr)' "$LOG"
 out=$(q "$NODE" "$MASQCTL" explain --live --socket "$SOCK" 203.0.113.2)
 expect_true "explain --live shows the scope" \
@@ -135,6 +141,7 @@ expect_eq "masqd_pod_cidrs{family=\"ipv4\"} 0 meanwhile" 0 "$(gauge ipv4)"
 st=$(q "$NODE" "$MASQCTL" status --socket "$SOCK")
 expect_true "masqctl status says so" \
 	grep -qx 'pod-source scope IPv4: every source (no pod CIDR known), from node node-a' <<<"$st"
+expect_eq "status --json: empty arrays meanwhile" "[]|[]" "$(pods_json | paste -sd'|')"
 syncs=$(count_in "$LOG" 'rules programmed')
 nodeobj '["10.244.1.0/24","fd00:244:1::/64"]'
 expect_true "IPAM assigns them: the scope rule appears" wait_until 200 scoped

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "agent/metrics.h"
 #include "agent/podsrc.h"
 #include "agent/stats.h"
 #include "config/config.h"
@@ -374,7 +375,7 @@ static void test_follow_node_gone(void **state)
 	assert_int_equal(podsrc_follow_now(f)->n[1], 1);
 	assert_true(cidr_equal(&podsrc_follow_now(f)->v[0][0], &n.v[0]));
 	assert_false(st.pods.node_present);
-	assert_int_equal(st.pods.n[0], 1);
+	assert_int_equal(st.pods.now.n[0], 1);
 	n = node_with(1, "10.245.0.0/24"); /* recreated, given another range */
 	assert_true(podsrc_follow_node(f, &n));
 	assert_int_equal(podsrc_follow_now(f)->n[0], 1);
@@ -416,6 +417,91 @@ static void test_add_range(void **state)
 	assert_int_equal(add_range(&p, "10.0.0.2", "10.0.0.1"), -EINVAL);
 }
 
+static bool always_ready(void *ctx, char *reason, size_t reason_len)
+{
+	snprintf(reason, reason_len, "ok");
+	return true;
+}
+
+static int no_counters(void *ctx, struct nft_counters *ret)
+{
+	return -ENOENT;
+}
+
+/* masqctl status --json's podSource: each family's pod CIDRs as an array of
+ * strings, as explain --json gives CIDR lists; empty for every source. */
+static json_t *status_pods(const struct masqd_stats *st)
+{
+	struct stats_view v = { .st = st, .connections = no_counters, .ready = always_ready };
+	char *text = metrics_status_json(&v);
+	json_t *doc, *p;
+
+	assert_non_null(text);
+	doc = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(doc);
+	p = json_incref(json_object_get(doc, "podSource"));
+	json_decref(doc);
+	return p;
+}
+
+static void expect_cidrs(json_t *p, const char *fam, size_t n, ...)
+{
+	json_t *a = json_object_get(p, fam);
+	va_list ap;
+
+	assert_true(json_is_array(a));
+	assert_int_equal(json_array_size(a), n);
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(json_string_value(json_array_get(a, i)),
+				    va_arg(ap, const char *));
+	va_end(ap);
+}
+
+static void test_status_json(void **state)
+{
+	struct agent_settings s = { .node_name = "node-a" };
+	struct masqd_stats st = { 0 };
+	struct podsrc_follow *f;
+	struct node_pods n;
+	json_t *p;
+
+	assert_int_equal(parse(false, &s.opts.pods, 1, "10.244.1.0/24,10.244.2.0/24"), 0);
+	f = podsrc_follow_new(&s, &st);
+	assert_non_null(f);
+	p = status_pods(&st);
+	expect_cidrs(p, "ipv4", 2, "10.244.1.0/24", "10.244.2.0/24");
+	expect_cidrs(p, "ipv6", 0);
+	assert_null(json_object_get(p, "fromNode"));
+	json_decref(p);
+	podsrc_follow_free(f);
+
+	memset(&s.opts.pods, 0, sizeof(s.opts.pods));
+	memset(&st, 0, sizeof(st));
+	s.pods_from_node = true;
+	s.opts.enable_ipv6 = true;
+	f = podsrc_follow_new(&s, &st);
+	assert_non_null(f);
+	p = status_pods(&st); /* not assigned yet: every source */
+	expect_cidrs(p, "ipv4", 0);
+	expect_cidrs(p, "ipv6", 0);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(p, "fromNode"), "name")),
+		"node-a");
+	json_decref(p);
+	n = node_with(2, "10.244.1.0/24", "fd00:244:1::/64");
+	assert_true(podsrc_follow_node(f, &n));
+	p = status_pods(&st);
+	expect_cidrs(p, "ipv4", 1, "10.244.1.0/24");
+	expect_cidrs(p, "ipv6", 1, "fd00:244:1::/64");
+	json_decref(p);
+	podsrc_follow_free(f);
+
+	memset(&st, 0, sizeof(st));
+	assert_null(status_pods(&st)); /* no scoping asked for: no podSource */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_node_pod_cidrs),	 cmocka_unit_test(test_node_rejected),
 		cmocka_unit_test(test_ruleset_scope),	 cmocka_unit_test(test_batch_and_state),
 		cmocka_unit_test(test_follow_node_gone), cmocka_unit_test(test_add_range),
+		cmocka_unit_test(test_status_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

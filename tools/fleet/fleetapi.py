@@ -3,7 +3,9 @@
 
 One asyncio loop holds every connection: a watch costs a registered writer,
 not a thread, so one process serves 1,000 agents' watches. The wire
-behaviour is tests/fakeapi/fakeapi.py's, for the subset masqd uses:
+behaviour is tests/fakeapi/fakeapi.py's, for the subset masqd uses (the
+store, its resourceVersions, events and list pages are one copy for both:
+tests/fakeapi/apistore.py):
 
   GET /apis/networking.gke.io/v1/egressnatpolicies[?...]
   GET /api/v1/namespaces/NS/configmaps?fieldSelector=metadata.name%3DNAME[&...]
@@ -45,7 +47,6 @@ one JSON answer per line, so that the driver reaches it from any namespace:
 """
 import argparse
 import asyncio
-import base64
 import json
 import os
 import resource as rlimit
@@ -57,8 +58,11 @@ import time
 import urllib.parse
 from asyncio import sslproto
 
-POLICIES = "egressnatpolicies"
-CONFIGMAPS = "configmaps"
+# the store, selections and list pages are fakeapi.py's own
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "fakeapi"))
+from apistore import CONFIGMAPS, POLICIES, Store, selects, status  # noqa: E402
+
 MAX_HEADERS = 64
 MAX_LINE = 16384
 WRITE_BUFFER_MAX = 4 << 20  # a watcher this far behind is cut off, as the API server does
@@ -68,25 +72,12 @@ WRITE_BUFFER_MAX = 4 << 20  # a watcher this far behind is cut off, as the API s
 sslproto.SSLProtocol.max_size = 16384
 
 
-def status(code, reason, message):
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
-
-
 def chunk(data):
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 def event_bytes(typ, obj):
     return chunk((json.dumps({"type": typ, "object": obj}) + "\n").encode())
-
-
-def selects(resource, ns, name, obj):
-    """Whether a request for (resource, ns, name) sees obj."""
-    if resource == POLICIES:
-        return True
-    md = obj["metadata"]
-    return md.get("namespace") == ns and (name is None or md["name"] == name)
 
 
 class Watch:
@@ -121,14 +112,10 @@ class Conn:
         self.peer = peer[0] if peer else "?"
 
 
-class Api:
+class Api(Store):
     def __init__(self, a):
+        super().__init__((POLICIES, CONFIGMAPS))
         self.a = a
-        self.rv = 100
-        self.compacted = 0
-        self.objects = {POLICIES: {}, CONFIGMAPS: {}}
-        self.log = []  # (rv, type, resource, object)
-        self.snapshots = {}
         self.bookmark_s = a.bookmarks
         self.requests = []  # (t, peer, resource, phase, code, rv)
         self.conns = set()
@@ -145,16 +132,8 @@ class Api:
 
     # --- state
 
-    def change(self, typ, resource, obj):
-        self.rv += 1
-        obj = json.loads(json.dumps(obj))
-        obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
-        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-        if typ == "DELETED":
-            self.objects[resource].pop(key, None)
-        else:
-            self.objects[resource][key] = obj
-        self.log.append((self.rv, typ, resource, obj))
+    def tell(self, typ, resource, obj):
+        """Into every matching watch's buffer: when, per source address."""
         data = event_bytes(typ, obj)
         sent = {}
         for w in list(self.watches):
@@ -295,33 +274,10 @@ class Api:
         if limit < 0:
             self.respond(c, 400, status(400, "BadRequest", "bad limit"))
             return 400
-        if q.get("continue"):
-            try:
-                tok = json.loads(base64.b64decode(q["continue"]))
-                rv, start = int(tok["rv"]), int(tok["start"])
-            except (ValueError, KeyError, TypeError):
-                self.respond(c, 400, status(400, "BadRequest", "invalid continue token"))
-                return 400
-            items = self.snapshots.get(rv)
-            if items is None or rv <= self.compacted:
-                self.respond(c, 410, status(
-                    410, "Expired", "The provided continue parameter is too old to display "
-                    "a consistent list result. You can start a new list without the "
-                    "continue parameter."))
-                return 410
-        else:
-            items = [o for _, o in sorted(self.objects[resource].items())
-                     if selects(resource, ns, name, o)]
-            rv, start = self.rv, 0
-        page = items[start:start + limit] if limit else items[start:]
-        meta = {"resourceVersion": str(rv)}
-        if limit and start + limit < len(items):
-            self.snapshots[rv] = items
-            while len(self.snapshots) > 4:
-                self.snapshots.pop(min(self.snapshots))
-            meta["continue"] = base64.b64encode(json.dumps(
-                {"rv": rv, "start": start + limit}).encode()).decode()
-            meta["remainingItemCount"] = len(items) - start - limit
+        code, meta, page = self.page(resource, ns, name, limit, q.get("continue"))
+        if code != 200:
+            self.respond(c, code, meta)
+            return code
         self.respond(c, 200, {"kind": kind, "apiVersion": api, "metadata": meta,
                               "items": page})
         return 200
@@ -392,27 +348,20 @@ class Api:
     def control(self, req):
         op = req["op"]
         if op == "put":
-            obj = req["object"]
-            key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-            res = req["resource"]
             t = time.time()
-            sent = self.change("MODIFIED" if key in self.objects[res] else "ADDED", res, obj)
+            sent = self.put(req["resource"], req["object"])
             # the event is in every watcher's buffer (and mostly on its socket):
             # when, per source address
             return {"rv": self.rv, "fanout_s": time.time() - t, "sent": sent}
         elif op == "delete":
-            obj = self.objects[req["resource"]].get((req.get("namespace", ""), req["name"]))
-            if obj:
-                self.change("DELETED", req["resource"], obj)
+            self.delete(req["resource"], req.get("namespace", ""), req["name"])
         elif op == "down":
             if not self.up:
                 return {"error": "already down"}
             asyncio.get_running_loop().create_task(self.go_down(float(req["seconds"])))
             return {"rv": self.rv, "down_at": time.time()}
         elif op == "compact":
-            self.compacted = self.rv
-            self.rv += 1
-            self.snapshots.clear()
+            self.compact()
             if req.get("storm"):
                 gone = event_bytes("ERROR", status(410, "Expired", "too old resource version"))
                 for w in list(self.watches):
