@@ -67,7 +67,7 @@ AGENT_SRC   := agent/log.c agent/agent.c agent/stats.c agent/reconcile.c agent/i
                agent/legacy.c agent/uninstall.c agent/loop.c agent/watch.c agent/caps.c \
                agent/expo.c agent/http.c agent/metrics.c agent/status.c agent/kube.c \
                agent/kube_http.c agent/kube_recv.c agent/kube_state.c agent/explain_live.c agent/dl.c agent/snat.c agent/podsrc.c \
-               agent/ctclean.c agent/ctrecheck.c agent/natconflict.c
+               agent/ctclean.c agent/ctrecheck.c agent/natconflict.c agent/statusdoc.c
 MASQCTL_SRC := tools/masqctl.c tools/masqctl_status.c
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRC) $(NETLINK_SRC) $(AGENT_SRC))
 

@@ -21,6 +21,7 @@
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "agent/metrics.h"
+#include "agent/statusdoc.h"
 #include "agent/podsrc.h"
 #include "agent/reconcile.h"
 #include "agent/snat.h"
@@ -425,7 +426,7 @@ static void first_sync(struct agent *a)
 
 static char *status_doc(void *data)
 {
-	return metrics_status_json(data);
+	return statusdoc_json(data);
 }
 
 /* The status socket's requests beside the status: "explain ADDR". */

@@ -1,5 +1,5 @@
-/* What masqd exports: Prometheus metrics (/metrics), health (/healthz,
- * /readyz) and the status document masqctl status reads. */
+/* What masqd exports over HTTP: Prometheus metrics (/metrics) and health
+ * (/healthz, /readyz). The status document is agent/statusdoc.h's. */
 #ifndef MASQ_METRICS_H
 #define MASQ_METRICS_H
 
@@ -11,8 +11,5 @@ struct stats_view;
  * a const struct stats_view * (agent/stats.h). */
 extern const struct http_route metrics_routes[];
 extern const struct http_route health_routes[];
-
-/* The status document (JSON), malloc'ed; NULL on ENOMEM. */
-char *metrics_status_json(const struct stats_view *v);
 
 #endif

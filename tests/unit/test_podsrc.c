@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "agent/metrics.h"
+#include "agent/statusdoc.h"
 #include "agent/podsrc.h"
 #include "agent/stats.h"
 #include "config/config.h"
@@ -433,7 +433,7 @@ static int no_counters(void *ctx, struct nft_counters *ret)
 static json_t *status_pods(const struct masqd_stats *st)
 {
 	struct stats_view v = { .st = st, .connections = no_counters, .ready = always_ready };
-	char *text = metrics_status_json(&v);
+	char *text = statusdoc_json(&v);
 	json_t *doc, *p;
 
 	assert_non_null(text);
