@@ -56,9 +56,11 @@ int nft_sock_send_batch(struct nft_sock *sock, const struct nft_batch *b, struct
 uint64_t nft_sock_commits(const struct nft_sock *sock);
 
 /* The generation the last of them made, into ret: true when the kernel said
- * which (its commit succeeded and echoed NFT_MSG_NEWGEN). A commit moves the
- * generation by exactly one, so a reader that last saw gen - 1 knows that
- * nobody else committed in between. */
+ * which (its commit succeeded and echoed NFT_MSG_NEWGEN) and the batch changed
+ * masqd's own table only (not upstream's chain in ip or ip6 nat). A commit
+ * moves the generation by exactly one, so a reader that last saw gen - 1
+ * knows that nobody else committed in between, and that nothing but masqd's
+ * table changed. */
 bool nft_sock_last_commit_gen(const struct nft_sock *sock, uint32_t *ret);
 
 /* The nftables generation id: it moves with every commit on the host. */
