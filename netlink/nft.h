@@ -21,9 +21,11 @@ struct nft_error {
 	unsigned count; /* errors reported for the whole batch */
 	uint16_t msg_type; /* the refused message's NFT_MSG_* type; 0: none known */
 	/* The generation the batch's commit made (NFT_MSG_NEWGEN, which the
-	 * kernel echoes for BATCH_BEGIN's NLM_F_ECHO). Not seen: nothing was
-	 * committed (an error, an empty transaction), or a kernel before 5.10
-	 * left the echo out (it sent it only to listeners of the group). */
+	 * kernel echoes for the NLM_F_ECHO of the batch's first message after
+	 * BATCH_BEGIN). Not seen: nothing was committed (an error, an empty
+	 * transaction), or a kernel without the 2021 fix (before 5.11, unless
+	 * backported) left the echo out unless some socket listened to the
+	 * nftables group (nft monitor). */
 	uint32_t gen;
 	bool gen_seen;
 };
