@@ -136,8 +136,8 @@ void agent_free(struct agent *a)
 	podsrc_follow_free(a->pods);
 	if (a->sigfd >= 0)
 		close(a->sigfd);
+	reconciler_free(a->rc); /* before the loop: the cleanup's rechecks hold a timer on it */
 	loop_free(a->loop);
-	reconciler_free(a->rc);
 	nft_sock_free(a->nft);
 	free(a);
 }

@@ -210,6 +210,8 @@ static int sock_renew(struct ctclean *cc)
 		return -errno;
 	nft_sock_free(cc->sock);
 	cc->sock = s;
+	if (cc->recheck)
+		ctrecheck_set_sock(cc->recheck, s); /* it borrowed the one just freed */
 	return 0;
 }
 

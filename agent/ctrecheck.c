@@ -44,6 +44,11 @@ struct ctrecheck *ctrecheck_new(struct loop *l, struct nft_sock *sock, struct ma
 	return rc;
 }
 
+void ctrecheck_set_sock(struct ctrecheck *rc, struct nft_sock *sock)
+{
+	rc->sock = sock;
+}
+
 void ctrecheck_free(struct ctrecheck *rc)
 {
 	if (!rc)

@@ -34,7 +34,11 @@ struct ctrecheck;
  * NULL with errno set. */
 struct ctrecheck *ctrecheck_new(struct loop *l, struct nft_sock *sock, struct masqd_stats *st);
 
-/* Free it; NULL is fine. */
+/* The cleanup replaced its socket (a dump cut short leaves it unusable) and
+ * freed the old one: borrow sock from now on. */
+void ctrecheck_set_sock(struct ctrecheck *rc, struct nft_sock *sock);
+
+/* Free it, before the loop it was made on; NULL is fine. */
 void ctrecheck_free(struct ctrecheck *rc);
 
 /* A new cleanup starts: forget what the last one watched, and stop. */

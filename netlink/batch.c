@@ -42,6 +42,7 @@ struct nft_batch {
 	size_t ndesc;
 	uint32_t set_id;
 	bool echo_next; /* BATCH_BEGIN was the last message: echo the next one */
+	bool other_tables; /* a message changes a table that is not masqd's */
 };
 
 struct nft_batch *nft_batch_new(uint32_t first_seq)
@@ -76,6 +77,18 @@ size_t nft_batch_get_len(const struct nft_batch *b)
 uint32_t nft_batch_get_next_seq(const struct nft_batch *b)
 {
 	return b->seq;
+}
+
+bool nft_batch_other_tables(const struct nft_batch *b)
+{
+	return b->other_tables;
+}
+
+/* A message for table in family: note when it is not masqd's own. */
+static void note_table(struct nft_batch *b, int family, const char *table)
+{
+	if (family != NFPROTO_INET || strcmp(table, MASQ_TABLE) != 0)
+		b->other_tables = true;
 }
 
 const char *nft_batch_describe(const struct nft_batch *b, uint32_t seq)
@@ -209,6 +222,7 @@ int nft_batch_add_table(struct nft_batch *b, const char *name, uint32_t flags)
 	int r = -ENOMEM;
 
 	name = name ? name : MASQ_TABLE;
+	note_table(b, NFPROTO_INET, name);
 	t = table_new(name, flags);
 	if (!t)
 		return -ENOMEM;
@@ -440,6 +454,7 @@ int nft_batch_del_rule(struct nft_batch *b, int family, const char *table, const
 
 	if (!r)
 		return -ENOMEM;
+	note_table(b, family, table);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	if (handle)
@@ -463,6 +478,7 @@ int nft_batch_del_chain(struct nft_batch *b, int family, const char *table, cons
 
 	if (!c)
 		return -ENOMEM;
+	note_table(b, family, table);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain);
 	nlh = start(b, NFT_MSG_DELCHAIN, 0, "delete chain %s %s", table, chain);

@@ -66,6 +66,10 @@ size_t nft_batch_get_len(const struct nft_batch *b);
 /* The sequence number after the last message: the batch used [first_seq, it). */
 uint32_t nft_batch_get_next_seq(const struct nft_batch *b);
 
+/* Does a message change a table other than masqd's own (inet ip-masq-agent):
+ * upstream's chain in iptables-nft's ip or ip6 nat, another named table? */
+bool nft_batch_other_tables(const struct nft_batch *b);
+
 /* What the message with sequence number seq does, for error reports
  * ("set nomasq4 elements 1-2048"); NULL when seq is not in the batch. */
 const char *nft_batch_describe(const struct nft_batch *b, uint32_t seq);

@@ -245,6 +245,7 @@ int nft_sock_batch_close(struct nft_sock *sock, struct nft_batch *b, bool commit
 			 struct nft_error *e)
 {
 	int r = commit ? nft_batch_end(b) : 0;
+	bool other = nft_batch_other_tables(b);
 
 	if (r == 0)
 		r = nft_sock_send_batch(sock, b, e);
@@ -254,7 +255,9 @@ int nft_sock_batch_close(struct nft_sock *sock, struct nft_batch *b, bool commit
 	nft_batch_free(b);
 	if (commit) {
 		sock->commits++;
-		sock->last_gen_ok = r == 0 && e->gen_seen;
+		/* a commit that changed someone else's table (upstream's chain)
+		 * may have changed what the generation stands for */
+		sock->last_gen_ok = r == 0 && e->gen_seen && !other;
 		sock->last_gen = e->gen;
 	}
 	return r;

@@ -21,9 +21,11 @@ struct nft_error {
 	unsigned count; /* errors reported for the whole batch */
 	uint16_t msg_type; /* the refused message's NFT_MSG_* type; 0: none known */
 	/* The generation the batch's commit made (NFT_MSG_NEWGEN, which the
-	 * kernel echoes for BATCH_BEGIN's NLM_F_ECHO). Not seen: nothing was
-	 * committed (an error, an empty transaction), or a kernel before 5.10
-	 * left the echo out (it sent it only to listeners of the group). */
+	 * kernel echoes for the NLM_F_ECHO of the batch's first message after
+	 * BATCH_BEGIN). Not seen: nothing was committed (an error, an empty
+	 * transaction), or a kernel without the 2021 fix (before 5.11, unless
+	 * backported) left the echo out unless some socket listened to the
+	 * nftables group (nft monitor). */
 	uint32_t gen;
 	bool gen_seen;
 };
@@ -56,9 +58,11 @@ int nft_sock_send_batch(struct nft_sock *sock, const struct nft_batch *b, struct
 uint64_t nft_sock_commits(const struct nft_sock *sock);
 
 /* The generation the last of them made, into ret: true when the kernel said
- * which (its commit succeeded and echoed NFT_MSG_NEWGEN). A commit moves the
- * generation by exactly one, so a reader that last saw gen - 1 knows that
- * nobody else committed in between. */
+ * which (its commit succeeded and echoed NFT_MSG_NEWGEN) and the batch changed
+ * masqd's own table only (not upstream's chain in ip or ip6 nat). A commit
+ * moves the generation by exactly one, so a reader that last saw gen - 1
+ * knows that nobody else committed in between, and that nothing but masqd's
+ * table changed. */
 bool nft_sock_last_commit_gen(const struct nft_sock *sock, uint32_t *ret);
 
 /* The nftables generation id: it moves with every commit on the host. */

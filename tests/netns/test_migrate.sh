@@ -67,6 +67,27 @@ expect_eq "and the jump to it" 0 "$(jumps IP-MASQ-AGENT)"
 expect_true "someone else's POSTROUTING rule stays" grep -q 198.51.100.7 <<<"$(ipt -S POSTROUTING)"
 expect_eq "masqd's decision now holds: the outside host sees the pod IP" 10.244.1.2 "$(net_seen)"
 
+echo "== the daemon removes it: the hook check does not keep listing it"
+# masqd's own commit that removes the chain changes the nat postrouting hook:
+# the check after it must read the chains again, not carry the old result
+# over to the generation masqd's commit made.
+upstream_chain IP-MASQ-AGENT
+gauge() { metric masqd_foreign_nat_chains; }
+gauge_is() { [[ $(gauge) == "$1" ]]; }
+log=$WORK/daemon-remove.log
+start_masqd "$log" --config "$cfg" --metrics-bind-address "$M" --healthz-bind-address "" \
+	--remove-legacy-chain
+expect_true "the daemon removes the chain" wait_until 100 chain_gone IP-MASQ-AGENT
+expect_true "its check first saw it (logged)" \
+	grep -q 'other NAT chain at the nat postrouting hook can override.*via IP-MASQ-AGENT' "$log"
+expect_true "the gauge of other NAT chains at the hook falls to 0" wait_until 60 gauge_is 0
+expect_true "and the all-clear is logged" \
+	grep -q 'no other NAT chain at the nat postrouting hook now' "$log"
+expect_true "status lists none" \
+	grep -q 'other NAT chains at the nat postrouting hook: none' \
+	<<<"$(q "$NODE" "$MASQCTL" status --socket "$WORK/masqd.sock")"
+stop_masqd
+
 echo "== GKE's chain name"
 upstream_chain IP-MASQ
 out=$(q "$NODE" "$MASQD" --once --config "$cfg" 2>&1)

@@ -450,6 +450,37 @@ static void test_delete_elements(void **state)
 	nft_batch_free(b);
 }
 
+/* masqd's own table, or someone else's: a commit that changes another table
+ * (upstream's chain, a probe table) can change the other NAT chains at the
+ * hook, so its generation must not stand for the last check's. */
+static void test_other_tables(void **state)
+{
+	struct masq_opts o = { .random_fully = true };
+	struct masq_ruleset *rs = ruleset(NULL, &o);
+	struct set_elem e[2] = { { .key = { 10 } }, { .key = { 11 }, .end = true } };
+	struct nft_batch *b = full_batch(rs, true);
+
+	assert_false(nft_batch_other_tables(b)); /* deltable, table, ruleset */
+	nft_batch_free(b);
+	b = nft_batch_new(1);
+	assert_int_equal(nft_batch_begin(b), 0);
+	assert_int_equal(nft_batch_del_elems(b, AF_INET, e, 2), 0);
+	assert_int_equal(nft_batch_add_elems(b, AF_INET, e, 2), 0);
+	assert_false(nft_batch_other_tables(b));
+	assert_int_equal(nft_batch_del_rule(b, NFPROTO_IPV4, "nat", "POSTROUTING", 7), 0);
+	assert_true(nft_batch_other_tables(b));
+	nft_batch_free(b);
+	b = nft_batch_new(1);
+	assert_int_equal(nft_batch_del_chain(b, NFPROTO_IPV6, "nat", "IP-MASQ-AGENT"), 0);
+	assert_true(nft_batch_other_tables(b));
+	nft_batch_free(b);
+	b = nft_batch_new(1);
+	assert_int_equal(nft_batch_add_table(b, "masqd-probe", 0), 0);
+	assert_true(nft_batch_other_tables(b));
+	nft_batch_free(b);
+	masq_ruleset_free(rs);
+}
+
 /* A rule's expressions as `nft --debug=netlink` prints them. */
 static void debug_text(struct nftnl_rule *r, char *out, size_t len)
 {
@@ -628,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_large_sets_are_chunked),
 		cmocka_unit_test(test_delete_elements),
 		cmocka_unit_test(test_elements_first_echoes_one),
+		cmocka_unit_test(test_other_tables),
 		cmocka_unit_test(test_to_ports_expressions),
 		cmocka_unit_test(test_snat_expressions),
 	};
