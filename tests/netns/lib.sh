@@ -189,7 +189,15 @@ start_masqd() { # LOG ARGS...: start masqd, wait for its "running" line; sets DA
 	wait_until 200 log_reaches "$log" 'msg="running' $((before + 1)) ||
 		not_ok "masqd did not start (log $log)"
 }
-stop_masqd() { kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; }
+# SIGTERM, and its exit status: masqd exits 0 on it, so anything else (a crash
+# at exit, a sanitizer's report, leaks included under ASan) fails the suite
+stop_masqd() {
+	local rc
+	kill -TERM "$DAEMON" 2>/dev/null || return 0
+	wait "$DAEMON" 2>/dev/null
+	rc=$?
+	((rc == 0)) || not_ok "masqd (pid $DAEMON) exited with status $rc after SIGTERM"
+}
 
 # What kubelet's AtomicWriter does to a ConfigMap volume: the keys' files in
 # a new hidden timestamped directory, ..data_tmp pointing at it, renamed onto

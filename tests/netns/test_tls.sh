@@ -99,7 +99,6 @@ start_masqd_store() { # LOG ARGS...: in the background; sets DAEMON
 	DAEMON=$!
 	BG_PIDS+=("$DAEMON")
 }
-stop_masqd() { kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; }
 alive() { kill -0 "$DAEMON" 2>/dev/null; }
 tls_error() { grep -q 'SSL certificate problem' "$1"; }
 show_log() { tail -5 "$1" | cut -c1-240 | sed 's/^/    masqd: /'; }
