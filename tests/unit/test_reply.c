@@ -3,6 +3,7 @@
  * another sequence number is skipped, never taken as the answer. */
 #include "tests/unit/unit.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
