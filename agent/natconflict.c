@@ -39,19 +39,21 @@ static bool same_chains(const struct nft_natchains *a, const struct nft_natchain
 	for (unsigned i = 0; i < a->n; i++) {
 		const struct nft_natchain *x = &a->c[i], *y = &b->c[i];
 		if (x->family != y->family || x->priority != y->priority || x->snat != y->snat ||
-		    x->conditional != y->conditional || strcmp(x->table, y->table) != 0 ||
-		    strcmp(x->chain, y->chain) != 0 || strcmp(x->via, y->via) != 0)
+		    x->conditional != y->conditional || x->owned != y->owned ||
+		    strcmp(x->table, y->table) != 0 || strcmp(x->chain, y->chain) != 0 ||
+		    strcmp(x->via, y->via) != 0)
 			return false;
 	}
 	return true;
 }
 
-/* "ip nat POSTROUTING (priority 100, masquerade via KUBE-POSTROUTING, may)" */
+/* "ip nat POSTROUTING (priority 100, masquerade via KUBE-POSTROUTING, conditional)" */
 static void chain_text(const struct nft_natchain *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s %s %s (priority %d, %s%s%s, %s)", family_name(c->family), c->table,
+	snprintf(buf, len, "%s %s %s (priority %d, %s%s%s, %s%s)", family_name(c->family), c->table,
 		 c->chain, c->priority, c->snat ? "snat" : "masquerade", c->via[0] ? " via " : "",
-		 c->via, c->conditional ? "conditional" : "every packet");
+		 c->via, c->conditional ? "conditional" : "every packet",
+		 c->owned ? ", table owned by a process" : "");
 }
 
 static void log_change(const struct nft_natchains *now)
@@ -95,6 +97,16 @@ static void own_commit(struct nft_sock *nft, struct masqd_natconflict_stats *nc)
 	nc->commits = commits;
 }
 
+/* A chain in a table that goes with its owner's socket can go with no new
+ * generation: while one is listed, the generation does not tell. */
+static bool any_owned(const struct nft_natchains *found)
+{
+	for (unsigned i = 0; i < found->n; i++)
+		if (found->c[i].owned)
+			return true;
+	return false;
+}
+
 void natconflict_check(struct nft_sock *nft, struct masqd_stats *st)
 {
 	struct masqd_natconflict_stats *nc = &st->natc;
@@ -108,8 +120,10 @@ void natconflict_check(struct nft_sock *nft, struct masqd_stats *st)
 	gen_ok = nft_sock_genid(nft, &gen) == 0;
 	/* nothing committed on the host since the last good check, but for
 	 * masqd's own commit: nothing to read again (a node with kube-proxy's
-	 * chains pays ms for a dump) */
-	if (gen_ok && nc->gen_ok && nc->checked && !nc->err && gen == nc->gen)
+	 * chains pays ms for a dump), unless a listed chain's table may have
+	 * gone with its owner, which moves no generation */
+	if (gen_ok && nc->gen_ok && nc->checked && !nc->err && gen == nc->gen &&
+	    !any_owned(&nc->found))
 		return;
 	nc->gen_ok = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -146,12 +160,12 @@ json_t *natconflict_json(const struct masqd_natconflict_stats *nc, const struct 
 
 	for (unsigned i = 0; list && i < nc->found.n; i++) {
 		const struct nft_natchain *c = &nc->found.c[i];
-		json_t *o = json_pack("{s:s s:s s:s s:i s:s s:s s:s s:s}", "family",
-				      family_name(c->family), "table", c->table, "chain", c->chain,
-				      "priority", (int)c->priority, "runs",
-				      c->priority < MASQ_CHAIN_PRIORITY ? "before" : "after", "nat",
-				      c->snat ? "snat" : "masquerade", "via", c->via, "natFor",
-				      c->conditional ? "some packets" : "every packet");
+		json_t *o = json_pack(
+			"{s:s s:s s:s s:i s:s s:s s:s s:s s:b}", "family", family_name(c->family),
+			"table", c->table, "chain", c->chain, "priority", (int)c->priority, "runs",
+			c->priority < MASQ_CHAIN_PRIORITY ? "before" : "after", "nat",
+			c->snat ? "snat" : "masquerade", "via", c->via, "natFor",
+			c->conditional ? "some packets" : "every packet", "tableOwned", c->owned);
 
 		if (o && dest)
 			json_object_set_new(o, "overrides",

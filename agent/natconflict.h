@@ -14,8 +14,9 @@ struct nft_sock;
 
 /* Find the chains now, keep them in st->natc, and warn once when the set
  * changes; skipped when the host's nftables generation has not moved since
- * the last good check. A failed dump keeps the last result and is logged
- * once. */
+ * the last good check and no chain listed is in an owned table (one that
+ * goes with its owner's socket, with no new generation). A failed dump
+ * keeps the last result and is logged once. */
 void natconflict_check(struct nft_sock *nft, struct masqd_stats *st);
 
 enum natconflict_override { NATC_NO, NATC_MAY, NATC_DOES };

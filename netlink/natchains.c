@@ -1,6 +1,7 @@
 /* Finding the other NAT chains at the postrouting hook: one dump of every
  * family's chains, then one rule dump per nat postrouting base chain (and per
- * chain it jumps to, NFT_NATCHAINS_DEPTH deep). libnftnl parses every reply. */
+ * chain it jumps to, NFT_NATCHAINS_DEPTH deep), and, when some NAT, one dump
+ * of the tables for their flags. libnftnl parses every reply. */
 #include "netlink/natchains.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include "config/ruleset.h"
 #include "netlink/sock.h"
+#include "netlink/table.h"
 
 #define CANDIDATES_MAX 64 /* nat postrouting base chains examined */
 
@@ -218,6 +221,33 @@ static int chain_nats(struct nft_sock *sock, struct find *f, struct nft_natchain
 	return 0;
 }
 
+/* A table that goes with its owner's socket (NFT_TABLE_F_OWNER without
+ * NFT_TABLE_F_PERSIST): mark the chains found in it. */
+static int owned_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nft_natchains *found = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+	const char *name;
+	uint32_t flags, family;
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) < 0 || !nftnl_table_is_set(t, NFTNL_TABLE_NAME)) {
+		nftnl_table_free(t);
+		return MNL_CB_ERROR; /* -EBADMSG: the caller keeps the chains found */
+	}
+	name = nftnl_table_get_str(t, NFTNL_TABLE_NAME);
+	family = nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY);
+	flags = nftnl_table_is_set(t, NFTNL_TABLE_FLAGS) ? nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS)
+							 : 0;
+	if ((flags & NFT_TABLE_OWNED_PERSISTENT) == NFT_TABLE_F_OWNER)
+		for (unsigned i = 0; i < found->n; i++)
+			if (found->c[i].family == family && strcmp(found->c[i].table, name) == 0)
+				found->c[i].owned = true;
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
 int nft_natchains_find(struct nft_sock *sock, struct nft_natchains *ret)
 {
 	char buf[NFT_REQ_LEN] __attribute__((aligned(8)));
@@ -248,5 +278,9 @@ int nft_natchains_find(struct nft_sock *sock, struct nft_natchains *ret)
 	}
 	ret->truncated = f.truncated;
 	free(f.cand);
+	if (r >= 0 && ret->n) {
+		nlh = nft_sock_req_start(sock, buf, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NLM_F_DUMP);
+		r = nft_sock_request(sock, nlh, owned_cb, ret);
+	}
 	return r < 0 ? r : 0;
 }

@@ -28,6 +28,10 @@ struct nft_natchain {
 	/* the NAT rule has a match before it, or an earlier rule may end the
 	 * chain: it "may" override; false: it does, for every packet */
 	bool conditional;
+	/* its table has an owner and no persist flag: it goes when the owning
+	 * process's socket closes, and the kernel does not move the ruleset's
+	 * generation for that */
+	bool owned;
 };
 
 struct nft_natchains {
@@ -37,8 +41,9 @@ struct nft_natchains {
 };
 
 /* Dump every family's chains and the rules of the nat postrouting ones,
- * except masqd's own table. Returns 0 with *ret filled, or -errno (a
- * reply libnftnl cannot parse is -EBADMSG). */
+ * except masqd's own table; when some NAT, their tables too (for owned).
+ * Returns 0 with *ret filled, or -errno (a reply libnftnl cannot parse is
+ * -EBADMSG). */
 int nft_natchains_find(struct nft_sock *sock, struct nft_natchains *ret)
 	__attribute__((warn_unused_result));
 

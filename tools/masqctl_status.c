@@ -20,14 +20,17 @@ static void print_conflicts(json_t *list)
 	       "before decides first, one after can masquerade what masqd kept):\n");
 	json_array_foreach(list, i, c) {
 		const char *via = json_string_value(json_object_get(c, "via"));
-		printf("  %s %s %s, priority %lld, runs %s masqd: %s%s%s for %s\n",
+		printf("  %s %s %s, priority %lld, runs %s masqd: %s%s%s for %s%s\n",
 		       json_string_value(json_object_get(c, "family")),
 		       json_string_value(json_object_get(c, "table")),
 		       json_string_value(json_object_get(c, "chain")),
 		       (long long)json_integer_value(json_object_get(c, "priority")),
 		       json_string_value(json_object_get(c, "runs")),
 		       json_string_value(json_object_get(c, "nat")), via && via[0] ? " via " : "",
-		       via ? via : "", json_string_value(json_object_get(c, "natFor")));
+		       via ? via : "", json_string_value(json_object_get(c, "natFor")),
+		       json_is_true(json_object_get(c, "tableOwned"))
+			       ? " (its table goes when the process that owns it exits)"
+			       : "");
 	}
 }
 

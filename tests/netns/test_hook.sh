@@ -6,7 +6,9 @@
 # masqd_foreign_nat_chains counts them, masqd logs once per change, and the
 # receivers prove it: an iptables-nft rule and a plain nft table that run
 # after masqd masquerade what it kept, and a chain that runs before decides
-# for what masqd masquerades. A chain without NAT is not listed.
+# for what masqd masquerades. A chain without NAT is not listed. A chain in a
+# table owned by a process is unlisted once the process exits, though the
+# kernel moves no generation for that.
 # Topology and safety rules: tests/netns/lib.sh. Needs root.
 source "$(dirname "$0")/lib.sh"
 
@@ -132,8 +134,39 @@ wait_until 100 log_reaches "$LOG" 'no other NAT chain at the nat postrouting hoo
 expect_eq "both gone: the gauge is 0" 0 "$(gauge)"
 expect_eq "the VPC peer sees the pod IP again" 10.244.1.2 "$(seen_from "$POD" $KEPT)"
 expect_eq "the outside host sees the node's interface address again" 203.0.113.1 "$(seen_from "$POD" $MASQ)"
+echo "== a table owned by a process goes with it, and moves no generation"
+# nft -i holds its netlink socket: an owner table lives as long as it runs.
+coproc OWN { exec ip netns exec "$NODE" nft -i >/dev/null 2>&1; }
+BG_PIDS+=("$OWN_PID")
+printf '%s\n' 'add table ip own { flags owner; }' \
+	'add chain ip own post { type nat hook postrouting priority 150; }' \
+	'add rule ip own post masquerade' >&"${OWN[1]}"
+wait_until 100 log_reaches "$LOG" 'at the nat postrouting hook can override' 4
+expect_true "logged, its table owned by a process" \
+	grep -q 'ip own post (priority 150, masquerade, every packet, table owned by a process)' "$LOG"
+expect_true "status says its table goes with its owner" grep -q \
+	'  ip own post, priority 150, runs after masqd: masquerade for every packet (its table goes when the process that owns it exits)' \
+	<<<"$(status)"
+expect_eq "status --json: tableOwned" True "$(status --json | jq_ "d['natConflicts'][0]['tableOwned']")"
+expect_true "the gauge is 1" wait_until 50 gauge_is 1
+expect_eq "the VPC peer sees the node IP" 10.10.0.1 "$(seen_from "$POD" $KEPT)"
+gen=$(genid)
+kill "$OWN_PID"
+wait "$OWN_PID" 2>/dev/null
+expect_eq "its owner exits: the table goes, and the nftables generation stands still (the case tested)" \
+	"0 $gen" "$(q "$NODE" nft list tables | grep -c '^table ip own$') $(genid)"
+expect_true "masqd reads the hook again at a resync, all the same" \
+	wait_until 100 log_reaches "$LOG" 'no other NAT chain at the nat postrouting hook now' 3
+expect_eq "the gauge is 0" 0 "$(gauge)"
+expect_eq "status --json: none" 0 "$(status --json | jq_ "len(d['natConflicts'])")"
+expect_eq "the VPC peer sees the pod IP again" 10.244.1.2 "$(seen_from "$POD" $KEPT)"
+before=$(checks)
 two_resyncs
-expect_eq "one line per change: three warnings, two all-clear" "3 2" "$(warns) $(nones)"
+expect_eq "nothing owned listed any more: a quiet host's resyncs skip the check again" \
+	"$before" "$(checks)"
+
+two_resyncs
+expect_eq "one line per change: four warnings, three all-clear" "4 3" "$(warns) $(nones)"
 expect_true "masqd is running" kill -0 "$DAEMON"
 stop_masqd
 expect_true "no sanitizer report in the log" bash -c "! grep -qs Sanitizer '$LOG'"
