@@ -133,6 +133,16 @@ lacks_cidr() { ! set4 | grep -qF "$1" && set4 >/dev/null; }
 table_present() { q "$NODE" nft list table inet ip-masq-agent >/dev/null 2>&1; }
 rule_count() { dump | grep -c 'comment "ip-masq-agent' || true; }
 genid() { q "$NODE" "$NFTHELPER" genid; }
+# put_cfg FILE FORMAT [ARG...]: write a config file while masqd runs as
+# kubelet's ConfigMap volume and most editors do, by rename. Written in place,
+# a resync (every second in the suites) can read it between the truncation
+# and the write: an empty file, which means upstream's defaults.
+put_cfg() {
+	local f=$1
+	shift
+	# shellcheck disable=SC2059 # the format is the caller's
+	printf "$@" >"$f.tmp" && mv -f "$f.tmp" "$f"
+}
 count_in() { grep -c -- "$2" "$1" || true; } # count_in LOG PATTERN
 log_reaches() { (($(count_in "$1" "$2") >= $3)); }
 # Does this kernel give masqd's table owner|persist (6.9+)? Asks masqd itself

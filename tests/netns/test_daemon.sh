@@ -38,11 +38,11 @@ expect_eq "a deleted config falls back to the defaults (RFC 1918)" 10.244.1.2 \
 	"$(seen_from "$POD" 10.10.0.2)"
 expect_eq "defaults: the outside host sees the node IP" 203.0.113.1 "$(seen_from "$POD" 203.0.113.2)"
 
-printf 'nonMasqueradeCIDRs: [10.10.0.0/16]\nresyncInterval: 1s\n' >"$cfg"
+put_cfg "$cfg" 'nonMasqueradeCIDRs: [10.10.0.0/16]\nresyncInterval: 1s\n'
 wait_until 200 lacks_cidr 192.168.0.0/16
 before=$(dump)
 resyncs=$(count_in "$log" 'sync (resync)')
-printf 'nonMasqueradeCIDRs:\n  - 10.10.0.0/16\n  - 203.0.113.9/24\n' >"$cfg"
+put_cfg "$cfg" 'nonMasqueradeCIDRs:\n  - 10.10.0.0/16\n  - 203.0.113.9/24\n'
 wait_until 200 log_reaches "$log" 'has host bits set' 1
 wait_until 200 log_reaches "$log" 'sync (resync)' $((resyncs + 3))
 expect_eq "a bad config leaves the kernel rules byte-for-byte unchanged" "$before" "$(dump)"
@@ -50,7 +50,7 @@ expect_eq "its error is logged once, not at every resync" 1 "$(count_in "$log" '
 expect_true "the error names FILE:LINE:COL" grep -qF "$cfg:3:5: CIDR" "$log"
 expect_eq "traffic is still decided by the last good config" 203.0.113.1 \
 	"$(seen_from "$POD" 203.0.113.2)"
-printf 'nonMasqueradeCIDRs: [10.10.0.0/16, 203.0.113.0/24]\nresyncInterval: 1s\n' >"$cfg"
+put_cfg "$cfg" 'nonMasqueradeCIDRs: [10.10.0.0/16, 203.0.113.0/24]\nresyncInterval: 1s\n'
 wait_until 200 has_cidr 203.0.113.0/24
 expect_eq "the fixed config applies" 10.244.1.2 "$(seen_from "$POD" 203.0.113.2)"
 expect_true "the fix is logged" grep -q 'is valid again' "$log"

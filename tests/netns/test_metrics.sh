@@ -66,7 +66,7 @@ for i in 1 2 3; do seen_from "$POD" 10.10.0.2 >/dev/null; done
 m1=$(metric "$masq_key") k1=$(metric "$kept_key")
 expect_eq "5 masqueraded connections raise the masqueraded counter by 5" 5 $((m1 - m0))
 expect_eq "3 connections to the VPC raise the other counter by 3" 3 $((k1 - k0))
-printf 'nonMasqueradeCIDRs: [10.10.0.0/16, 198.18.0.0/15]\nresyncInterval: 1s\n' >"$cfg"
+put_cfg "$cfg" 'nonMasqueradeCIDRs: [10.10.0.0/16, 198.18.0.0/15]\nresyncInterval: 1s\n'
 wait_until 200 bash -c "ip netns exec $NODE nft list set inet ip-masq-agent nomasq4 | grep -q 198.18.0.0/15"
 expect_eq "the totals survive a replacement of the table" "$m1 $k1" \
 	"$(metric "$masq_key") $(metric "$kept_key")"
@@ -113,7 +113,7 @@ except urllib.error.HTTPError as e:
 expect_eq "other methods get 405 with Allow" "405 GET, HEAD" "$out"
 
 echo "== a bad config does not make masqd unready"
-printf 'nonMasqueradeCIDRs: [10.10.0.1/16]\n' >"$cfg"
+put_cfg "$cfg" 'nonMasqueradeCIDRs: [10.10.0.1/16]\n'
 wait_until 200 bash -c "[[ \$(ip netns exec $NODE python3 $HTTP get http://$M/metrics | grep -c '^masqd_config_last_load_success{source=\"file\"} 0') == 1 ]]"
 expect_eq "the last-load gauge drops to 0" 0 "$(metric 'masqd_config_last_load_success{source="file"}')"
 expect_true "the failure is counted" test "$(metric 'masqd_config_reloads_total{source="file",result="failure"}')" -ge 1
@@ -127,7 +127,7 @@ expect_true "masqctl status shows the connection counters" \
 	grep -q "^connections IPv4: $m1 masqueraded, $k1 kept the pod IP" <<<"$out"
 expect_true "masqctl status --json is JSON" \
 	bash -c "ip netns exec $NODE $MASQCTL status --json --socket $SOCK | python3 -c 'import json,sys; json.load(sys.stdin)'"
-printf 'nonMasqueradeCIDRs: [10.10.0.0/16]\nresyncInterval: 1s\n' >"$cfg"
+put_cfg "$cfg" 'nonMasqueradeCIDRs: [10.10.0.0/16]\nresyncInterval: 1s\n'
 wait_until 200 bash -c "ip netns exec $NODE $MASQCTL status --socket $SOCK | grep -q ': OK$'"
 expect_true "masqctl status shows OK once fixed" \
 	bash -c "ip netns exec $NODE $MASQCTL status --socket $SOCK | grep -q '^  file $cfg: OK$'"
