@@ -422,16 +422,17 @@ int ctclean_after_commit(struct ctclean *cc, const struct masq_ruleset *rs, char
 		ctrecheck_start(cc->recheck); /* what was deleted, even by a failed one */
 	ms = (double)(loop_now_ns() - t0) / 1e6;
 	cc->st->ct.deleted += deleted;
+	cc->st->ct.examined += examined; /* what the dumps handed over, failed or not */
 	if (r < 0) {
 		cc->st->ct.failures++;
-		log_warnx("conntrack cleanup failed after %zu deletions: %s; tried again at the "
-			  "next sync",
-			  deleted, strerror(-r));
+		log_warnx(
+			"conntrack cleanup failed after %zu deletions of %zu entries examined: %s; "
+			"tried again at the next sync",
+			deleted, examined, strerror(-r));
 		snprintf(note, len, "; conntrack cleanup failed: %s", strerror(-r));
 		return r;
 	}
 	cc->st->ct.cleanups++;
-	cc->st->ct.examined += examined;
 	cc->st->ct.last_seconds = ms / 1e3;
 	snprintf(note, len, "; conntrack: %zu UDP entr%s deleted of %zu examined in %.3f ms",
 		 deleted, deleted == 1 ? "y" : "ies", examined, ms);
