@@ -136,12 +136,14 @@ genid() { q "$NODE" "$NFTHELPER" genid; }
 # put_cfg FILE FORMAT [ARG...]: write a config file while masqd runs as
 # kubelet's ConfigMap volume and most editors do, by rename. Written in place,
 # a resync (every second in the suites) can read it between the truncation
-# and the write: an empty file, which means upstream's defaults.
+# and the write: an empty file, which means upstream's defaults. The
+# temporary file is hidden, as a directory of sources skips those.
 put_cfg() {
-	local f=$1
+	local f=$1 tmp
+	tmp=$(dirname "$1")/.$(basename "$1").tmp
 	shift
 	# shellcheck disable=SC2059 # the format is the caller's
-	printf "$@" >"$f.tmp" && mv -f "$f.tmp" "$f"
+	printf "$@" >"$tmp" && mv -f "$tmp" "$f"
 }
 count_in() { grep -c -- "$2" "$1" || true; } # count_in LOG PATTERN
 log_reaches() { (($(count_in "$1" "$2") >= $3)); }
@@ -199,6 +201,15 @@ start_masqd() { # LOG ARGS...: start masqd, wait for its "running" line; sets DA
 	wait_until 200 log_reaches "$log" 'msg="running' $((before + 1)) ||
 		not_ok "masqd did not start (log $log)"
 }
+# A background process reaped: cleanup() must not signal its number, which
+# the kernel may have given to another process since.
+forget_pid() { # PID
+	local p keep=()
+	for p in "${BG_PIDS[@]}"; do
+		[[ $p == "$1" ]] || keep+=("$p")
+	done
+	BG_PIDS=("${keep[@]}")
+}
 # SIGTERM, and its exit status: masqd exits 0 on it, so anything else (a crash
 # at exit, a sanitizer's report, leaks included under ASan) fails the suite
 stop_masqd() {
@@ -206,6 +217,7 @@ stop_masqd() {
 	kill -TERM "$DAEMON" 2>/dev/null || return 0
 	wait "$DAEMON" 2>/dev/null
 	rc=$?
+	forget_pid "$DAEMON"
 	((rc == 0)) || not_ok "masqd (pid $DAEMON) exited with status $rc after SIGTERM"
 }
 

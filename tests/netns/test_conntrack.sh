@@ -67,7 +67,7 @@ paused() {
 # Several more answers on FILE after now: the stream went on across the change.
 more_answers() { wait_until "$POLL" answered_since "$1" $(($(answers "$1") + 5)); }
 config() { # CONTENT: mv into place, as an editor does
-	printf '%s' "$1" >"$WORK/.cfg.tmp" && mv "$WORK/.cfg.tmp" "$cfg"
+	put_cfg "$cfg" '%s' "$1"
 }
 synced() { log_reaches "$1" 'msg="rules \(updated\|programmed\)' "$2"; }
 change_to() { # LOG CONTENT: apply it and wait for the sync's log line

@@ -31,7 +31,7 @@ SHIM=$ROOT/$BUILD/tests/netns/faultnl.so CTL=$WORK/faultnl.ctl FLOG=$WORK/faultn
 SPORT=7790
 MASQ46=$'nonMasqueradeCIDRs: [10.244.0.0/16, "fd00:244::/32"]\nresyncInterval: 60s\n'
 KEEP46=$'nonMasqueradeCIDRs: [10.244.0.0/16, 10.10.0.0/24, "fd00:244::/32", "fd10:10::/64"]\nresyncInterval: 60s\n'
-config() { printf '%s' "$1" >"$WORK/.cfg.tmp" && mv "$WORK/.cfg.tmp" "$cfg"; }
+config() { put_cfg "$cfg" '%s' "$1"; }
 synced() { log_reaches "$1" 'msg="rules \(updated\|programmed\)' "$2"; }
 change_to() {
 	local before

@@ -55,7 +55,7 @@ expect_eq "--json: the decision, the kernel, and that it is what was applied" "F
 	"$(jq_ "d['explain']['masqueraded'], d['kernel']['holds'], d['kernel']['agrees'], d['current']" <<<"$json")"
 
 echo "== the sources differ from what was applied"
-printf 'nonMasqueradeCIDRs:\n  - 10.0.0.1/8\n' >"$cfg" # refused: the last good stays
+put_cfg "$cfg" 'nonMasqueradeCIDRs:\n  - 10.0.0.1/8\n' # refused: the last good stays
 wait_until 100 log_reaches "$log" 'host bits set' 1
 out=$(live 10.10.0.2)
 expect_true "said, with where to look" grep -q 'differ from what was applied last' <<<"$out"
