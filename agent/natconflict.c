@@ -98,7 +98,7 @@ static void own_commit(struct nft_sock *nft, struct masqd_natconflict_stats *nc)
 }
 
 /* A chain in a table that goes with its owner's socket can go with no new
- * generation: while one is listed, the generation does not tell. */
+ * generation: while one is listed, the generation does not tell all. */
 static bool any_owned(const struct nft_natchains *found)
 {
 	for (unsigned i = 0; i < found->n; i++)
@@ -120,10 +120,10 @@ void natconflict_check(struct nft_sock *nft, struct masqd_stats *st)
 	gen_ok = nft_sock_genid(nft, &gen) == 0;
 	/* nothing committed on the host since the last good check, but for
 	 * masqd's own commit: nothing to read again (a node with kube-proxy's
-	 * chains pays ms for a dump), unless a listed chain's table may have
-	 * gone with its owner, which moves no generation */
+	 * chains pays ms for a dump), unless a listed chain's table went with
+	 * its owner, which moves no generation: asked table by table */
 	if (gen_ok && nc->gen_ok && nc->checked && !nc->err && gen == nc->gen &&
-	    !any_owned(&nc->found))
+	    (!any_owned(&nc->found) || nft_natchains_owned_here(nft, &nc->found) == 1))
 		return;
 	nc->gen_ok = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

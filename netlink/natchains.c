@@ -221,31 +221,92 @@ static int chain_nats(struct nft_sock *sock, struct find *f, struct nft_natchain
 	return 0;
 }
 
-/* A table that goes with its owner's socket (NFT_TABLE_F_OWNER without
- * NFT_TABLE_F_PERSIST): mark the chains found in it. */
-static int owned_cb(const struct nlmsghdr *nlh, void *data)
+int nft_natchains_table_msg(const struct nlmsghdr *nlh, struct nft_natchains *found,
+			    bool seen[NFT_NATCHAINS_MAX])
 {
-	struct nft_natchains *found = data;
 	struct nftnl_table *t = nftnl_table_alloc();
 	const char *name;
 	uint32_t flags, family;
+	bool owned;
 
 	if (!t)
-		return MNL_CB_ERROR;
+		return -ENOMEM;
 	if (nftnl_table_nlmsg_parse(nlh, t) < 0 || !nftnl_table_is_set(t, NFTNL_TABLE_NAME)) {
 		nftnl_table_free(t);
-		return MNL_CB_ERROR; /* -EBADMSG: the caller keeps the chains found */
+		return -EBADMSG;
 	}
 	name = nftnl_table_get_str(t, NFTNL_TABLE_NAME);
 	family = nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY);
 	flags = nftnl_table_is_set(t, NFTNL_TABLE_FLAGS) ? nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS)
 							 : 0;
-	if ((flags & NFT_TABLE_OWNED_PERSISTENT) == NFT_TABLE_F_OWNER)
-		for (unsigned i = 0; i < found->n; i++)
-			if (found->c[i].family == family && strcmp(found->c[i].table, name) == 0)
-				found->c[i].owned = true;
+	owned = (flags & NFT_TABLE_OWNED_PERSISTENT) == NFT_TABLE_F_OWNER;
+	for (unsigned i = 0; i < found->n; i++)
+		if (found->c[i].family == family && strcmp(found->c[i].table, name) == 0) {
+			seen[i] = true;
+			found->c[i].owned = owned;
+		}
 	nftnl_table_free(t);
+	return 0;
+}
+
+struct tables {
+	struct nft_natchains *found;
+	bool seen[NFT_NATCHAINS_MAX];
+};
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct tables *t = data;
+	int r = nft_natchains_table_msg(nlh, t->found, t->seen);
+
+	if (r < 0) {
+		errno = -r;
+		return MNL_CB_ERROR;
+	}
 	return MNL_CB_OK;
+}
+
+/* Mark the chains whose table goes with its owner, and drop those whose
+ * table is gone already: an owner that exited after the chain dump took its
+ * table with it, and no new generation would make the next check see it. */
+static int mark_tables(struct nft_sock *sock, struct nft_natchains *found)
+{
+	char buf[NFT_REQ_LEN] __attribute__((aligned(8)));
+	struct tables t = { .found = found };
+	struct nlmsghdr *nlh =
+		nft_sock_req_start(sock, buf, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NLM_F_DUMP);
+	unsigned kept = 0;
+	int r = nft_sock_request(sock, nlh, table_cb, &t);
+
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < found->n; i++)
+		if (t.seen[i])
+			found->c[kept++] = found->c[i];
+	found->n = kept;
+	return 0;
+}
+
+int nft_natchains_owned_here(struct nft_sock *sock, const struct nft_natchains *found)
+{
+	char buf[NFT_REQ_LEN] __attribute__((aligned(8)));
+
+	for (unsigned i = 0; i < found->n; i++) {
+		const struct nft_natchain *c = &found->c[i];
+		struct nlmsghdr *nlh;
+		int r;
+
+		if (!c->owned)
+			continue;
+		nlh = nft_sock_req_start(sock, buf, NFT_MSG_GETTABLE, c->family, NLM_F_ACK);
+		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, c->table);
+		r = nft_sock_request(sock, nlh, NULL, NULL);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0)
+			return r;
+	}
+	return 1;
 }
 
 int nft_natchains_find(struct nft_sock *sock, struct nft_natchains *ret)
@@ -278,9 +339,7 @@ int nft_natchains_find(struct nft_sock *sock, struct nft_natchains *ret)
 	}
 	ret->truncated = f.truncated;
 	free(f.cand);
-	if (r >= 0 && ret->n) {
-		nlh = nft_sock_req_start(sock, buf, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NLM_F_DUMP);
-		r = nft_sock_request(sock, nlh, owned_cb, ret);
-	}
+	if (r >= 0 && ret->n)
+		r = mark_tables(sock, ret);
 	return r < 0 ? r : 0;
 }

@@ -41,11 +41,24 @@ struct nft_natchains {
 };
 
 /* Dump every family's chains and the rules of the nat postrouting ones,
- * except masqd's own table; when some NAT, their tables too (for owned).
- * Returns 0 with *ret filled, or -errno (a reply libnftnl cannot parse is
- * -EBADMSG). */
+ * except masqd's own table; when some NAT, the tables too, for owned (a
+ * chain whose table is gone by then is dropped). Returns 0 with *ret
+ * filled, or -errno (a reply libnftnl cannot parse is -EBADMSG). */
 int nft_natchains_find(struct nft_sock *sock, struct nft_natchains *ret)
 	__attribute__((warn_unused_result));
+
+/* Are the owned tables of found's chains all still there? One GETTABLE per
+ * owned chain: 1 if so (or none is owned), 0 if one is gone, or -errno. A
+ * check that found owned chains asks this instead of reading every chain
+ * again while the generation stands still. */
+int nft_natchains_owned_here(struct nft_sock *sock, const struct nft_natchains *found)
+	__attribute__((warn_unused_result));
+
+/* One NEWTABLE message of a table dump, for nft_natchains_find and tests:
+ * sets seen[i] for each of found's chains in that table, and their owned.
+ * Returns 0, or -EBADMSG (-ENOMEM). */
+int nft_natchains_table_msg(const struct nlmsghdr *nlh, struct nft_natchains *found,
+			    bool seen[NFT_NATCHAINS_MAX]);
 
 /* What a rule's expressions do, for nft_natchains_find and tests: pure, it
  * never touches a socket. */

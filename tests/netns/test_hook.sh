@@ -49,7 +49,7 @@ expect_eq "a quiet host (the nftables generation stands still): the resyncs skip
 	"$before" "$(checks)"
 updates() { count_in "$LOG" 'msg="rules updated'; }
 n=$(updates)
-printf 'nonMasqueradeCIDRs: [10.10.0.0/16, 192.0.2.0/24]\nresyncInterval: 1s\n' >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+put_cfg "$cfg" 'nonMasqueradeCIDRs: [10.10.0.0/16, 192.0.2.0/24]\nresyncInterval: 1s\n'
 expect_true "a config change: masqd commits" wait_until 100 log_reaches "$LOG" 'msg="rules updated' $((n + 1))
 two_resyncs
 expect_eq "its own commit moved the generation, by one: no check reads the chains again" \
@@ -137,11 +137,16 @@ expect_eq "the outside host sees the node's interface address again" 203.0.113.1
 echo "== a table owned by a process goes with it, and moves no generation"
 # nft -i holds its netlink socket: an owner table lives as long as it runs.
 coproc OWN { exec ip netns exec "$NODE" nft -i >/dev/null 2>&1; }
-BG_PIDS+=("$OWN_PID")
+own=$OWN_PID
+BG_PIDS+=("$own")
+expect_true "nft -i runs" kill -0 "$own"
 printf '%s\n' 'add table ip own { flags owner; }' \
 	'add chain ip own post { type nat hook postrouting priority 150; }' \
 	'add rule ip own post masquerade' >&"${OWN[1]}"
-wait_until 100 log_reaches "$LOG" 'at the nat postrouting hook can override' 4
+has_own() { q "$NODE" nft list chain ip own post 2>/dev/null | grep -q masquerade; }
+expect_true "nft -i holds the table, its chain and rule" wait_until 50 has_own
+expect_true "masqd lists it at a resync" \
+	wait_until 100 log_reaches "$LOG" 'at the nat postrouting hook can override' 4
 expect_true "logged, its table owned by a process" \
 	grep -q 'ip own post (priority 150, masquerade, every packet, table owned by a process)' "$LOG"
 expect_true "status says its table goes with its owner" grep -q \
@@ -150,9 +155,15 @@ expect_true "status says its table goes with its owner" grep -q \
 expect_eq "status --json: tableOwned" True "$(status --json | jq_ "d['natConflicts'][0]['tableOwned']")"
 expect_true "the gauge is 1" wait_until 50 gauge_is 1
 expect_eq "the VPC peer sees the node IP" 10.10.0.1 "$(seen_from "$POD" $KEPT)"
+before=$(checks)
+expect_true "two resyncs" two_resyncs
+expect_eq "while its owner runs, a quiet host's resyncs ask for its table, not every chain" \
+	"$before" "$(checks)"
 gen=$(genid)
-kill "$OWN_PID"
-wait "$OWN_PID" 2>/dev/null
+expect_true "the generation is a number" grep -qE '^[0-9]+$' <<<"$gen"
+kill "$own"
+wait "$own" 2>/dev/null
+forget_pid "$own"
 expect_eq "its owner exits: the table goes, and the nftables generation stands still (the case tested)" \
 	"0 $gen" "$(q "$NODE" nft list tables | grep -c '^table ip own$') $(genid)"
 expect_true "masqd reads the hook again at a resync, all the same" \
@@ -161,7 +172,7 @@ expect_eq "the gauge is 0" 0 "$(gauge)"
 expect_eq "status --json: none" 0 "$(status --json | jq_ "len(d['natConflicts'])")"
 expect_eq "the VPC peer sees the pod IP again" 10.244.1.2 "$(seen_from "$POD" $KEPT)"
 before=$(checks)
-two_resyncs
+expect_true "two resyncs" two_resyncs
 expect_eq "nothing owned listed any more: a quiet host's resyncs skip the check again" \
 	"$before" "$(checks)"
 

@@ -8,6 +8,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -231,12 +232,71 @@ static void test_override(void **state)
 	assert_int_equal(natconflict_override(&v6, AF_INET6, true), NATC_DOES);
 }
 
+static const struct nlmsghdr *table_msg(uint32_t family, const char *name, uint32_t flags)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, sizeof(buf));
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWTABLE, (uint16_t)family, 0, 1);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return nlh;
+}
+
+/* A table dump marks the chains of tables that go with their owner
+ * (owner without persist), and which chains' tables it saw. */
+static void test_table_owned(void **state)
+{
+	struct nft_natchains found = { .n = 4 };
+	bool seen[NFT_NATCHAINS_MAX] = { false };
+	struct nlmsghdr *nlh;
+
+	(void)state;
+	found.c[0] = (struct nft_natchain){ .family = NFPROTO_IPV4, .table = "own" };
+	found.c[1] = (struct nft_natchain){ .family = NFPROTO_IPV6, .table = "own" };
+	found.c[2] = (struct nft_natchain){ .family = NFPROTO_IPV4, .table = "kept" };
+	found.c[3] = (struct nft_natchain){ .family = NFPROTO_INET, .table = "sleepy" };
+	/* owner only: goes with its process; the same name in ip6 is another table */
+	assert_int_equal(nft_natchains_table_msg(table_msg(NFPROTO_IPV4, "own", NFT_TABLE_F_OWNER),
+						 &found, seen),
+			 0);
+	assert_true(seen[0] && found.c[0].owned);
+	assert_false(seen[1] || found.c[1].owned);
+	/* owner|persist (6.9) outlives its process: not owned in this sense */
+	assert_int_equal(
+		nft_natchains_table_msg(table_msg(NFPROTO_IPV4, "kept", 0x6), &found, seen), 0);
+	assert_true(seen[2]);
+	assert_false(found.c[2].owned);
+	/* owner|dormant goes all the same; no flags: a plain table */
+	assert_int_equal(nft_natchains_table_msg(table_msg(NFPROTO_INET, "sleepy",
+							   NFT_TABLE_F_OWNER | NFT_TABLE_F_DORMANT),
+						 &found, seen),
+			 0);
+	assert_true(seen[3] && found.c[3].owned);
+	assert_int_equal(nft_natchains_table_msg(table_msg(NFPROTO_IPV6, "own", 0), &found, seen),
+			 0);
+	assert_true(seen[1]);
+	assert_false(found.c[1].owned);
+	/* a table the chains are not in changes nothing */
+	assert_int_equal(nft_natchains_table_msg(
+				 table_msg(NFPROTO_IPV4, "other", NFT_TABLE_F_OWNER), &found, seen),
+			 0);
+	assert_true(found.c[0].owned && !found.c[2].owned);
+	/* no name: not a table the kernel sends */
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWTABLE, NFPROTO_IPV4, 0, 1);
+	assert_int_equal(nft_natchains_table_msg(nlh, &found, seen), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain_parse), cmocka_unit_test(test_chain_malformed),
 		cmocka_unit_test(test_rule_scan),   cmocka_unit_test(test_rule_malformed),
-		cmocka_unit_test(test_override),
+		cmocka_unit_test(test_override),    cmocka_unit_test(test_table_owned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
