@@ -97,16 +97,6 @@ static void own_commit(struct nft_sock *nft, struct masqd_natconflict_stats *nc)
 	nc->commits = commits;
 }
 
-/* A chain in a table that goes with its owner's socket can go with no new
- * generation: while one is listed, the generation does not tell all. */
-static bool any_owned(const struct nft_natchains *found)
-{
-	for (unsigned i = 0; i < found->n; i++)
-		if (found->c[i].owned)
-			return true;
-	return false;
-}
-
 void natconflict_check(struct nft_sock *nft, struct masqd_stats *st)
 {
 	struct masqd_natconflict_stats *nc = &st->natc;
@@ -123,7 +113,7 @@ void natconflict_check(struct nft_sock *nft, struct masqd_stats *st)
 	 * chains pays ms for a dump), unless a listed chain's table went with
 	 * its owner, which moves no generation: asked table by table */
 	if (gen_ok && nc->gen_ok && nc->checked && !nc->err && gen == nc->gen &&
-	    (!any_owned(&nc->found) || nft_natchains_owned_here(nft, &nc->found) == 1))
+	    nft_natchains_owned_here(nft, &nc->found) == 1)
 		return;
 	nc->gen_ok = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -289,22 +289,12 @@ static int mark_tables(struct nft_sock *sock, struct nft_natchains *found)
 
 int nft_natchains_owned_here(struct nft_sock *sock, const struct nft_natchains *found)
 {
-	char buf[NFT_REQ_LEN] __attribute__((aligned(8)));
-
 	for (unsigned i = 0; i < found->n; i++) {
 		const struct nft_natchain *c = &found->c[i];
-		struct nlmsghdr *nlh;
-		int r;
+		int r = c->owned ? nft_table_get(sock, c->family, c->table, NULL, NULL) : 0;
 
-		if (!c->owned)
-			continue;
-		nlh = nft_sock_req_start(sock, buf, NFT_MSG_GETTABLE, c->family, NLM_F_ACK);
-		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, c->table);
-		r = nft_sock_request(sock, nlh, NULL, NULL);
-		if (r == -ENOENT)
-			return 0;
 		if (r < 0)
-			return r;
+			return r == -ENOENT ? 0 : r;
 	}
 	return 1;
 }

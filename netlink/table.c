@@ -41,16 +41,19 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* GETTABLE for our table, the one way it is asked: cb gets the NEWTABLE
- * reply; -ENOENT when the table is absent. */
-static int table_get(struct nft_sock *sock, mnl_cb_t cb, void *data)
+int nft_table_get(struct nft_sock *sock, uint16_t family, const char *name, mnl_cb_t cb, void *data)
 {
 	char buf[NFT_REQ_LEN] __attribute__((aligned(8)));
-	struct nlmsghdr *nlh =
-		nft_sock_req_start(sock, buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK);
+	struct nlmsghdr *nlh = nft_sock_req_start(sock, buf, NFT_MSG_GETTABLE, family, NLM_F_ACK);
 
-	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, MASQ_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
 	return nft_sock_request(sock, nlh, cb, data);
+}
+
+/* GETTABLE for our table, the one way it is asked. */
+static int table_get(struct nft_sock *sock, mnl_cb_t cb, void *data)
+{
+	return nft_table_get(sock, NFPROTO_INET, MASQ_TABLE, cb, data);
 }
 
 int nft_table_query(struct nft_sock *sock, struct nft_table_info *ret)

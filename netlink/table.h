@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libmnl/libmnl.h>
+
 struct masq_delta;
 struct masq_ruleset;
 struct nft_counters;
@@ -25,6 +27,11 @@ struct nft_table_info {
 	bool has_owner; /* a live socket owns it */
 	uint32_t owner; /* that socket's netlink port id */
 };
+
+/* GETTABLE for one table of any family: cb (may be NULL) gets the NEWTABLE
+ * reply. 0, -ENOENT when the table is absent, or -errno. */
+int nft_table_get(struct nft_sock *sock, uint16_t family, const char *name, mnl_cb_t cb, void *data)
+	__attribute__((warn_unused_result));
 
 /* Read the table's flags and owner. */
 int nft_table_query(struct nft_sock *sock, struct nft_table_info *ret)
