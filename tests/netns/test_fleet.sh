@@ -16,8 +16,19 @@ N=20 EDITS=3
 out=$(mktemp -d /tmp/masqd-fleet-test.XXXX)
 trap 'rm -rf "$out"' EXIT
 
+# what a run killed outright leaves: namespaces named after a PID now gone
+true &
+dead=$!
+wait "$dead"
+ip netns add "mqfleet$dead-a0" && ip netns add "mqfleet$dead-api" || not_ok "stale namespaces made"
+trap 'rm -rf "$out"; ip netns del "mqfleet$dead-a0" 2>/dev/null; ip netns del "mqfleet$dead-api" 2>/dev/null' EXIT
+
+# in the background only to learn its PID: run.sh names everything it makes
+# mqfleet<its PID>-*, and only those are this run's to count afterwards
 bash "$ROOT/tools/fleet/run.sh" --agents "$N" --edits "$EDITS" --down 3 --json "$out/fleet.json" \
-	>"$out/table.md" 2>"$out/fleet.log"
+	>"$out/table.md" 2>"$out/fleet.log" &
+fleet_pid=$!
+wait "$fleet_pid"
 rc=$?
 expect_eq "the fleet tool ran through every phase" 0 "$rc"
 ((rc == 0)) || sed 's/^/    /' "$out/fleet.log" | tail -20
@@ -44,6 +55,9 @@ expect_eq "after the 410 storm, one list of the ConfigMap per agent" "[1, 1]" \
 	"$(j 'r["storm"]["lists"]["configmaps"]')"
 expect_eq "no agent read the whole state twice in a row" "[]" "$(j 'r["twice_in_a_row"]')"
 expect_eq "every agent is still running" "$N" "$(j 'r["alive"]')"
-left=$(ip netns list | grep -c '^mqfleet' || true)
+left=$(ip netns list | grep -c "^mqfleet$fleet_pid-" || true)
 expect_eq "no fleet namespace left behind" 0 "$left"
+expect_eq "a killed run's namespaces were removed by this one" 0 \
+	"$(ip netns list | grep -c "^mqfleet$dead-" || true)"
+expect_true "and it said so" grep -q "namespaces of an earlier run that was killed (mqfleet$dead-\\*)" "$out/fleet.log"
 finish

@@ -42,6 +42,27 @@ sweep() {
 trap sweep EXIT
 trap 'exit 130' INT TERM
 
+# A run killed outright (SIGKILL, a reboot of the sandbox's runner) cannot run
+# its trap. Its namespaces are removed here when the run that named them is
+# gone and nothing runs inside any of them.
+sweep_stale() {
+	local pid ns busy
+	for pid in $(ip netns list | sed -n 's/^mqfleet\([0-9][0-9]*\)-.*/\1/p' | sort -u); do
+		[[ $pid != "$$" && ! -d /proc/$pid ]] || continue
+		busy=
+		for ns in $(ip netns list | awk -v p="mqfleet$pid-" 'index($1, p) == 1 {print $1}'); do
+			[[ -z $(ip netns pids "$ns" 2>/dev/null) ]] || busy=1
+		done
+		[[ -z $busy ]] || continue
+		echo "fleet: removing the namespaces of an earlier run that was killed (mqfleet$pid-*)" >&2
+		for ns in $(ip netns list | awk -v p="mqfleet$pid-" 'index($1, p) == 1 {print $1}'); do
+			ip netns del "$ns" 2>/dev/null
+		done
+		rm -rf "/tmp/mqfleet$pid"
+	done
+}
+sweep_stale
+
 # 1,000 agents and their server: raise the open-file limit as far as allowed
 ulimit -n "$(ulimit -Hn)"
 python3 "$ROOT/tools/fleet/fleet.py" --prefix "$PREFIX" --work "$WORK" "$@"
