@@ -249,6 +249,16 @@ int nft_natchains_table_msg(const struct nlmsghdr *nlh, struct nft_natchains *fo
 	return 0;
 }
 
+void nft_natchains_keep_seen(struct nft_natchains *found, const bool seen[NFT_NATCHAINS_MAX])
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < found->n; i++)
+		if (seen[i])
+			found->c[kept++] = found->c[i];
+	found->n = kept;
+}
+
 struct tables {
 	struct nft_natchains *found;
 	bool seen[NFT_NATCHAINS_MAX];
@@ -275,15 +285,11 @@ static int mark_tables(struct nft_sock *sock, struct nft_natchains *found)
 	struct tables t = { .found = found };
 	struct nlmsghdr *nlh =
 		nft_sock_req_start(sock, buf, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NLM_F_DUMP);
-	unsigned kept = 0;
 	int r = nft_sock_request(sock, nlh, table_cb, &t);
 
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < found->n; i++)
-		if (t.seen[i])
-			found->c[kept++] = found->c[i];
-	found->n = kept;
+	nft_natchains_keep_seen(found, t.seen);
 	return 0;
 }
 

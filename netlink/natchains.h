@@ -60,6 +60,11 @@ int nft_natchains_owned_here(struct nft_sock *sock, const struct nft_natchains *
 int nft_natchains_table_msg(const struct nlmsghdr *nlh, struct nft_natchains *found,
 			    bool seen[NFT_NATCHAINS_MAX]);
 
+/* After a table dump: keep only the chains whose table it saw, in order. A
+ * table that is gone (its owner exited between the chain dump and the table
+ * dump) takes its chains with it. */
+void nft_natchains_keep_seen(struct nft_natchains *found, const bool seen[NFT_NATCHAINS_MAX]);
+
 /* What a rule's expressions do, for nft_natchains_find and tests: pure, it
  * never touches a socket. */
 struct nft_natscan {

@@ -291,12 +291,41 @@ static void test_table_owned(void **state)
 	assert_int_equal(nft_natchains_table_msg(nlh, &found, seen), -EBADMSG);
 }
 
+/* The owner exited between the chain dump and the table dump: its table is
+ * missing from the second, and its chains are dropped; the others keep
+ * their order and what the dump marked. */
+static void test_table_gone(void **state)
+{
+	struct nft_natchains found = { .n = 3 };
+	bool seen[NFT_NATCHAINS_MAX] = { false };
+
+	(void)state;
+	found.c[0] = (struct nft_natchain){ .family = NFPROTO_IPV4, .table = "a", .chain = "x" };
+	found.c[1] = (struct nft_natchain){ .family = NFPROTO_IPV4, .table = "gone", .chain = "y" };
+	found.c[2] = (struct nft_natchain){ .family = NFPROTO_INET, .table = "b", .chain = "z" };
+	assert_int_equal(nft_natchains_table_msg(table_msg(NFPROTO_INET, "b", NFT_TABLE_F_OWNER),
+						 &found, seen),
+			 0);
+	assert_int_equal(nft_natchains_table_msg(table_msg(NFPROTO_IPV4, "a", 0), &found, seen), 0);
+	nft_natchains_keep_seen(&found, seen);
+	assert_int_equal(found.n, 2);
+	assert_string_equal(found.c[0].chain, "x");
+	assert_false(found.c[0].owned);
+	assert_string_equal(found.c[1].chain, "z");
+	assert_true(found.c[1].owned);
+	/* every table gone: nothing listed */
+	memset(seen, 0, sizeof(seen));
+	nft_natchains_keep_seen(&found, seen);
+	assert_int_equal(found.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain_parse), cmocka_unit_test(test_chain_malformed),
 		cmocka_unit_test(test_rule_scan),   cmocka_unit_test(test_rule_malformed),
 		cmocka_unit_test(test_override),    cmocka_unit_test(test_table_owned),
+		cmocka_unit_test(test_table_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
